@@ -1,0 +1,71 @@
+"""Weight-free importance: local gradient energy of the upsampled LR image."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from yoda_sr.attention.base import ImportanceSource, check_input, gaussian_blur, upsample_image
+
+# ITU-R BT.601 luma weights, the Y of YCbCr that SR papers evaluate on.
+_LUMA = (0.299, 0.587, 0.114)
+# Below this gradient (luma units per LR pixel, about a quarter grey level) an image counts as
+# flat, so that rounding noise of a constant image is not stretched to full importance.
+_FLAT_GRADIENT = 1e-3
+
+
+class DetailImportance(ImportanceSource):
+    """Importance from local detail: where the LR image has edges and texture.
+
+    Steps: bicubic upsampling of the LR image to the output size (clamped to [0, 1]), luma,
+    Sobel gradient magnitude (in luma units per LR pixel, so independent of the scale),
+    Gaussian pooling over ``pool_sigma`` LR pixels (regions around edges, not one-pixel
+    lines), optional extra smoothing, then a robust per-image normalisation: division by the
+    ``percentile`` quantile and clamping to [0, 1]. The top ``1 - percentile`` of pixels thus
+    saturate at 1 and one very strong edge cannot squash the rest of the map (as min-max
+    would). A (near-)flat image maps to zeros. Deterministic, weight-free, any size.
+
+    Args:
+        pool_sigma: Gaussian pooling radius in LR pixels (scaled to output pixels).
+        smooth_sigma: extra Gaussian smoothing in output pixels (0: none).
+        percentile: quantile in (0, 1] that maps to importance 1.
+    """
+
+    def __init__(
+        self, pool_sigma: float = 1.0, smooth_sigma: float = 0.0, percentile: float = 0.98
+    ) -> None:
+        super().__init__()
+        if pool_sigma < 0 or smooth_sigma < 0:
+            raise ValueError(
+                f"pool_sigma and smooth_sigma must be >= 0, got {pool_sigma}, {smooth_sigma}"
+            )
+        if not 0.0 < percentile <= 1.0:
+            raise ValueError(f"percentile must lie in (0, 1], got {percentile}")
+        self.pool_sigma = pool_sigma
+        self.smooth_sigma = smooth_sigma
+        self.percentile = percentile
+        sobel_x = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]]) / 8.0
+        self.register_buffer(
+            "sobel", torch.stack([sobel_x, sobel_x.T]).unsqueeze(1), persistent=False
+        )
+        self.register_buffer("luma", torch.tensor(_LUMA).view(1, 3, 1, 1), persistent=False)
+
+    @torch.no_grad()
+    def forward(self, lr: Tensor, size: tuple[int, int]) -> Tensor:
+        """(B, 3, h, w) LR image in [0, 1] -> (B, 1, H, W) importance in [0, 1], ``size=(H, W)``."""
+        height, width = check_input(lr, size)
+        device = lr.device
+        image = lr.to(device=self.luma.device, dtype=torch.float32)
+        scale = math.sqrt(height * width / (lr.shape[-2] * lr.shape[-1]))
+        luma = (upsample_image(image, (height, width)) * self.luma).sum(dim=1, keepdim=True)
+        gradients = F.conv2d(F.pad(luma, (1, 1, 1, 1), mode="replicate"), self.sobel)
+        energy = gradients.square().sum(dim=1, keepdim=True).sqrt() * scale
+        energy = gaussian_blur(energy, self.pool_sigma * scale)
+        energy = gaussian_blur(energy, self.smooth_sigma)
+        flat = energy.flatten(1)
+        k = max(1, math.ceil(self.percentile * flat.shape[1]))
+        reference = flat.kthvalue(k, dim=1).values.clamp_min(_FLAT_GRADIENT).view(-1, 1, 1, 1)
+        return (energy / reference).clamp(0.0, 1.0).to(device)

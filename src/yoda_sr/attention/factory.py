@@ -1,0 +1,27 @@
+"""Build an importance source from an :class:`AttentionConfig`."""
+
+from __future__ import annotations
+
+import torch
+
+from yoda_sr.attention.base import ImportanceSource
+from yoda_sr.attention.config import AttentionConfig
+from yoda_sr.attention.detail import DetailImportance
+from yoda_sr.attention.dino import DinoAttention
+
+
+def build_importance_source(
+    cfg: AttentionConfig, device: str | torch.device | None = None
+) -> ImportanceSource:
+    """``DinoAttention`` (loads weights once) or ``DetailImportance``, in eval mode on ``device``.
+
+    Raises :class:`~yoda_sr.attention.loading.WeightsNotFoundError` when DINO weights are
+    not available.
+    """
+    if cfg.source == "dino":
+        source: ImportanceSource = DinoAttention.from_config(cfg)
+    else:
+        source = DetailImportance(smooth_sigma=cfg.smooth_sigma)
+    if device is not None:
+        source = source.to(device)
+    return source.eval()

@@ -1,0 +1,1 @@
+"""Datasets, image I/O, MATLAB-compatible resizing and the importance-map cache."""

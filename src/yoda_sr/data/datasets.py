@@ -1,0 +1,186 @@
+"""Training/validation datasets: HR folders with LR made on the fly, and paired LR/HR folders."""
+
+from __future__ import annotations
+
+import random
+import warnings
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from torch import Tensor
+from torch.utils.data import Dataset
+from tqdm.auto import tqdm
+
+from yoda_sr.data.importance_cache import ImportanceCache, file_digest
+from yoda_sr.data.io import ImageReadError, list_images, load_image
+from yoda_sr.data.resize import imresize
+
+MODES = ("patch", "face")
+
+
+@dataclass
+class DataConfig:
+    """Where the images are and how training samples are cut from them.
+
+    ``mode="patch"``: random ``hr_size`` crops of each (mod-cropped) HR image, LR made by
+    MATLAB bicubic downscaling of the whole image, flips. ``mode="face"``: each image is
+    centre-cropped to a square and resized to ``hr_size`` (faces 16->128), horizontal flip.
+    Validation uses a deterministic centre crop of ``hr_size``.
+    """
+
+    train_dir: str = ""
+    val_dir: str = ""
+    hr_size: int = 64
+    mode: str = "patch"
+    flip: bool = True
+    skip_unreadable: bool = False
+    cache_dir: str = ""
+    num_workers: int = 0
+    val_limit: int = 8
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ValueError(f"data.mode must be one of {MODES}, got {self.mode!r}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def quantize(image: Tensor) -> Tensor:
+    """Clamp to [0, 1] and round to 8 bits, as an LR image saved to disk would be."""
+    return image.clamp(0.0, 1.0).mul(255.0).round().div(255.0)
+
+
+def prepare_hr(image: Tensor, scale: int, mode: str, hr_size: int) -> Tensor:
+    """Full HR image (3, H, W) for a sample: mod-cropped to ``scale`` or face-resized."""
+    if mode == "face":
+        _, h, w = image.shape
+        side = min(h, w)
+        top, left = (h - side) // 2, (w - side) // 2
+        square = image[:, top : top + side, left : left + side]
+        if side != hr_size:
+            square = quantize(imresize(square, size=(hr_size, hr_size)))
+        return square
+    _, h, w = image.shape
+    return image[:, : h - h % scale, : w - w % scale]
+
+
+class SRFolderDataset(Dataset):
+    """HR images from a folder; each item is ``{"hr", "lr", "importance", "name"}``.
+
+    ``hr`` (3, H, W) and ``importance`` (1, H, W) in [0, 1] at ``hr_size``; ``lr``
+    (3, H/s, W/s) in [0, 1], 8-bit quantised. The importance map is computed on the whole
+    LR image (then cropped with the HR patch), through ``cache``.
+    """
+
+    def __init__(
+        self,
+        folder: str | Path,
+        scale: int,
+        hr_size: int,
+        mode: str = "patch",
+        train: bool = True,
+        flip: bool = True,
+        cache: ImportanceCache | None = None,
+        skip_unreadable: bool = False,
+        limit: int | None = None,
+    ) -> None:
+        if hr_size % scale:
+            raise ValueError(f"hr_size {hr_size} is not a multiple of scale {scale}")
+        self.files = list_images(folder)[:limit]
+        self.scale, self.hr_size, self.mode = scale, hr_size, mode
+        self.train, self.flip, self.cache = train, flip, cache
+        self.digests: dict[Path, str] = {}
+        if skip_unreadable or cache is not None:
+            self._scan(skip_unreadable)
+
+    def _scan(self, skip_unreadable: bool) -> None:
+        """Check every file once (and fill the importance cache) before workers start."""
+        kept = []
+        for path in tqdm(self.files, desc="preparing images", leave=False):
+            try:
+                self._load_full(path)
+            except (ImageReadError, ValueError) as exc:
+                if not skip_unreadable:
+                    raise
+                warnings.warn(f"skipping {exc}", stacklevel=2)
+                continue
+            kept.append(path)
+        if not kept:
+            raise ValueError("no usable images left after skipping unreadable ones")
+        self.files = kept
+
+    def _lr_recipe(self) -> str:
+        return f"matlab-bicubic|x{self.scale}|{self.mode}|{self.hr_size if self.mode == 'face' else 0}"
+
+    def _load_full(self, path: Path) -> tuple[Tensor, Tensor, Tensor | None]:
+        hr = prepare_hr(load_image(path), self.scale, self.mode, self.hr_size)
+        if min(hr.shape[1:]) < self.hr_size:
+            raise ValueError(
+                f"{path}: image {tuple(hr.shape[1:])} is smaller than the HR patch {self.hr_size}"
+            )
+        lr = quantize(imresize(hr, scale=1 / self.scale))
+        importance = None
+        if self.cache is not None:
+            if path not in self.digests:
+                self.digests[path] = file_digest(path)
+            importance = self.cache.get(
+                self.digests[path], self._lr_recipe(), lr, tuple(hr.shape[1:])
+            )
+        return hr, lr, importance
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, index: int) -> dict:
+        path = self.files[index]
+        hr, lr, importance = self._load_full(path)
+        if importance is None:
+            importance = torch.ones_like(hr[:1])
+        lr_size = self.hr_size // self.scale
+        _, h, w = lr.shape
+        if self.train:
+            top, left = random.randint(0, h - lr_size), random.randint(0, w - lr_size)
+        else:
+            top, left = (h - lr_size) // 2, (w - lr_size) // 2
+        s = self.scale
+        lr = lr[:, top : top + lr_size, left : left + lr_size]
+        hr = hr[:, top * s : (top + lr_size) * s, left * s : (left + lr_size) * s]
+        importance = importance[:, top * s : (top + lr_size) * s, left * s : (left + lr_size) * s]
+        if self.train and self.flip:
+            dims = [-1] if random.random() < 0.5 else []
+            if self.mode == "patch" and random.random() < 0.5:
+                dims.append(-2)
+            if dims:
+                lr, hr, importance = (x.flip(dims) for x in (lr, hr, importance))
+        return {"hr": hr, "lr": lr, "importance": importance, "name": path.stem}
+
+
+class PairedFolderDataset(Dataset):
+    """Paired LR/HR folders matched by file stem, for evaluation. Items: full images."""
+
+    def __init__(self, lr_folder: str | Path, hr_folder: str | Path, scale: int) -> None:
+        hr_files = {p.stem: p for p in list_images(hr_folder)}
+        lr_files = {p.stem: p for p in list_images(lr_folder)}
+        missing = sorted(set(hr_files) - set(lr_files))
+        if missing:
+            raise FileNotFoundError(
+                f"{lr_folder}: no LR image for HR {', '.join(missing[:5])}"
+                + (" ..." if len(missing) > 5 else "")
+            )
+        self.pairs = [(lr_files[s], hr_files[s]) for s in sorted(hr_files)]
+        self.scale = scale
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def __getitem__(self, index: int) -> dict:
+        lr_path, hr_path = self.pairs[index]
+        lr, hr = load_image(lr_path), load_image(hr_path)
+        h, w = lr.shape[1] * self.scale, lr.shape[2] * self.scale
+        if hr.shape[1] < h or hr.shape[2] < w:
+            raise ValueError(
+                f"{hr_path}: HR {tuple(hr.shape[1:])} smaller than LR {tuple(lr.shape[1:])} x{self.scale}"
+            )
+        return {"hr": hr[:, :h, :w], "lr": lr, "name": hr_path.stem}

@@ -1,0 +1,121 @@
+"""YODA's time-dependent masks and the blend that applies them.
+
+This module is the whole of YODA's "where and when to diffuse" logic; the samplers and
+the training step only call it. Read it against Moser et al., *Dynamic Attention-Guided
+Diffusion for Image Super-Resolution* (arXiv 2308.07977), Sec. 3.
+
+Notation (the paper's): ``t = 1..T`` counts diffusion steps, ``T`` the number of training
+timesteps, ``A`` the importance (attention) map in [0, 1] and ``l`` in [0, 1] the lower bound.
+
+Timestep convention: diffusers' schedulers index timesteps ``k = 0..T-1`` where ``k``
+selects ``alphas_cumprod[k]``, i.e. the paper's step ``t = k + 1``. Every public function
+here takes diffusers indices ``k`` (what ``scheduler.timesteps`` holds) and converts with
+:func:`paper_step` in one place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+
+
+def paper_step(timesteps: Tensor) -> Tensor:
+    """Map diffusers timestep indices ``k`` (0..T-1) to the paper's ``t = k + 1`` (1..T)."""
+    return timesteps.long() + 1
+
+
+def diffusion_mask(
+    importance: Tensor, timesteps: Tensor | int, num_train_timesteps: int, lower_bound: float
+) -> Tensor:
+    """Binary mask ``M_t``: which pixels are diffused at timestep ``t``.
+
+    Rule (our reading of the paper, Sec. 3.2, the same rule Latent Wavelet Diffusion reuses
+    explicitly): pixel ``p`` is diffused at step ``t`` iff ``T * (A[p] + l) >= t``. So a pixel
+    is active during the last ``min(T, floor(T * (A[p] + l)))`` steps; ``l`` guarantees every
+    pixel at least ``l * T`` steps, pixels with ``A >= 1 - l`` get all ``T``, and ``M_t`` only
+    grows as ``t`` falls. It holds for any subset of timesteps (DDIM/respaced samplers).
+
+    Args:
+        importance: (B, 1, H, W) importance map ``A`` in [0, 1].
+        timesteps: diffusers indices ``k`` in 0..T-1, an int or a (B,) tensor.
+        num_train_timesteps: ``T``.
+        lower_bound: ``l`` in [0, 1].
+
+    Returns:
+        (B, 1, H, W) float mask with values in {0, 1}, dtype of ``importance``.
+    """
+    if not 0.0 <= lower_bound <= 1.0:
+        raise ValueError(f"lower_bound must lie in [0, 1], got {lower_bound}")
+    t = torch.as_tensor(timesteps, device=importance.device)
+    t = paper_step(t).reshape(-1, 1, 1, 1) if t.ndim else paper_step(t)
+    # Compare in float64 with a tolerance of float32 rounding (A is usually float32: 0.7f
+    # is 0.69999998), so that A = 1 - l really gets all T steps as the rule intends.
+    budget = num_train_timesteps * (importance.double() + lower_bound)
+    tolerance = 1e-6 * num_train_timesteps
+    return (budget >= t.double() - tolerance).to(importance.dtype)
+
+
+def blend(diffused: Tensor, anchored: Tensor, mask: Tensor) -> Tensor:
+    """RePaint-style blend ``M * diffused + (1 - M) * anchored`` (paper Eq. for x_{t-1}).
+
+    ``anchored`` is ``q(x_t | anchor)``: what an inactive pixel holds at that noise level.
+    Written with ``torch.where`` so that an all-ones mask returns ``diffused`` bit for bit.
+    """
+    return torch.where(mask.bool(), diffused, anchored)
+
+
+def steps_per_pixel(
+    importance: Tensor,
+    num_train_timesteps: int,
+    lower_bound: float,
+    timesteps: Sequence[int] | Tensor | None = None,
+) -> Tensor:
+    """Number of denoising steps each pixel receives.
+
+    With ``timesteps=None`` all ``T`` training steps are visited and the count is
+    ``min(T, floor(T * (A + l)))``; with a sampler's visited timesteps (diffusers indices) it
+    counts those at which the pixel is active. Returns (B, 1, H, W) int64.
+    """
+    if timesteps is None:
+        timesteps = torch.arange(num_train_timesteps)
+    count = torch.zeros_like(importance, dtype=torch.int64)
+    for k in torch.as_tensor(timesteps).tolist():
+        count += diffusion_mask(importance, int(k), num_train_timesteps, lower_bound).long()
+    return count
+
+
+def active_fraction(
+    importance: Tensor,
+    timesteps: Sequence[int] | Tensor,
+    num_train_timesteps: int,
+    lower_bound: float,
+) -> Tensor:
+    """Fraction of pixels diffused at each visited timestep: (len(timesteps), B) in [0, 1]."""
+    rows = [
+        diffusion_mask(importance, int(k), num_train_timesteps, lower_bound).mean(dim=(1, 2, 3))
+        for k in torch.as_tensor(timesteps).tolist()
+    ]
+    return torch.stack(rows)
+
+
+def gaussian_blob_importance(
+    size: tuple[int, int],
+    centers: Sequence[tuple[float, float]] = ((0.5, 0.5),),
+    sigma: float = 0.15,
+    batch: int = 1,
+) -> Tensor:
+    """Synthetic importance map: a sum of isotropic Gaussian blobs, max-normalised to [0, 1].
+
+    For testing the masking without a ViT. ``centers`` are (y, x) in relative [0, 1]
+    coordinates and ``sigma`` is relative to the image height. Returns (batch, 1, H, W).
+    """
+    h, w = size
+    ys = torch.linspace(0.0, 1.0, h).view(h, 1)
+    xs = torch.linspace(0.0, 1.0, w).view(1, w) * (w / h)
+    blob = torch.zeros(h, w)
+    for cy, cx in centers:
+        blob += torch.exp(-((ys - cy) ** 2 + (xs - cx * w / h) ** 2) / (2 * sigma**2))
+    blob = blob / blob.max().clamp_min(1e-12)
+    return blob.expand(batch, 1, h, w).clone()

@@ -1,0 +1,72 @@
+"""Backbones (network + conditioning + diffusion space) and the model registry."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from typing import Any
+
+from torch import nn
+
+from yoda_sr.models.backbone import SRBackbone, bicubic_up
+from yoda_sr.models.sr3 import SR3Backbone, SR3Config
+
+
+# type -> (config class, model class), as "module:name" so that each backbone is imported
+# only when used.
+_REGISTRY = {
+    "sr3": ("yoda_sr.models.sr3:SR3Config", "yoda_sr.models.sr3:SR3Backbone"),
+    "srdiff": (
+        "yoda_sr.models.srdiff_backbone:SRDiffConfig",
+        "yoda_sr.models.srdiff_backbone:SRDiffBackbone",
+    ),
+    "rrdb": ("yoda_sr.models.rrdb:RRDBConfig", "yoda_sr.models.rrdb:RRDBNet"),
+}
+
+
+def _load(target: str) -> type:
+    module, name = target.split(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def model_config_from_dict(data: dict[str, Any]) -> Any:
+    """``{"type": "sr3", ...fields}`` -> the type's config dataclass (unknown keys: error)."""
+    data = dict(data)
+    kind = data.pop("type", None)
+    if kind not in _REGISTRY:
+        raise ValueError(f"model.type must be one of {sorted(_REGISTRY)}, got {kind!r}")
+    config_cls = _load(_REGISTRY[kind][0])
+    names = {f.name for f in dataclasses.fields(config_cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ValueError(f"unknown model setting(s) for type {kind!r}: {unknown}")
+    return config_cls(**data)
+
+
+def model_type(config: Any) -> str:
+    for kind, (config_path, _) in _REGISTRY.items():
+        module, name = config_path.split(":")
+        if type(config).__name__ == name and type(config).__module__ == module:
+            return kind
+    raise TypeError(f"not a model config: {type(config).__name__}")
+
+
+def model_config_to_dict(config: Any) -> dict[str, Any]:
+    return {"type": model_type(config), **dataclasses.asdict(config)}
+
+
+def build_model(config: Any) -> nn.Module:
+    """Instantiate the model a config describes (randomly initialised)."""
+    return _load(_REGISTRY[model_type(config)][1])(config)
+
+
+__all__ = [
+    "SR3Backbone",
+    "SR3Config",
+    "SRBackbone",
+    "bicubic_up",
+    "build_model",
+    "model_config_from_dict",
+    "model_config_to_dict",
+    "model_type",
+]

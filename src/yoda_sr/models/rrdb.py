@@ -1,0 +1,413 @@
+"""RRDBNet: the ESRGAN generator (Wang et al., 2018), used as SRDiff's low-resolution encoder.
+
+The module and parameter names follow the BasicSR / Real-ESRGAN layout (``conv_first``,
+``body.N.rdbM.convK``, ``conv_body``, ``conv_upK``, ``conv_hr``, ``conv_last``) so that their
+state dicts load directly; :func:`load_rrdb_state_dict` also maps the original ESRGAN layout
+(``RRDB_trunk.N.RDBM.convK``, ``trunk_conv``, ``upconvK``, ``HRconv``) onto it.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+_RESIDUAL_SCALE = 0.2  # ESRGAN's residual scaling inside dense blocks and RRDBs
+_LEAKY_SLOPE = 0.2
+_INIT_SCALE = 0.1  # ESRGAN's "smaller initialisation": Kaiming init scaled by 0.1 in dense blocks
+_SUPPORTED_SCALES = (2, 4, 8)
+_SUPPORTED_UNSHUFFLE = (1, 2, 4)
+
+
+class RRDBCheckpointError(ValueError):
+    """A checkpoint that cannot be read as an RRDBNet state dict."""
+
+
+@dataclass
+class RRDBConfig:
+    """Architecture of an :class:`RRDBNet`.
+
+    Args:
+        in_channels: Image channels of the LR input.
+        out_channels: Image channels of the SR output.
+        num_features: Width of the trunk (channels of every RRDB feature map).
+        num_blocks: Number of residual-in-residual dense blocks.
+        growth_channels: Channels added by each conv of a dense block.
+        scale: Upscaling factor, one of 2, 4, 8.
+        pixel_unshuffle: Real-ESRGAN's trick for small scales: the input is pixel-unshuffled by this
+            factor (1, 2 or 4; 1 = off) before ``conv_first``, and the trunk upsamples by
+            ``scale * pixel_unshuffle``. Real-ESRGAN's x2 models use ``pixel_unshuffle=2``.
+        feature_stride: Which hidden states :meth:`RRDBNet.forward_features` returns. The candidates
+            are the outputs of blocks 1..N followed by the fused trunk
+            (``conv_first + conv_body(body)``); every ``feature_stride``-th candidate is kept
+            (candidates ``stride, 2*stride, ...``, 1-based). With 8 blocks and stride 3 this gives
+            the outputs of blocks 3 and 6 and the fused trunk. Not part of the weights.
+    """
+
+    in_channels: int = 3
+    out_channels: int = 3
+    num_features: int = 64
+    num_blocks: int = 23
+    growth_channels: int = 32
+    scale: int = 4
+    pixel_unshuffle: int = 1
+    feature_stride: int = 3
+
+    def __post_init__(self) -> None:
+        for name in ("in_channels", "out_channels", "num_features", "num_blocks",
+                     "growth_channels", "feature_stride"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"RRDBConfig.{name} must be a positive int, got {value!r}")
+        if self.scale not in _SUPPORTED_SCALES:
+            raise ValueError(
+                f"RRDBConfig.scale must be one of {_SUPPORTED_SCALES}, got {self.scale!r}"
+            )
+        if self.pixel_unshuffle not in _SUPPORTED_UNSHUFFLE:
+            raise ValueError(
+                f"RRDBConfig.pixel_unshuffle must be one of {_SUPPORTED_UNSHUFFLE}, "
+                f"got {self.pixel_unshuffle!r}"
+            )
+        if self.feature_stride > self.num_blocks + 1:
+            raise ValueError(
+                f"RRDBConfig.feature_stride={self.feature_stride} selects no hidden state: there "
+                f"are only num_blocks + 1 = {self.num_blocks + 1} candidates"
+            )
+
+    @property
+    def num_upsamples(self) -> int:
+        """Number of nearest-x2 + conv stages (``conv_up1`` ...)."""
+        return int(math.log2(self.scale * self.pixel_unshuffle))
+
+    @property
+    def feature_indices(self) -> list[int]:
+        """0-based indices into ``[block_1, ..., block_N, fused_trunk]`` returned as features."""
+        return list(range(self.feature_stride - 1, self.num_blocks + 1, self.feature_stride))
+
+    @property
+    def feature_channels(self) -> int:
+        """Channels of the concatenated features from :meth:`RRDBNet.forward_features`."""
+        return self.num_features * len(self.feature_indices)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RRDBConfig:
+        """Rebuild from :func:`dataclasses.asdict` output; unknown keys are an error."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"RRDBConfig.from_dict: unknown keys {unknown}")
+        return cls(**data)
+
+
+class ResidualDenseBlock(nn.Module):
+    """Five densely connected 3x3 convs; output = x + 0.2 * conv5(...). Shape-preserving."""
+
+    def __init__(self, num_features: int, growth_channels: int) -> None:
+        super().__init__()
+        nf, gc = num_features, growth_channels
+        self.conv1 = nn.Conv2d(nf, gc, 3, padding=1)
+        self.conv2 = nn.Conv2d(nf + gc, gc, 3, padding=1)
+        self.conv3 = nn.Conv2d(nf + 2 * gc, gc, 3, padding=1)
+        self.conv4 = nn.Conv2d(nf + 3 * gc, gc, 3, padding=1)
+        self.conv5 = nn.Conv2d(nf + 4 * gc, nf, 3, padding=1)
+        self.lrelu = nn.LeakyReLU(_LEAKY_SLOPE, inplace=True)
+        for conv in (self.conv1, self.conv2, self.conv3, self.conv4, self.conv5):
+            nn.init.kaiming_normal_(conv.weight)
+            conv.weight.data.mul_(_INIT_SCALE)
+            nn.init.zeros_(conv.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, nf, h, w) -> (B, nf, h, w)."""
+        x1 = self.lrelu(self.conv1(x))
+        x2 = self.lrelu(self.conv2(torch.cat((x, x1), 1)))
+        x3 = self.lrelu(self.conv3(torch.cat((x, x1, x2), 1)))
+        x4 = self.lrelu(self.conv4(torch.cat((x, x1, x2, x3), 1)))
+        x5 = self.conv5(torch.cat((x, x1, x2, x3, x4), 1))
+        return x + _RESIDUAL_SCALE * x5
+
+
+class RRDB(nn.Module):
+    """Residual-in-residual dense block: three dense blocks and a scaled outer residual."""
+
+    def __init__(self, num_features: int, growth_channels: int) -> None:
+        super().__init__()
+        self.rdb1 = ResidualDenseBlock(num_features, growth_channels)
+        self.rdb2 = ResidualDenseBlock(num_features, growth_channels)
+        self.rdb3 = ResidualDenseBlock(num_features, growth_channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, nf, h, w) -> (B, nf, h, w)."""
+        return x + _RESIDUAL_SCALE * self.rdb3(self.rdb2(self.rdb1(x)))
+
+
+class RRDBNet(nn.Module):
+    """ESRGAN generator: ``conv_first -> body (RRDBs) -> conv_body (+ skip) -> upsampling -> conv_hr
+    -> conv_last``. Upsampling is nearest-neighbour x2 followed by a 3x3 conv and LeakyReLU, once
+    per factor 2."""
+
+    def __init__(self, config: RRDBConfig | None = None) -> None:
+        super().__init__()
+        self.config = config = config if config is not None else RRDBConfig()
+        nf = config.num_features
+        in_ch = config.in_channels * config.pixel_unshuffle**2
+        self.conv_first = nn.Conv2d(in_ch, nf, 3, padding=1)
+        self.body = nn.Sequential(
+            *(RRDB(nf, config.growth_channels) for _ in range(config.num_blocks))
+        )
+        self.conv_body = nn.Conv2d(nf, nf, 3, padding=1)
+        for i in range(1, config.num_upsamples + 1):
+            self.add_module(f"conv_up{i}", nn.Conv2d(nf, nf, 3, padding=1))
+        self.conv_hr = nn.Conv2d(nf, nf, 3, padding=1)
+        self.conv_last = nn.Conv2d(nf, config.out_channels, 3, padding=1)
+        self.lrelu = nn.LeakyReLU(_LEAKY_SLOPE, inplace=True)
+
+    @property
+    def feature_channels(self) -> int:
+        """Channels of the concatenated features from :meth:`forward_features`."""
+        return self.config.feature_channels
+
+    @classmethod
+    def from_checkpoint(
+        cls, path: str | Path, feature_stride: int | None = None
+    ) -> RRDBNet:
+        """Build an RRDBNet whose architecture is inferred from a BasicSR, Real-ESRGAN or ESRGAN
+        checkpoint and load its weights. ``feature_stride`` overrides the feature selection."""
+        state_dict, config = load_rrdb_state_dict(path)
+        if feature_stride is not None:
+            config = replace(config, feature_stride=feature_stride)
+        model = cls(config)
+        model.load_state_dict(state_dict, strict=True)
+        return model
+
+    def _upsample(self, feat: torch.Tensor) -> torch.Tensor:
+        for i in range(1, self.config.num_upsamples + 1):
+            conv = getattr(self, f"conv_up{i}")
+            feat = self.lrelu(conv(F.interpolate(feat, scale_factor=2, mode="nearest")))
+        return self.conv_last(self.lrelu(self.conv_hr(feat)))
+
+    def forward_features(self, lr: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """Super-resolve and return the selected hidden states.
+
+        Args:
+            lr: (B, in_channels, h, w) LR image in [0, 1].
+
+        Returns:
+            ``(sr, features)``: sr is (B, out_channels, h*scale, w*scale), unclamped; features is a
+            list of (B, num_features, h/p, w/p) tensors (p = ``pixel_unshuffle``, 1 for SRDiff
+            encoders), selected by ``config.feature_stride``.
+        """
+        if lr.ndim != 4 or lr.shape[1] != self.config.in_channels:
+            raise ValueError(
+                f"RRDBNet expects lr of shape (B, {self.config.in_channels}, h, w), "
+                f"got {tuple(lr.shape)}"
+            )
+        h, w = lr.shape[-2:]
+        p = self.config.pixel_unshuffle
+        x = lr
+        if p > 1:
+            # Pad bottom/right so pixel_unshuffle divides the size; the output is cropped back.
+            pad_h, pad_w = (-h) % p, (-w) % p
+            if pad_h or pad_w:
+                mode = "reflect" if pad_h < h and pad_w < w else "replicate"
+                x = F.pad(x, (0, pad_w, 0, pad_h), mode=mode)
+            x = F.pixel_unshuffle(x, p)
+        first = self.conv_first(x)
+        hidden = []
+        feat = first
+        for block in self.body:
+            feat = block(feat)
+            hidden.append(feat)
+        feat = first + self.conv_body(feat)
+        hidden.append(feat)
+        sr = self._upsample(feat)
+        if p > 1:
+            s = self.config.scale
+            sr = sr[..., : h * s, : w * s]
+        return sr, [hidden[i] for i in self.config.feature_indices]
+
+    def forward(self, lr: torch.Tensor) -> torch.Tensor:
+        """(B, in_channels, h, w) in [0, 1] -> (B, out_channels, h*scale, w*scale), unclamped."""
+        return self.forward_features(lr)[0]
+
+
+# ----------------------------------------------------------------------------- checkpoints
+
+_CONTAINER_KEYS = ("params_ema", "params", "state_dict", "model")
+_BASICSR_LAYOUT = "BasicSR/Real-ESRGAN (conv_first, body.N.rdbM.convK, conv_body, conv_upK, " \
+    "conv_hr, conv_last)"
+_ESRGAN_LAYOUT = "original ESRGAN (conv_first, RRDB_trunk.N.RDBM.convK, trunk_conv, upconvK, " \
+    "HRconv, conv_last)"
+_ESRGAN_TO_BASICSR = (
+    (re.compile(r"^RRDB_trunk\.(\d+)\.RDB([123])\.conv([1-5])\."), r"body.\1.rdb\2.conv\3."),
+    (re.compile(r"^trunk_conv\."), "conv_body."),
+    (re.compile(r"^upconv(\d+)\."), r"conv_up\1."),
+    (re.compile(r"^HRconv\."), "conv_hr."),
+)
+_MAX_LISTED = 5
+
+
+def _read_checkpoint(path: Path) -> Any:
+    if not path.is_file():
+        raise FileNotFoundError(f"RRDB checkpoint not found: {path}")
+    suffix = path.suffix.lower()
+    if suffix == ".safetensors":
+        from safetensors.torch import load_file
+
+        return load_file(str(path), device="cpu")
+    if suffix in (".pth", ".pt", ".ckpt", ".bin"):
+        try:
+            return torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as err:  # weights_only refuses arbitrary pickles; report which file
+            raise RRDBCheckpointError(
+                f"RRDB checkpoint {path}: cannot be read with torch.load(weights_only=True): {err}"
+            ) from err
+    raise RRDBCheckpointError(
+        f"RRDB checkpoint {path}: unsupported file type {suffix!r} "
+        "(expected .pth, .pt, .ckpt, .bin or .safetensors)"
+    )
+
+
+def _unwrap(obj: Any, source: str) -> dict[str, torch.Tensor]:
+    while isinstance(obj, Mapping) and not any(torch.is_tensor(v) for v in obj.values()):
+        inner = next((obj[k] for k in _CONTAINER_KEYS if isinstance(obj.get(k), Mapping)), None)
+        if inner is None:
+            raise RRDBCheckpointError(
+                f"RRDB checkpoint {source}: found no tensors and none of the container keys "
+                f"{list(_CONTAINER_KEYS)}; top-level keys: {sorted(obj)[:_MAX_LISTED]}"
+            )
+        obj = inner
+    if not isinstance(obj, Mapping):
+        raise RRDBCheckpointError(
+            f"RRDB checkpoint {source}: expected a state dict, found {type(obj).__name__}"
+        )
+    not_tensors = sorted(k for k, v in obj.items() if not torch.is_tensor(v))
+    if not_tensors:
+        raise RRDBCheckpointError(
+            f"RRDB checkpoint {source}: state dict has non-tensor entries {not_tensors[:_MAX_LISTED]}"
+        )
+    state = dict(obj)
+    if state and all(k.startswith("module.") for k in state):  # saved from DataParallel/DDP
+        state = {k[len("module."):]: v for k, v in state.items()}
+    return state
+
+
+def _to_basicsr(state: dict[str, torch.Tensor], source: str) -> tuple[dict[str, torch.Tensor], str]:
+    keys = set(state)
+    if "conv_first.weight" in keys and any(k.startswith("body.") for k in keys):
+        return state, _BASICSR_LAYOUT
+    if "conv_first.weight" in keys and any(k.startswith("RRDB_trunk.") for k in keys):
+        mapped = {}
+        for key, value in state.items():
+            new = key
+            for pattern, repl in _ESRGAN_TO_BASICSR:
+                new = pattern.sub(repl, new)
+            mapped[new] = value
+        return mapped, _ESRGAN_LAYOUT
+    hint = ""
+    if "model.0.weight" in keys:
+        hint = " This looks like the pre-2019 'old arch' ESRGAN layout (model.N...), which is " \
+            "not supported; convert it to the ESRGAN or BasicSR layout first."
+    raise RRDBCheckpointError(
+        f"RRDB checkpoint {source}: unrecognised key layout; expected {_BASICSR_LAYOUT} or "
+        f"{_ESRGAN_LAYOUT}, found keys {sorted(keys)[:_MAX_LISTED]}.{hint}"
+    )
+
+
+def _infer_config(state: dict[str, torch.Tensor], source: str, layout: str) -> RRDBConfig:
+    def need(key: str) -> torch.Tensor:
+        if key not in state:
+            raise RRDBCheckpointError(
+                f"RRDB checkpoint {source}: missing {key!r} required by the {layout} layout"
+            )
+        return state[key]
+
+    first = need("conv_first.weight")
+    last = need("conv_last.weight")
+    rdb_conv1 = need("body.0.rdb1.conv1.weight")
+    if first.ndim != 4 or last.ndim != 4 or rdb_conv1.ndim != 4:
+        raise RRDBCheckpointError(
+            f"RRDB checkpoint {source}: conv_first/conv_last/body.0.rdb1.conv1 weights must be 4-D"
+        )
+    block_ids = {int(m.group(1)) for k in state if (m := re.match(r"body\.(\d+)\.", k))}
+    up_ids = {int(m.group(1)) for k in state if (m := re.match(r"conv_up(\d+)\.", k))}
+    num_features, in_total = first.shape[0], first.shape[1]
+    out_channels = last.shape[0]
+    # Real-ESRGAN x2/x1 models pixel-unshuffle the input, so conv_first sees in_channels * p^2.
+    unshuffle = next((p for p in (1, 2, 4) if in_total == out_channels * p * p), 1)
+    total_up = 2 ** len(up_ids)
+    scale = total_up // unshuffle
+    if up_ids != set(range(1, len(up_ids) + 1)) or scale not in _SUPPORTED_SCALES:
+        raise RRDBCheckpointError(
+            f"RRDB checkpoint {source}: upsampling convs {sorted(up_ids)} with pixel_unshuffle="
+            f"{unshuffle} give scale {total_up / unshuffle:g}; supported scales are "
+            f"{_SUPPORTED_SCALES} (conv_up1..conv_upK numbered from 1)"
+        )
+    try:
+        return RRDBConfig(
+            in_channels=in_total // (unshuffle * unshuffle),
+            out_channels=out_channels,
+            num_features=num_features,
+            num_blocks=max(block_ids) + 1,
+            growth_channels=rdb_conv1.shape[0],
+            scale=scale,
+            pixel_unshuffle=unshuffle,
+            feature_stride=min(3, max(block_ids) + 2),
+        )
+    except ValueError as err:
+        raise RRDBCheckpointError(f"RRDB checkpoint {source}: {err}") from err
+
+
+def _check_against(state: dict[str, torch.Tensor], config: RRDBConfig, source: str,
+                   layout: str) -> None:
+    expected = {k: v.shape for k, v in RRDBNet(config).state_dict().items()}
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    wrong = sorted(
+        f"{k}: {tuple(state[k].shape)} != {tuple(s)}"
+        for k, s in expected.items() if k in state and state[k].shape != s
+    )
+    if missing or unexpected or wrong:
+        parts = []
+        if missing:
+            parts.append(f"missing {missing[:_MAX_LISTED]} ({len(missing)} in all)")
+        if unexpected:
+            parts.append(f"unexpected {unexpected[:_MAX_LISTED]} ({len(unexpected)} in all)")
+        if wrong:
+            parts.append(f"wrong shapes {wrong[:_MAX_LISTED]} ({len(wrong)} in all)")
+        raise RRDBCheckpointError(
+            f"RRDB checkpoint {source}: keys look like the {layout} layout but do not match an "
+            f"RRDBNet inferred as {config}: " + "; ".join(parts)
+        )
+
+
+def load_rrdb_state_dict(
+    path_or_dict: str | Path | Mapping[str, Any],
+) -> tuple[dict[str, torch.Tensor], RRDBConfig]:
+    """Read an RRDBNet checkpoint and return it in BasicSR layout with the inferred config.
+
+    Accepts a path (``.pth``/``.pt``/``.ckpt``/``.bin`` via ``torch.load(weights_only=True)``, or
+    ``.safetensors``) or an already loaded mapping. Containers ``params_ema`` (preferred),
+    ``params``, ``state_dict`` and ``model`` are unwrapped, as is a ``module.`` prefix. Keys in the
+    BasicSR/Real-ESRGAN or original ESRGAN layout are accepted; the architecture (blocks, widths,
+    channels, scale, pixel-unshuffle) is inferred from tensor shapes.
+
+    Raises:
+        RRDBCheckpointError: unreadable file, unknown layout, or keys/shapes that do not form an
+            RRDBNet. The message names the file and the first offending keys.
+    """
+    if isinstance(path_or_dict, Mapping):
+        source, raw = "<state dict>", path_or_dict
+    else:
+        path = Path(path_or_dict)
+        source, raw = str(path), _read_checkpoint(path)
+    state, layout = _to_basicsr(_unwrap(raw, source), source)
+    config = _infer_config(state, source, layout)
+    _check_against(state, config, source, layout)
+    return state, config

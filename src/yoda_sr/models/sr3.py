@@ -1,0 +1,90 @@
+"""SR3 (Saharia et al., 2021): image-space diffusion conditioned on the bicubic-upsampled LR."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+from diffusers import UNet2DModel
+from torch import Tensor
+
+from yoda_sr.models.backbone import SRBackbone, bicubic_up
+
+
+@dataclass
+class SR3Config:
+    """SR3 denoiser: a diffusers ``UNet2DModel`` on ``concat(x_t, bicubic(LR))`` (6 -> 3 ch).
+
+    ``attention_levels`` are indices into ``block_out_channels`` whose blocks get
+    self-attention (level i works at H / 2**i). Time conditioning is the UNet's sinusoidal
+    embedding of the discrete timestep index (SR3 itself conditions on the continuous noise
+    level sqrt(alpha_bar); the discrete index is what diffusers' schedulers hand out and is
+    equivalent for a fixed schedule).
+    """
+
+    scale: int = 8
+    block_out_channels: tuple[int, ...] = (64, 128, 256, 512, 512)
+    layers_per_block: int = 2
+    attention_levels: tuple[int, ...] = (3,)
+    dropout: float = 0.2
+    norm_num_groups: int = 32
+    attention_head_dim: int = 64
+
+    def __post_init__(self) -> None:
+        self.block_out_channels = tuple(self.block_out_channels)
+        self.attention_levels = tuple(self.attention_levels)
+        if self.scale < 1:
+            raise ValueError(f"scale must be >= 1, got {self.scale}")
+        bad = [i for i in self.attention_levels if not 0 <= i < len(self.block_out_channels)]
+        if bad:
+            raise ValueError(f"attention_levels {bad} outside 0..{len(self.block_out_channels) - 1}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class SR3Backbone(SRBackbone):
+    """Image-space backbone: x_0 = HR in [-1, 1], anchor = bicubic(LR) in [-1, 1]."""
+
+    def __init__(self, config: SR3Config) -> None:
+        super().__init__()
+        self.config = config
+        self.scale = config.scale
+        levels = range(len(config.block_out_channels))
+        attn = set(config.attention_levels)
+        self.unet = UNet2DModel(
+            in_channels=6,
+            out_channels=3,
+            block_out_channels=config.block_out_channels,
+            layers_per_block=config.layers_per_block,
+            down_block_types=tuple(
+                "AttnDownBlock2D" if i in attn else "DownBlock2D" for i in levels
+            ),
+            up_block_types=tuple(
+                "AttnUpBlock2D" if i in attn else "UpBlock2D" for i in reversed(levels)
+            ),
+            add_attention=bool(attn),
+            dropout=config.dropout,
+            norm_num_groups=config.norm_num_groups,
+            attention_head_dim=config.attention_head_dim,
+        )
+
+    @property
+    def required_multiple(self) -> int:
+        return 2 ** (len(self.config.block_out_channels) - 1)
+
+    def condition(self, lr: Tensor) -> dict[str, Tensor]:
+        return {"lr_up": bicubic_up(lr, self.scale)}
+
+    def forward(self, x_t: Tensor, timesteps: Tensor, lr_up: Tensor) -> Tensor:
+        return self.unet(torch.cat([x_t, lr_up.to(x_t.dtype)], dim=1), timesteps).sample
+
+    def target(self, hr: Tensor, condition: dict[str, Tensor]) -> Tensor:
+        return hr * 2.0 - 1.0
+
+    def anchor(self, condition: dict[str, Tensor]) -> Tensor:
+        return condition["lr_up"]
+
+    def to_image(self, x0: Tensor, condition: dict[str, Tensor]) -> Tensor:
+        return ((x0 + 1.0) / 2.0).clamp(0.0, 1.0)
+

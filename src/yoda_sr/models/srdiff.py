@@ -1,0 +1,278 @@
+"""SRDiff's conditional noise predictor (Li et al., 2022), built on diffusers' ``UNet2DModel``.
+
+SRDiff conditions its denoiser on hidden states of a pretrained RRDBNet LR encoder
+(:class:`yoda_sr.models.rrdb.RRDBNet`). Here the denoiser sees, at HR size,
+``concat(x_t, lr_up, cond_proj(features))``: the noisy sample, the bicubic-upsampled LR image and
+the encoder features projected to HR resolution by a small learned module. It knows nothing about
+noise schedules: whether it predicts epsilon or x0 is decided by the caller's training objective.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+import torch
+from diffusers import UNet2DModel
+from torch import nn
+
+from yoda_sr.models.rrdb import RRDBConfig
+
+
+@dataclass
+class SRDiffDenoiserConfig:
+    """Architecture of an :class:`SRDiffDenoiser`.
+
+    Args:
+        scale: Upscaling factor between the encoder features and the denoised image (2, 4, 8).
+        encoder_channels: Channels of the concatenated encoder features
+            (``RRDBNet.feature_channels``).
+        cond_channels: Channels of the projected features fed to the UNet.
+        image_channels: Channels of x_t, lr_up and the prediction.
+        base_channels: Width of the first UNet level.
+        channel_multipliers: Width of each UNet level relative to ``base_channels``; the UNet
+            downsamples ``len(channel_multipliers) - 1`` times.
+        layers_per_block: Residual blocks per UNet level.
+        attention_levels: Indices of the UNet levels that use self-attention (empty = none).
+        mid_attention: Self-attention in the UNet's middle block.
+        attention_head_dim: Channels per attention head.
+        dropout: Dropout inside the residual blocks.
+        norm_num_groups: GroupNorm groups; must divide every level's width.
+        act_fn: Activation of the residual blocks (a diffusers activation name).
+    """
+
+    scale: int = 4
+    encoder_channels: int = 192
+    cond_channels: int = 64
+    image_channels: int = 3
+    base_channels: int = 64
+    channel_multipliers: tuple[int, ...] = (1, 2, 2, 4)
+    layers_per_block: int = 2
+    attention_levels: tuple[int, ...] = ()
+    mid_attention: bool = False
+    attention_head_dim: int = 8
+    dropout: float = 0.0
+    norm_num_groups: int = 32
+    act_fn: str = "mish"
+
+    def __post_init__(self) -> None:
+        self.channel_multipliers = tuple(self.channel_multipliers)
+        self.attention_levels = tuple(self.attention_levels)
+        if self.scale not in (2, 4, 8):
+            raise ValueError(f"SRDiffDenoiserConfig.scale must be 2, 4 or 8, got {self.scale!r}")
+        for name in ("encoder_channels", "cond_channels", "image_channels", "base_channels",
+                     "layers_per_block", "attention_head_dim", "norm_num_groups"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(
+                    f"SRDiffDenoiserConfig.{name} must be a positive int, got {value!r}"
+                )
+        if not self.channel_multipliers or any(m < 1 for m in self.channel_multipliers):
+            raise ValueError(
+                "SRDiffDenoiserConfig.channel_multipliers must be non-empty positive ints, "
+                f"got {self.channel_multipliers!r}"
+            )
+        bad_levels = [i for i in self.attention_levels if not 0 <= i < len(self.channel_multipliers)]
+        if bad_levels:
+            raise ValueError(
+                f"SRDiffDenoiserConfig.attention_levels {bad_levels} are not UNet levels "
+                f"0..{len(self.channel_multipliers) - 1}"
+            )
+        bad_widths = [c for c in self.block_out_channels if c % self.norm_num_groups]
+        if bad_widths:
+            raise ValueError(
+                f"SRDiffDenoiserConfig.norm_num_groups={self.norm_num_groups} must divide every "
+                f"level width; it does not divide {bad_widths}"
+            )
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"SRDiffDenoiserConfig.dropout must be in [0, 1), got {self.dropout}")
+
+    @property
+    def block_out_channels(self) -> tuple[int, ...]:
+        """Width of each UNet level."""
+        return tuple(self.base_channels * m for m in self.channel_multipliers)
+
+    @property
+    def required_multiple(self) -> int:
+        """HR height and width must be multiples of this (the UNet's total downsampling)."""
+        return 2 ** (len(self.channel_multipliers) - 1)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SRDiffDenoiserConfig:
+        """Rebuild from :func:`dataclasses.asdict` output (lists become tuples)."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"SRDiffDenoiserConfig.from_dict: unknown keys {unknown}")
+        return cls(**data)
+
+
+class FeatureProjector(nn.Module):
+    """Maps concatenated LR encoder features to HR resolution.
+
+    A 1x1 conv first reduces the channels at LR size (cheap), then a transposed conv with kernel
+    ``2*scale``, stride ``scale`` and padding ``scale/2`` upsamples exactly by ``scale``, as SRDiff
+    does for its RRDB features; a Mish in between makes the pair more than a low-rank linear map.
+    (B, encoder_channels, h, w) -> (B, cond_channels, h*scale, w*scale).
+    """
+
+    def __init__(self, encoder_channels: int, cond_channels: int, scale: int) -> None:
+        super().__init__()
+        self.reduce = nn.Conv2d(encoder_channels, cond_channels, 1)
+        self.act = nn.Mish()
+        self.upsample = nn.ConvTranspose2d(
+            cond_channels, cond_channels, kernel_size=2 * scale, stride=scale, padding=scale // 2
+        )
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return self.upsample(self.act(self.reduce(features)))
+
+
+class SRDiffDenoiser(nn.Module):
+    """Conditional noise predictor: ``UNet2DModel(concat(x_t, lr_up, cond_proj(features)), t)``."""
+
+    def __init__(self, config: SRDiffDenoiserConfig | None = None) -> None:
+        super().__init__()
+        self.config = config = config if config is not None else SRDiffDenoiserConfig()
+        self.cond_proj = FeatureProjector(config.encoder_channels, config.cond_channels,
+                                          config.scale)
+        levels = range(len(config.channel_multipliers))
+        attn = set(config.attention_levels)
+        self.unet = UNet2DModel(
+            in_channels=2 * config.image_channels + config.cond_channels,
+            out_channels=config.image_channels,
+            down_block_types=tuple(
+                "AttnDownBlock2D" if i in attn else "DownBlock2D" for i in levels
+            ),
+            up_block_types=tuple(
+                "AttnUpBlock2D" if i in attn else "UpBlock2D" for i in reversed(levels)
+            ),
+            block_out_channels=config.block_out_channels,
+            layers_per_block=config.layers_per_block,
+            add_attention=config.mid_attention,
+            attention_head_dim=config.attention_head_dim,
+            dropout=config.dropout,
+            norm_num_groups=config.norm_num_groups,
+            act_fn=config.act_fn,
+        )
+
+    @property
+    def required_multiple(self) -> int:
+        """HR height and width must be multiples of this; the caller pads LR inputs so they are."""
+        return self.config.required_multiple
+
+    def _check_inputs(self, x_t: torch.Tensor, timesteps: torch.Tensor, lr_up: torch.Tensor,
+                      features: torch.Tensor) -> None:
+        c = self.config
+        if x_t.ndim != 4 or x_t.shape[1] != c.image_channels:
+            raise ValueError(
+                f"SRDiffDenoiser: x_t must be (B, {c.image_channels}, H, W), got {tuple(x_t.shape)}"
+            )
+        b, _, h, w = x_t.shape
+        if lr_up.shape != x_t.shape:
+            raise ValueError(
+                f"SRDiffDenoiser: lr_up must have x_t's shape {tuple(x_t.shape)}, "
+                f"got {tuple(lr_up.shape)}"
+            )
+        m = c.required_multiple
+        if h % m or w % m:
+            raise ValueError(
+                f"SRDiffDenoiser: H and W must be multiples of {m}, got {h}x{w}; pad the LR input "
+                f"to a multiple of {max(1, m // c.scale)} before upsampling"
+            )
+        expected = (b, c.encoder_channels, h // c.scale, w // c.scale)
+        if h % c.scale or w % c.scale or tuple(features.shape) != expected:
+            raise ValueError(
+                f"SRDiffDenoiser: features must be {expected} (LR size = HR size / {c.scale}), "
+                f"got {tuple(features.shape)}"
+            )
+        if timesteps.ndim > 1 or (timesteps.ndim == 1 and timesteps.shape[0] != b):
+            raise ValueError(
+                f"SRDiffDenoiser: timesteps must be a scalar or shape ({b},), "
+                f"got {tuple(timesteps.shape)}"
+            )
+
+    def forward(self, x_t: torch.Tensor, timesteps: torch.Tensor, lr_up: torch.Tensor,
+                features: torch.Tensor) -> torch.Tensor:
+        """Predict epsilon or x0 (the caller's choice) for x_t.
+
+        Args:
+            x_t: (B, C, H, W) noisy sample; H, W multiples of :attr:`required_multiple`.
+            timesteps: (B,) long discrete timesteps (a scalar is broadcast).
+            lr_up: (B, C, H, W) bicubic-upsampled LR image in [-1, 1].
+            features: (B, encoder_channels, H/scale, W/scale) concatenated LR encoder features.
+
+        Returns:
+            (B, C, H, W) prediction.
+        """
+        timesteps = torch.as_tensor(timesteps, device=x_t.device)
+        self._check_inputs(x_t, timesteps, lr_up, features)
+        cond = self.cond_proj(features.to(x_t.dtype))
+        sample = torch.cat((x_t, lr_up, cond), dim=1)
+        return self.unet(sample, timesteps, return_dict=False)[0]
+
+
+@dataclass
+class SRDiffConfig:
+    """The two SRDiff networks: the RRDBNet LR encoder and the conditional denoiser."""
+
+    rrdb: RRDBConfig = field(default_factory=RRDBConfig)
+    denoiser: SRDiffDenoiserConfig = field(default_factory=SRDiffDenoiserConfig)
+
+    def __post_init__(self) -> None:
+        if self.rrdb.scale != self.denoiser.scale:
+            raise ValueError(
+                f"SRDiffConfig: rrdb.scale={self.rrdb.scale} != denoiser.scale="
+                f"{self.denoiser.scale}"
+            )
+        if self.rrdb.pixel_unshuffle != 1:
+            raise ValueError(
+                "SRDiffConfig: the encoder's features must be at LR size, so rrdb.pixel_unshuffle "
+                f"must be 1, got {self.rrdb.pixel_unshuffle}"
+            )
+        if self.rrdb.feature_channels != self.denoiser.encoder_channels:
+            raise ValueError(
+                f"SRDiffConfig: denoiser.encoder_channels={self.denoiser.encoder_channels} but the "
+                f"encoder yields {self.rrdb.feature_channels} feature channels"
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain nested dict (``dataclasses.asdict``) for checkpoints."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SRDiffConfig:
+        """Inverse of :meth:`to_dict`."""
+        unknown = sorted(set(data) - {"rrdb", "denoiser"})
+        if unknown:
+            raise ValueError(f"SRDiffConfig.from_dict: unknown keys {unknown}")
+        return cls(rrdb=RRDBConfig.from_dict(data["rrdb"]),
+                   denoiser=SRDiffDenoiserConfig.from_dict(data["denoiser"]))
+
+    @classmethod
+    def srdiff_tiny(cls, scale: int = 4) -> SRDiffConfig:
+        """Tiny networks for tests and CPU smoke runs (HR sizes must be multiples of 2)."""
+        rrdb = RRDBConfig(num_features=16, num_blocks=2, growth_channels=8, scale=scale,
+                          feature_stride=1)
+        denoiser = SRDiffDenoiserConfig(
+            scale=scale, encoder_channels=rrdb.feature_channels, cond_channels=16,
+            base_channels=16, channel_multipliers=(1, 2), layers_per_block=1,
+            attention_levels=(), mid_attention=False, norm_num_groups=8,
+        )
+        return cls(rrdb=rrdb, denoiser=denoiser)
+
+    @classmethod
+    def srdiff_div2k_x4(cls) -> SRDiffConfig:
+        """Close to SRDiff's DIV2K x4 setting: an RRDB encoder with 64 features, 8 blocks and growth
+        32 (features of blocks 3, 6 and the fused trunk), and a UNet of width 64 with multipliers
+        (1, 2, 2, 4), two residual blocks per level, Mish, no attention and no dropout."""
+        rrdb = RRDBConfig(num_features=64, num_blocks=8, growth_channels=32, scale=4,
+                          feature_stride=3)
+        denoiser = SRDiffDenoiserConfig(
+            scale=4, encoder_channels=rrdb.feature_channels, cond_channels=64,
+            base_channels=64, channel_multipliers=(1, 2, 2, 4), layers_per_block=2,
+            attention_levels=(), mid_attention=False, dropout=0.0, norm_num_groups=32,
+            act_fn="mish",
+        )
+        return cls(rrdb=rrdb, denoiser=denoiser)

@@ -1,0 +1,166 @@
+"""``YodaPipeline``: LR images in, SR images out, with or without YODA masks."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from yoda_sr.attention import ImportanceSource, build_importance_source
+from yoda_sr.diffusion import make_scheduler, yoda_sample
+from yoda_sr.models import SRBackbone, build_model
+from yoda_sr.training.checkpoint import list_checkpoints, load_weights, save_weights
+from yoda_sr.training.config import ExperimentConfig
+
+
+@dataclass
+class UpscaleOutput:
+    """``images``: (B, 3, H, W) in [0, 1]. ``importance``: (B, 1, H, W) in [0, 1] or None
+    (no YODA / regression model). ``denoiser_calls`` and ``active_fraction`` (per visited
+    step) come from the sampler; ``timesteps`` are the visited diffusers indices."""
+
+    images: Tensor
+    importance: Tensor | None = None
+    denoiser_calls: int = 0
+    active_fraction: list[float] = field(default_factory=list)
+    timesteps: list[int] = field(default_factory=list)
+
+
+class YodaPipeline:
+    """Upscale LR images with a trained backbone (SR3, SRDiff) or a regression RRDB."""
+
+    def __init__(
+        self,
+        model: nn.Module,
+        config: ExperimentConfig,
+        importance_source: ImportanceSource | None = None,
+        device: str | torch.device = "cpu",
+    ) -> None:
+        self.config = config
+        self.device = torch.device(device)
+        self.model = model.to(self.device).eval()
+        self._importance_source = importance_source
+
+    @property
+    def is_diffusion(self) -> bool:
+        return isinstance(self.model, SRBackbone)
+
+    @property
+    def scale(self) -> int:
+        return self.config.model.scale
+
+    @property
+    def importance_source(self) -> ImportanceSource:
+        """Built lazily from ``config.attention`` (a ViT is only loaded when YODA needs it)."""
+        if self._importance_source is None:
+            self._importance_source = build_importance_source(self.config.attention)
+        return self._importance_source.to(self.device)
+
+    @classmethod
+    def from_pretrained(
+        cls, path: str | Path, device: str | torch.device = "cpu", weights: str = "ema"
+    ) -> YodaPipeline:
+        """Rebuild from a run folder (newest checkpoint) or a ``save_pretrained`` folder.
+
+        ``weights``: "ema" (default) or "model" for a training run's raw weights.
+        """
+        path = Path(path)
+        if (path / "model.safetensors").is_file() and (path / "config.yaml").is_file():
+            config_path, weights_path = path / "config.yaml", path / "model.safetensors"
+        else:
+            checkpoints = list_checkpoints(path)
+            if not checkpoints:
+                raise FileNotFoundError(
+                    f"{path}: neither a saved pipeline (config.yaml + model.safetensors) nor a "
+                    "run folder with checkpoints/step-*/"
+                )
+            newest = checkpoints[-1]
+            config_path = newest.config
+            weights_path = newest.ema if weights == "ema" else newest.model
+        config = ExperimentConfig.load(config_path)
+        model = build_model(config.model)
+        load_weights(model, weights_path)
+        return cls(model, config, device=device)
+
+    def save_pretrained(self, path: str | Path) -> None:
+        """Write ``config.yaml`` + ``model.safetensors`` (loads back with from_pretrained)."""
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        self.config.save(path / "config.yaml")
+        save_weights(self.model, path / "model.safetensors")
+
+    @torch.no_grad()
+    def importance(self, lr: Tensor) -> Tensor:
+        """Importance maps (B, 1, h*s, w*s) in [0, 1] of LR images (B, 3, h, w) in [0, 1]."""
+        size = (lr.shape[-2] * self.scale, lr.shape[-1] * self.scale)
+        return self.importance_source(lr.to(self.device), size).float()
+
+    @torch.no_grad()
+    def __call__(
+        self,
+        lr: Tensor,
+        sampler: str | None = None,
+        num_inference_steps: int | None = None,
+        eta: float | None = None,
+        use_yoda: bool = True,
+        lower_bound: float | None = None,
+        generator: torch.Generator | None = None,
+        importance: Tensor | None = None,
+        progress: bool = False,
+    ) -> UpscaleOutput:
+        """Super-resolve ``lr`` (B, 3, h, w) in [0, 1] by ``scale``.
+
+        Any size works: the LR is padded (replicate) so the HR size fits the UNet and the
+        result is cropped back. ``importance`` (B, 1, h*s, w*s) overrides the attention source.
+        Defaults come from ``config.sampling`` and ``config.yoda.lower_bound``.
+        """
+        lr = lr.to(self.device).float()
+        if not self.is_diffusion:
+            return UpscaleOutput(images=self.model(lr).clamp(0.0, 1.0))
+        sampling = self.config.sampling
+        use_yoda = use_yoda and self.config.yoda.enabled
+        if use_yoda and importance is None:
+            importance = self.importance(lr)
+        h, w = lr.shape[-2:]
+        lr_padded, pad = self._pad(lr)
+        imp_padded = None
+        if use_yoda:
+            s = self.scale
+            imp_padded = F.pad(importance.to(self.device), [p * s for p in pad], mode="replicate")
+        cond = self.model.condition(lr_padded)
+        scheduler = make_scheduler(self.config.diffusion, sampler or sampling.sampler)
+        result = yoda_sample(
+            self.model,
+            scheduler,
+            anchor=self.model.anchor(cond),
+            importance=imp_padded,
+            condition=cond,
+            lower_bound=self.config.yoda.lower_bound if lower_bound is None else lower_bound,
+            num_inference_steps=num_inference_steps or sampling.steps,
+            eta=sampling.eta if eta is None else eta,
+            generator=generator,
+            anchor_noise=sampling.anchor_noise,
+            progress=progress,
+        )
+        images = self.model.to_image(result.sample, cond)[..., : h * self.scale, : w * self.scale]
+        return UpscaleOutput(
+            images=images,
+            importance=importance if use_yoda else None,
+            denoiser_calls=result.denoiser_calls,
+            active_fraction=result.active_fraction,
+            timesteps=result.timesteps,
+        )
+
+    def _pad(self, lr: Tensor) -> tuple[Tensor, list[int]]:
+        """Pad LR (right/bottom, replicate) so that HR sides are multiples of the UNet's."""
+        multiple = self.model.required_multiple
+        lr_multiple = multiple // math.gcd(multiple, self.scale)
+        h, w = lr.shape[-2:]
+        pad = [0, (-w) % lr_multiple, 0, (-h) % lr_multiple]
+        if any(pad):
+            lr = F.pad(lr, pad, mode="replicate")
+        return lr, pad

@@ -1,0 +1,164 @@
+"""Experiment configuration: one YAML file = model + diffusion + YODA + attention + data + training.
+
+The config is the constructor arguments of every part, nothing more; it is saved next to
+the weights so a run folder rebuilds its own model and pipeline.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from yoda_sr.attention import AttentionConfig
+from yoda_sr.data.datasets import DataConfig
+from yoda_sr.diffusion import NoiseScheduleConfig, ObjectiveConfig
+from yoda_sr.models import model_config_from_dict, model_config_to_dict, model_type
+from yoda_sr.models.sr3 import SR3Config
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation and bookkeeping. ``mixed_precision``: "no" | "fp16" | "bf16" (accelerate)."""
+
+    steps: int = 1000
+    batch_size: int = 8
+    learning_rate: float = 1e-4
+    weight_decay: float = 0.0
+    warmup_steps: int = 0
+    lr_schedule: str = "constant"
+    ema_decay: float = 0.9999
+    grad_clip: float = 1.0
+    gradient_accumulation_steps: int = 1
+    mixed_precision: str = "no"
+    seed: int = 0
+    log_every: int = 50
+    checkpoint_every: int = 500
+    keep_last: int = 3
+    validate_every: int = 500
+    sample_every: int = 500
+    val_sampler: str = "ddim"
+    val_steps: int = 50
+
+
+@dataclass
+class SamplingConfig:
+    """Defaults for upscaling with a trained model (overridable per call)."""
+
+    sampler: str = "ddim"
+    steps: int = 50
+    eta: float = 0.0
+    anchor_noise: str = "fixed"
+
+
+@dataclass
+class ExperimentConfig:
+    model: Any = field(default_factory=SR3Config)
+    diffusion: NoiseScheduleConfig = field(default_factory=NoiseScheduleConfig)
+    yoda: ObjectiveConfig = field(default_factory=ObjectiveConfig)
+    attention: AttentionConfig = field(default_factory=AttentionConfig)
+    sampling: SamplingConfig = field(default_factory=SamplingConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    @property
+    def model_type(self) -> str:
+        return model_type(self.model)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"model": model_config_to_dict(self.model)}
+        for name in ("diffusion", "yoda", "attention", "sampling", "data", "train"):
+            out[name] = _plain(dataclasses.asdict(getattr(self, name)))
+        out["model"] = _plain(out["model"])
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str = "config") -> ExperimentConfig:
+        unknown = sorted(set(data) - {f.name for f in dataclasses.fields(cls)})
+        if unknown:
+            raise ValueError(f"{source}: unknown section(s) {unknown}")
+        sections = {
+            "diffusion": NoiseScheduleConfig,
+            "yoda": ObjectiveConfig,
+            "attention": AttentionConfig,
+            "sampling": SamplingConfig,
+            "data": DataConfig,
+            "train": TrainConfig,
+        }
+        kwargs: dict[str, Any] = {}
+        try:
+            if "model" in data:
+                kwargs["model"] = model_config_from_dict(data["model"] or {})
+            for name, section_cls in sections.items():
+                values = data.get(name) or {}
+                names = {f.name for f in dataclasses.fields(section_cls)}
+                bad = sorted(set(values) - names)
+                if bad:
+                    raise ValueError(f"unknown setting(s) in section {name!r}: {bad}")
+                kwargs[name] = section_cls(**values)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{source}: {exc}") from exc
+        return cls(**kwargs)
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(yaml.safe_dump(self.to_dict(), sort_keys=False))
+
+    @classmethod
+    def load(cls, path: str | Path, overrides: list[str] | None = None) -> ExperimentConfig:
+        """Load a YAML file (or a bundled config by name) and apply ``key.sub=value`` overrides."""
+        path = resolve_config_path(path)
+        try:
+            data = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as exc:
+            raise ValueError(f"{path}: not valid YAML ({exc})") from exc
+        if not isinstance(data, dict):
+            raise ValueError(f"{path}: expected a mapping at the top level")
+        for item in overrides or []:
+            apply_override(data, item)
+        return cls.from_dict(data, source=str(path))
+
+
+def _plain(value: Any) -> Any:
+    """Tuples -> lists so YAML stays plain."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def bundled_configs() -> list[str]:
+    folder = resources.files("yoda_sr") / "configs"
+    return sorted(p.name[: -len(".yaml")] for p in folder.iterdir() if p.name.endswith(".yaml"))
+
+
+def resolve_config_path(name_or_path: str | Path) -> Path:
+    """A file path, or the name of a bundled config (e.g. ``sr3_face_16_128``)."""
+    path = Path(name_or_path)
+    if path.is_file():
+        return path
+    bundled = resources.files("yoda_sr") / "configs" / f"{name_or_path}.yaml"
+    if bundled.is_file():
+        return Path(str(bundled))
+    raise FileNotFoundError(
+        f"{name_or_path}: no such config file, and not a bundled config "
+        f"({', '.join(bundled_configs())})"
+    )
+
+
+def apply_override(data: dict[str, Any], item: str) -> None:
+    """Apply ``section.key=value`` (value parsed as YAML) to a nested dict in place."""
+    if "=" not in item:
+        raise ValueError(f"--set {item!r}: expected key=value, e.g. train.steps=100")
+    key, raw = item.split("=", 1)
+    parts = key.strip().split(".")
+    node = data
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise ValueError(f"--set {item!r}: {part!r} is not a section")
+    node[parts[-1]] = yaml.safe_load(raw)

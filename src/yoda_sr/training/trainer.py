@@ -1,0 +1,324 @@
+"""Training loop on Hugging Face accelerate (CPU, one GPU, or several via ``accelerate launch``)."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+import yaml
+from accelerate import Accelerator
+from accelerate.utils import set_seed
+from diffusers.optimization import get_scheduler
+from torch import nn
+from torch.optim.swa_utils import AveragedModel
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+
+from yoda_sr.attention import build_importance_source
+from yoda_sr.data.importance_cache import ImportanceCache
+from yoda_sr.data.datasets import SRFolderDataset
+from yoda_sr.data.io import image_grid, save_image
+from yoda_sr.diffusion import make_scheduler, yoda_loss
+from yoda_sr.metrics import psnr
+from yoda_sr.models import SRBackbone, bicubic_up, build_model
+from yoda_sr.pipeline import YodaPipeline
+from yoda_sr.training.checkpoint import (
+    list_checkpoints,
+    load_training_state,
+    load_weights,
+    rng_state,
+    save_checkpoint,
+    set_rng_state,
+)
+from yoda_sr.training.config import ExperimentConfig
+
+# Settings that may change between a run and its resumption (bookkeeping, not the model or
+# the optimisation trajectory). Everything else must match the checkpoint's config.
+RESUMABLE_CHANGES = {
+    "train.steps",
+    "train.log_every",
+    "train.checkpoint_every",
+    "train.keep_last",
+    "train.validate_every",
+    "train.sample_every",
+    "train.val_sampler",
+    "train.val_steps",
+    "data.train_dir",
+    "data.val_dir",
+    "data.num_workers",
+    "data.cache_dir",
+    "data.val_limit",
+    "data.skip_unreadable",
+    "sampling",
+}
+
+
+class ConfigMismatchError(ValueError):
+    """The config given for ``--resume`` does not match the checkpoint's."""
+
+
+def _flatten(data: dict, prefix: str = "") -> dict[str, object]:
+    out: dict[str, object] = {}
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(_flatten(value, name + "."))
+        else:
+            out[name] = value
+    return out
+
+
+def config_differences(saved: ExperimentConfig, given: ExperimentConfig) -> list[str]:
+    """Settings that differ and may not change on resume, as ``key: saved -> given``."""
+    a, b = _flatten(saved.to_dict()), _flatten(given.to_dict())
+    diffs = []
+    for key in sorted(set(a) | set(b)):
+        if key in RESUMABLE_CHANGES or key.split(".")[0] in RESUMABLE_CHANGES:
+            continue
+        if a.get(key) != b.get(key):
+            diffs.append(f"{key}: {a.get(key)!r} -> {b.get(key)!r}")
+    return diffs
+
+
+def ema_avg_fn(decay: float):
+    """EMA with the usual warm-up ``min(decay, (1 + n) / (10 + n))`` (as diffusers' EMAModel),
+    so short runs still get a useful average."""
+
+    def avg(averaged: torch.Tensor, current: torch.Tensor, num_averaged: torch.Tensor):
+        n = float(num_averaged)
+        d = min(decay, (1.0 + n) / (10.0 + n))
+        return averaged * d + current * (1.0 - d)
+
+    return avg
+
+
+@dataclass
+class TrainResult:
+    step: int
+    losses: list[float] = field(default_factory=list)
+    val_psnr: list[tuple[int, float]] = field(default_factory=list)
+    steps_per_second: float = 0.0
+
+
+def _infinite(loader: DataLoader) -> Iterator[dict]:
+    for epoch in itertools.count():
+        if hasattr(loader, "set_epoch"):
+            loader.set_epoch(epoch)
+        yield from loader
+
+
+class Trainer:
+    """Trains the model a config describes and writes checkpoints into ``output_dir``."""
+
+    def __init__(self, config: ExperimentConfig, output_dir: str | Path, resume: bool = False):
+        self.config = config
+        self.output_dir = Path(output_dir)
+        self.resume = resume
+        existing = list_checkpoints(self.output_dir)
+        if existing and not resume:
+            raise FileExistsError(
+                f"{self.output_dir}: already holds checkpoints (newest step {existing[-1].step}); "
+                "pass --resume to continue it or choose another --output-dir"
+            )
+        if resume and existing:
+            saved = ExperimentConfig.load(existing[-1].config)
+            diffs = config_differences(saved, config)
+            if diffs:
+                raise ConfigMismatchError(
+                    f"{existing[-1].config}: the given config does not match the checkpoint:\n  "
+                    + "\n  ".join(diffs)
+                )
+        self.checkpoint = existing[-1] if (resume and existing) else None
+
+    # -- setup -------------------------------------------------------------------------
+    def _datasets(self, device: torch.device) -> tuple[SRFolderDataset, SRFolderDataset | None]:
+        cfg = self.config
+        cache = None
+        if cfg.model_type != "rrdb" and cfg.yoda.enabled:
+            source = build_importance_source(cfg.attention).to(device)
+            cache = ImportanceCache(source, cfg.attention, cfg.data.cache_dir or None, device)
+        if not cfg.data.train_dir:
+            raise ValueError("data.train_dir is not set (use --set data.train_dir=FOLDER)")
+        common = dict(
+            scale=cfg.model.scale,
+            hr_size=cfg.data.hr_size,
+            mode=cfg.data.mode,
+            cache=cache,
+            skip_unreadable=cfg.data.skip_unreadable,
+        )
+        train = SRFolderDataset(cfg.data.train_dir, train=True, flip=cfg.data.flip, **common)
+        val = None
+        if cfg.data.val_dir:
+            val = SRFolderDataset(
+                cfg.data.val_dir, train=False, flip=False, limit=cfg.data.val_limit, **common
+            )
+        return train, val
+
+    def _build_model(self) -> nn.Module:
+        model = build_model(self.config.model)
+        if hasattr(model, "prepare_for_training"):
+            model.prepare_for_training()
+        return model
+
+    # -- loop --------------------------------------------------------------------------
+    def train(self, progress: bool = True) -> TrainResult:
+        cfg, tc = self.config, self.config.train
+        self.output_dir.mkdir(parents=True, exist_ok=True)
+        accelerator = Accelerator(
+            mixed_precision=tc.mixed_precision,
+            gradient_accumulation_steps=tc.gradient_accumulation_steps,
+            log_with="tensorboard",
+            project_dir=str(self.output_dir),
+        )
+        set_seed(tc.seed)
+        config_yaml = yaml.safe_dump(cfg.to_dict(), sort_keys=False)
+        if accelerator.is_main_process:
+            (self.output_dir / "config.yaml").write_text(config_yaml)
+        train_set, val_set = self._datasets(accelerator.device)
+        loader = DataLoader(
+            train_set,
+            batch_size=tc.batch_size,
+            shuffle=True,
+            drop_last=len(train_set) >= tc.batch_size,
+            num_workers=cfg.data.num_workers,
+            persistent_workers=cfg.data.num_workers > 0,
+        )
+        model = self._build_model()
+        ema = AveragedModel(model, avg_fn=ema_avg_fn(tc.ema_decay), use_buffers=True)
+        optimizer = torch.optim.AdamW(
+            [p for p in model.parameters() if p.requires_grad],
+            lr=tc.learning_rate,
+            weight_decay=tc.weight_decay,
+        )
+        lr_scheduler = get_scheduler(
+            tc.lr_schedule,
+            optimizer,
+            num_warmup_steps=tc.warmup_steps * accelerator.num_processes,
+            num_training_steps=tc.steps * accelerator.num_processes,
+        )
+        step = 0
+        if self.checkpoint is not None:
+            load_weights(model, self.checkpoint.model)
+            load_weights(ema.module, self.checkpoint.ema)
+            state = load_training_state(self.checkpoint.training_state)
+            optimizer.load_state_dict(state["optimizer"])
+            lr_scheduler.load_state_dict(state["lr_scheduler"])
+            ema.n_averaged.fill_(state["ema_n_averaged"])
+            set_rng_state(state["rng"])
+            step = int(state["step"])
+        model, optimizer, loader, lr_scheduler = accelerator.prepare(
+            model, optimizer, loader, lr_scheduler
+        )
+        ema.to(accelerator.device)
+        scheduler = make_scheduler(cfg.diffusion, "ddpm") if cfg.model_type != "rrdb" else None
+        accelerator.init_trackers("yoda-sr")
+        result = TrainResult(step=step)
+        batches = _infinite(loader)
+        bar = tqdm(
+            total=tc.steps,
+            initial=step,
+            disable=not (progress and accelerator.is_local_main_process),
+            desc="train",
+        )
+        started, start_step = time.perf_counter(), step
+        while step < tc.steps:
+            batch = next(batches)
+            with accelerator.accumulate(model):
+                loss = self._loss(accelerator.unwrap_model(model), model, scheduler, batch)
+                accelerator.backward(loss)
+                if accelerator.sync_gradients and tc.grad_clip > 0:
+                    accelerator.clip_grad_norm_(model.parameters(), tc.grad_clip)
+                optimizer.step()
+                lr_scheduler.step()
+                optimizer.zero_grad(set_to_none=True)
+            if not accelerator.sync_gradients:
+                continue
+            ema.update_parameters(accelerator.unwrap_model(model))
+            step += 1
+            loss_value = float(accelerator.gather(loss.detach()).mean())
+            if not math.isfinite(loss_value):
+                raise FloatingPointError(f"loss became {loss_value} at step {step}")
+            result.losses.append(loss_value)
+            rate = (step - start_step) / max(time.perf_counter() - started, 1e-9)
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss_value:.4f}", steps_per_s=f"{rate:.2f}")
+            if step % tc.log_every == 0 or step == tc.steps:
+                accelerator.log({"loss": loss_value, "lr": lr_scheduler.get_last_lr()[0]}, step=step)
+            if val_set is not None and (step % tc.validate_every == 0 or step == tc.steps):
+                if accelerator.is_main_process:
+                    value = self._validate(ema.module, val_set, accelerator, step)
+                    result.val_psnr.append((step, value))
+                    accelerator.log({"val_psnr": value}, step=step)
+            if step % tc.checkpoint_every == 0 or step == tc.steps:
+                accelerator.wait_for_everyone()
+                if accelerator.is_main_process:
+                    save_checkpoint(
+                        self.output_dir,
+                        step,
+                        accelerator.unwrap_model(model),
+                        ema.module,
+                        config_yaml,
+                        {
+                            "optimizer": optimizer.state_dict(),
+                            "lr_scheduler": lr_scheduler.state_dict(),
+                            "ema_n_averaged": int(ema.n_averaged),
+                            "step": step,
+                            "rng": rng_state(),
+                        },
+                        tc.keep_last,
+                    )
+        bar.close()
+        result.step = step
+        result.steps_per_second = (step - start_step) / max(time.perf_counter() - started, 1e-9)
+        accelerator.end_training()
+        return result
+
+    def _loss(self, unwrapped: nn.Module, model: nn.Module, scheduler, batch: dict) -> torch.Tensor:
+        lr, hr = batch["lr"], batch["hr"]
+        if not isinstance(unwrapped, SRBackbone):
+            return F.l1_loss(model(lr), hr)
+        with torch.no_grad():
+            cond = unwrapped.condition(lr)
+        return yoda_loss(
+            model,
+            scheduler,
+            x0=unwrapped.target(hr, cond),
+            anchor=unwrapped.anchor(cond),
+            importance=batch["importance"],
+            config=self.config.yoda,
+            condition=cond,
+        )
+
+    @torch.no_grad()
+    def _validate(
+        self, ema_model: nn.Module, val_set: SRFolderDataset, accelerator: Accelerator, step: int
+    ) -> float:
+        """Mean RGB PSNR (crop border = scale) of the EMA model on the validation crops;
+        also writes ``samples/step-XXXXXX.png`` (rows: bicubic, output, HR)."""
+        cfg, tc = self.config, self.config.train
+        was_training = ema_model.training
+        pipe = YodaPipeline(ema_model, cfg, device=accelerator.device)
+        batch = next(iter(DataLoader(val_set, batch_size=len(val_set))))
+        generator = torch.Generator().manual_seed(tc.seed)
+        out = pipe(
+            batch["lr"],
+            sampler=tc.val_sampler,
+            num_inference_steps=tc.val_steps,
+            importance=batch["importance"],
+            generator=generator,
+        )
+        ema_model.train(was_training)
+        images = out.images.cpu()
+        values = [psnr(sr, hr, crop_border=cfg.model.scale) for sr, hr in zip(images, batch["hr"])]
+        if step % tc.sample_every == 0 or step == tc.steps:
+            bicubic = (bicubic_up(batch["lr"], cfg.model.scale) + 1.0) / 2.0
+            grid = image_grid([list(bicubic), list(images), list(batch["hr"])])
+            save_image(grid, self.output_dir / "samples" / f"step-{step:06d}.png")
+        finite = [v for v in values if math.isfinite(v)]
+        return sum(finite) / max(len(finite), 1)

@@ -1,0 +1,87 @@
+"""Train a few steps, checkpoint, resume, upscale: the end-to-end round trip on CPU."""
+
+import pytest
+import torch
+from PIL import Image
+
+from yoda_sr.cli.main import main
+from yoda_sr.data.datasets import SRFolderDataset
+from yoda_sr.data.io import ImageReadError
+from yoda_sr.training.checkpoint import list_checkpoints, load_training_state
+from yoda_sr.training.config import ExperimentConfig
+from yoda_sr.training.trainer import ConfigMismatchError, Trainer
+
+from conftest import TINY_SR3_OVERRIDES
+
+
+def tiny_config(image_folder, *extra: str) -> ExperimentConfig:
+    overrides = TINY_SR3_OVERRIDES + [
+        f"data.train_dir={image_folder}",
+        f"data.val_dir={image_folder}",
+        "data.val_limit=2",
+        *extra,
+    ]
+    return ExperimentConfig.load("sr3_tiny", overrides)
+
+
+def test_train_save_resume_and_upscale_round_trip(image_folder, tmp_path):
+    run = tmp_path / "run"
+    result = Trainer(tiny_config(image_folder), run).train(progress=False)
+    assert result.step == 4 and len(result.losses) == 4
+    assert all(torch.isfinite(torch.tensor(result.losses)))
+    assert [c.step for c in list_checkpoints(run)] == [2, 4]
+    assert (run / "samples" / "step-000004.png").is_file()
+    assert result.val_psnr and result.val_psnr[0][0] == 4
+
+    # Resuming continues at step 4 with the saved optimiser and LR schedule.
+    state = load_training_state(list_checkpoints(run)[-1].training_state)
+    assert state["step"] == 4 and state["lr_scheduler"]["last_epoch"] == 4
+    resumed = Trainer(tiny_config(image_folder, "train.steps=6", "train.keep_last=2"), run, resume=True)
+    result = resumed.train(progress=False)
+    assert result.step == 6 and len(result.losses) == 2
+    assert [c.step for c in list_checkpoints(run)] == [4, 6]
+    final = load_training_state(list_checkpoints(run)[-1].training_state)
+    assert final["lr_scheduler"]["last_epoch"] == 6
+
+    # The run folder loads back as a pipeline from its saved config alone.
+    out = tmp_path / "out"
+    lr_path = tmp_path / "lr.png"
+    Image.new("RGB", (9, 7), (120, 40, 200)).save(lr_path)
+    code = main(["upscale", str(lr_path), "--model", str(run), "--out", str(out), "--steps", "3", "--save-masks"])
+    assert code == 0
+    with Image.open(out / "lr_x4.png") as img:
+        assert img.size == (36, 28)
+    assert (out / "lr_masks.png").is_file()
+
+
+def test_resume_with_different_model_config_is_a_clear_error(image_folder, tmp_path):
+    run = tmp_path / "run"
+    Trainer(tiny_config(image_folder, "train.steps=2"), run).train(progress=False)
+    changed = tiny_config(image_folder, "yoda.lower_bound=0.5")
+    with pytest.raises(ConfigMismatchError, match=r"yoda.lower_bound: 0.3 -> 0.5"):
+        Trainer(changed, run, resume=True)
+
+
+def test_training_into_an_existing_run_without_resume_refuses(image_folder, tmp_path):
+    run = tmp_path / "run"
+    Trainer(tiny_config(image_folder, "train.steps=2"), run).train(progress=False)
+    with pytest.raises(FileExistsError, match="--resume"):
+        Trainer(tiny_config(image_folder), run)
+
+
+def test_unreadable_image_names_the_file_or_is_skipped(image_folder):
+    bad = image_folder / "broken.png"
+    bad.write_bytes(b"not an image")
+    with pytest.raises(ImageReadError, match="broken.png"):
+        SRFolderDataset(image_folder, scale=4, hr_size=32, skip_unreadable=False, cache=None)[
+            sorted(image_folder.iterdir()).index(bad)
+        ]
+    with pytest.warns(UserWarning, match="broken.png"):
+        dataset = SRFolderDataset(image_folder, scale=4, hr_size=32, skip_unreadable=True)
+    assert len(dataset) == 4
+
+
+def test_train_cli_reports_bad_config_key(image_folder, tmp_path, capsys):
+    code = main(["train", "--config", "sr3_tiny", "--set", "train.stepz=3", "--output-dir", str(tmp_path / "r")])
+    assert code == 2
+    assert "stepz" in capsys.readouterr().err
