@@ -133,10 +133,10 @@ class DinoAttention(ImportanceSource):
         )
 
     def analysis_shape(self, size: tuple[int, int]) -> tuple[int, int]:
-        """(height, width) the ViT sees for output ``size``: nearest patch multiples (>= 1 patch)."""
+        """(height, width) the ViT sees for output ``size``: nearest patch multiples, halves up."""
         p = self.patch_size
         target = size if self.analysis_size is None else (self.analysis_size, self.analysis_size)
-        return tuple(max(p, round(s / p) * p) for s in target)
+        return tuple(max(p, int(s / p + 0.5) * p) for s in target)
 
     @torch.no_grad()
     def cls_attention(self, pixel_values: Tensor) -> Tensor:

@@ -7,7 +7,6 @@ import torch
 from yoda_sr.attention.base import ImportanceSource
 from yoda_sr.attention.config import AttentionConfig
 from yoda_sr.attention.detail import DetailImportance
-from yoda_sr.attention.dino import DinoAttention
 
 
 def build_importance_source(
@@ -15,10 +14,13 @@ def build_importance_source(
 ) -> ImportanceSource:
     """``DinoAttention`` (loads weights once) or ``DetailImportance``, in eval mode on ``device``.
 
-    Raises :class:`~yoda_sr.attention.loading.WeightsNotFoundError` when DINO weights are
+    Raises :class:`~yoda_sr.attention.errors.WeightsNotFoundError` when DINO weights are
     not available.
     """
     if cfg.source == "dino":
+        # Imported here so that the weight-free path does not pay for importing transformers.
+        from yoda_sr.attention.dino import DinoAttention
+
         source: ImportanceSource = DinoAttention.from_config(cfg)
     else:
         source = DetailImportance(smooth_sigma=cfg.smooth_sigma)

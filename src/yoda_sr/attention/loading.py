@@ -12,6 +12,7 @@ from transformers import (
     ViTModel,
 )
 
+from yoda_sr.attention.errors import WeightsNotFoundError
 from yoda_sr.attention.official import load_official_dino_checkpoint
 
 # transformers model_type -> backbone class whose last-layer CLS attention we read.
@@ -21,27 +22,6 @@ BACKBONES: dict[str, type[PreTrainedModel]] = {
     "dinov2_with_registers": Dinov2WithRegistersModel,
 }
 _CHECKPOINT_SUFFIXES = (".pth", ".pt", ".tar", ".ckpt", ".bin", ".safetensors")
-_OFFICIAL_URL = (
-    "https://dl.fbaipublicfiles.com/dino/dino_deitsmall8_pretrain/dino_deitsmall8_pretrain.pth"
-)
-
-
-class WeightsNotFoundError(RuntimeError):
-    """The weights of a DINO model could not be found; the message says how to provide them."""
-
-    def __init__(self, model: str, reason: str) -> None:
-        super().__init__(
-            f"cannot load DINO weights '{model}': {reason}\n"
-            "Provide them in one of three ways:\n"
-            "  1. a Hugging Face hub name (e.g. facebook/dino-vits8) with network access, or "
-            "already in the local Hugging Face cache;\n"
-            "  2. a local Hugging Face folder (config.json + model.safetensors, e.g. saved with "
-            "save_pretrained): --model PATH;\n"
-            "  3. an official DINO checkpoint file, e.g. dino_deitsmall8_pretrain.pth from "
-            f"{_OFFICIAL_URL}: --model FILE.pth"
-        )
-        self.model = model
-        self.reason = reason
 
 
 def _first_line(exc: BaseException) -> str:

@@ -21,6 +21,8 @@ import torch
 from torch import Tensor
 from transformers import ViTConfig, ViTModel
 
+from yoda_sr.attention.errors import IncompatibleCheckpointError
+
 # DINO's ViTs all use 64-dimensional heads (ViT-S: 384 = 6 x 64, ViT-B: 768 = 12 x 64).
 _HEAD_DIM = 64
 _WRAPPER_KEYS = ("teacher", "student", "state_dict", "model")
@@ -46,10 +48,6 @@ _TOP_PARAMS = {
     "norm.weight": "layernorm.weight",
     "norm.bias": "layernorm.bias",
 }
-
-
-class IncompatibleCheckpointError(ValueError):
-    """A checkpoint is not a DINO ViT state dict (or is inconsistent); the message says why."""
 
 
 def unwrap_state_dict(checkpoint: Mapping, source: str = "checkpoint") -> dict[str, Tensor]:

@@ -17,7 +17,7 @@ from yoda_sr.models.sr3 import SR3Backbone, SR3Config
 _REGISTRY = {
     "sr3": ("yoda_sr.models.sr3:SR3Config", "yoda_sr.models.sr3:SR3Backbone"),
     "srdiff": (
-        "yoda_sr.models.srdiff_backbone:SRDiffConfig",
+        "yoda_sr.models.srdiff:SRDiffConfig",
         "yoda_sr.models.srdiff_backbone:SRDiffBackbone",
     ),
     "rrdb": ("yoda_sr.models.rrdb:RRDBConfig", "yoda_sr.models.rrdb:RRDBNet"),
@@ -36,6 +36,8 @@ def model_config_from_dict(data: dict[str, Any]) -> Any:
     if kind not in _REGISTRY:
         raise ValueError(f"model.type must be one of {sorted(_REGISTRY)}, got {kind!r}")
     config_cls = _load(_REGISTRY[kind][0])
+    if hasattr(config_cls, "from_dict"):
+        return config_cls.from_dict(data)
     names = {f.name for f in dataclasses.fields(config_cls)}
     unknown = sorted(set(data) - names)
     if unknown:
@@ -52,7 +54,8 @@ def model_type(config: Any) -> str:
 
 
 def model_config_to_dict(config: Any) -> dict[str, Any]:
-    return {"type": model_type(config), **dataclasses.asdict(config)}
+    fields = config.to_dict() if hasattr(config, "to_dict") else dataclasses.asdict(config)
+    return {"type": model_type(config), **fields}
 
 
 def build_model(config: Any) -> nn.Module:

@@ -192,17 +192,8 @@ class RRDBNet(nn.Module):
             feat = self.lrelu(conv(F.interpolate(feat, scale_factor=2, mode="nearest")))
         return self.conv_last(self.lrelu(self.conv_hr(feat)))
 
-    def forward_features(self, lr: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        """Super-resolve and return the selected hidden states.
-
-        Args:
-            lr: (B, in_channels, h, w) LR image in [0, 1].
-
-        Returns:
-            ``(sr, features)``: sr is (B, out_channels, h*scale, w*scale), unclamped; features is a
-            list of (B, num_features, h/p, w/p) tensors (p = ``pixel_unshuffle``, 1 for SRDiff
-            encoders), selected by ``config.feature_stride``.
-        """
+    def _trunk(self, lr: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """LR -> (fused trunk features, hidden states of every block plus the trunk)."""
         if lr.ndim != 4 or lr.shape[1] != self.config.in_channels:
             raise ValueError(
                 f"RRDBNet expects lr of shape (B, {self.config.in_channels}, h, w), "
@@ -226,10 +217,29 @@ class RRDBNet(nn.Module):
             hidden.append(feat)
         feat = first + self.conv_body(feat)
         hidden.append(feat)
+        return feat, hidden
+
+    def encode(self, lr: torch.Tensor) -> list[torch.Tensor]:
+        """Only the selected hidden states (no upsampling): what SRDiff's denoiser consumes."""
+        _, hidden = self._trunk(lr)
+        return [hidden[i] for i in self.config.feature_indices]
+
+    def forward_features(self, lr: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """Super-resolve and return the selected hidden states.
+
+        Args:
+            lr: (B, in_channels, h, w) LR image in [0, 1].
+
+        Returns:
+            ``(sr, features)``: sr is (B, out_channels, h*scale, w*scale), unclamped; features is a
+            list of (B, num_features, h/p, w/p) tensors (p = ``pixel_unshuffle``, 1 for SRDiff
+            encoders), selected by ``config.feature_stride``.
+        """
+        feat, hidden = self._trunk(lr)
         sr = self._upsample(feat)
-        if p > 1:
+        if self.config.pixel_unshuffle > 1:
             s = self.config.scale
-            sr = sr[..., : h * s, : w * s]
+            sr = sr[..., : lr.shape[-2] * s, : lr.shape[-1] * s]
         return sr, [hidden[i] for i in self.config.feature_indices]
 
     def forward(self, lr: torch.Tensor) -> torch.Tensor:

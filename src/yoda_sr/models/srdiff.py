@@ -215,10 +215,28 @@ class SRDiffDenoiser(nn.Module):
 
 @dataclass
 class SRDiffConfig:
-    """The two SRDiff networks: the RRDBNet LR encoder and the conditional denoiser."""
+    """The two SRDiff networks: the RRDBNet LR encoder and the conditional denoiser.
+
+    Args:
+        rrdb: encoder architecture (stage 1 trains it as a regression SR model).
+        denoiser: conditional noise predictor architecture.
+        encoder_checkpoint: weights for the encoder when stage 2 starts: a yoda-sr ``rrdb`` run
+            folder, or a BasicSR/Real-ESRGAN/ESRGAN RRDBNet file (.pth/.safetensors). Empty:
+            random encoder (only sensible with ``freeze_encoder=False``).
+        freeze_encoder: keep the encoder fixed during stage 2 (SRDiff's default).
+        residual_scale: x_0 = (HR - bicubic(LR)) / residual_scale, images in [-1, 1]; SRDiff
+            divides by 2 so the residual lies in [-1, 1].
+    """
 
     rrdb: RRDBConfig = field(default_factory=RRDBConfig)
     denoiser: SRDiffDenoiserConfig = field(default_factory=SRDiffDenoiserConfig)
+    encoder_checkpoint: str = ""
+    freeze_encoder: bool = True
+    residual_scale: float = 2.0
+
+    @property
+    def scale(self) -> int:
+        return self.rrdb.scale
 
     def __post_init__(self) -> None:
         if self.rrdb.scale != self.denoiser.scale:
@@ -244,11 +262,13 @@ class SRDiffConfig:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SRDiffConfig:
         """Inverse of :meth:`to_dict`."""
-        unknown = sorted(set(data) - {"rrdb", "denoiser"})
+        names = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - names)
         if unknown:
             raise ValueError(f"SRDiffConfig.from_dict: unknown keys {unknown}")
-        return cls(rrdb=RRDBConfig.from_dict(data["rrdb"]),
-                   denoiser=SRDiffDenoiserConfig.from_dict(data["denoiser"]))
+        extra = {k: v for k, v in data.items() if k not in ("rrdb", "denoiser")}
+        return cls(rrdb=RRDBConfig.from_dict(data.get("rrdb", {})),
+                   denoiser=SRDiffDenoiserConfig.from_dict(data.get("denoiser", {})), **extra)
 
     @classmethod
     def srdiff_tiny(cls, scale: int = 4) -> SRDiffConfig:

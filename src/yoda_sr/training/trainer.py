@@ -283,8 +283,7 @@ class Trainer:
         lr, hr = batch["lr"], batch["hr"]
         if not isinstance(unwrapped, SRBackbone):
             return F.l1_loss(model(lr), hr)
-        with torch.no_grad():
-            cond = unwrapped.condition(lr)
+        cond = unwrapped.condition(lr)  # a frozen encoder runs without grad inside
         return yoda_loss(
             model,
             scheduler,

@@ -1,0 +1,84 @@
+"""SRDiff (Li et al., 2022) as a backbone: residual-space diffusion with an RRDB LR encoder.
+
+x_0 = (HR - bicubic(LR)) / residual_scale (images in [-1, 1]); the output is
+bicubic(LR) + residual_scale * x_0. YODA's anchor in residual space is 0: a pixel keeps the
+bicubic value until it is diffused. No SRDiff-specific YODA code exists: the masks and blend
+are the same as SR3's.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from yoda_sr.models.backbone import SRBackbone, bicubic_up
+from yoda_sr.models.rrdb import RRDBCheckpointError, RRDBNet, load_rrdb_state_dict
+from yoda_sr.models.srdiff import SRDiffConfig, SRDiffDenoiser
+
+
+class SRDiffBackbone(SRBackbone):
+    """Frozen (by default) RRDB encoder + conditional noise predictor, in residual space."""
+
+    def __init__(self, config: SRDiffConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.scale = config.scale
+        self.encoder = RRDBNet(config.rrdb)
+        self.denoiser = SRDiffDenoiser(config.denoiser)
+        self.encoder.requires_grad_(not config.freeze_encoder)
+
+    @property
+    def required_multiple(self) -> int:
+        return self.denoiser.required_multiple
+
+    def prepare_for_training(self) -> None:
+        """Load stage-1 encoder weights named by ``config.encoder_checkpoint`` (if set)."""
+        if self.config.encoder_checkpoint:
+            self.encoder.load_state_dict(load_encoder_weights(self.config))
+
+    def condition(self, lr: Tensor) -> dict[str, Tensor]:
+        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.config.freeze_encoder):
+            features = torch.cat(self.encoder.encode(lr), dim=1)
+        return {"lr_up": bicubic_up(lr, self.scale), "features": features}
+
+    def forward(self, x_t: Tensor, timesteps: Tensor, lr_up: Tensor, features: Tensor) -> Tensor:
+        return self.denoiser(x_t, timesteps, lr_up.to(x_t.dtype), features)
+
+    def target(self, hr: Tensor, condition: dict[str, Tensor]) -> Tensor:
+        return (hr * 2.0 - 1.0 - condition["lr_up"]) / self.config.residual_scale
+
+    def anchor(self, condition: dict[str, Tensor]) -> Tensor:
+        return torch.zeros_like(condition["lr_up"])
+
+    def to_image(self, x0: Tensor, condition: dict[str, Tensor]) -> Tensor:
+        image = condition["lr_up"] + self.config.residual_scale * x0
+        return ((image + 1.0) / 2.0).clamp(0.0, 1.0)
+
+
+def load_encoder_weights(config: SRDiffConfig) -> dict[str, Tensor]:
+    """Encoder state dict from a yoda-sr ``rrdb`` run folder or a public RRDBNet checkpoint.
+
+    The checkpoint's architecture must equal ``config.rrdb`` (blocks, widths, scale); a
+    mismatch is an error naming the file and both architectures.
+    """
+    from yoda_sr.training.checkpoint import list_checkpoints
+
+    path = Path(config.encoder_checkpoint)
+    if path.is_dir():
+        checkpoints = list_checkpoints(path)
+        if not checkpoints:
+            raise FileNotFoundError(f"{path}: no checkpoints/step-*/ in this stage-1 run folder")
+        path = checkpoints[-1].ema
+    state, found = load_rrdb_state_dict(path)
+    expected = config.rrdb
+    keys = ("in_channels", "out_channels", "num_features", "num_blocks", "growth_channels", "scale")
+    if any(getattr(found, k) != getattr(expected, k) for k in keys):
+        raise RRDBCheckpointError(
+            f"{path}: encoder architecture "
+            + ", ".join(f"{k}={getattr(found, k)}" for k in keys)
+            + " does not match model.rrdb "
+            + ", ".join(f"{k}={getattr(expected, k)}" for k in keys)
+        )
+    return state
