@@ -81,7 +81,12 @@ def test_ddim_masks_are_evaluated_at_visited_timesteps():
     importance = torch.linspace(0, 1, 16).view(1, 1, 1, 16).expand(2, 1, 16, 16).contiguous()
     out, _ = sample(model, importance, 0.1, "ddim", 10)
     counts = steps_per_pixel(importance, 100, 0.1, timesteps=out.timesteps)
-    expected = [float(f) for f in (counts.float() > torch.arange(10, 0, -1).view(-1, 1, 1, 1, 1) - 1).float().mean(dim=(1, 2, 3, 4))]
+    expected = [
+        float(f)
+        for f in (counts.float() > torch.arange(10, 0, -1).view(-1, 1, 1, 1, 1) - 1)
+        .float()
+        .mean(dim=(1, 2, 3, 4))
+    ]
     assert out.timesteps[0] == 99 and len(out.timesteps) == 10
     assert out.active_fraction == pytest.approx(expected)
     assert out.active_fraction == sorted(out.active_fraction)
@@ -136,7 +141,15 @@ def test_anchored_inputs_noise_the_anchor_outside_the_mask(input_mode):
     denoiser = Recorder((4, 3, 8, 8))
     x0, anchor = torch.ones(4, 3, 8, 8), -torch.ones(4, 3, 8, 8)
     config = ObjectiveConfig(lower_bound=0.0, input_mode=input_mode)
-    yoda_loss(denoiser, scheduler, x0, anchor, half_importance(), config, generator=torch.Generator().manual_seed(0))
+    yoda_loss(
+        denoiser,
+        scheduler,
+        x0,
+        anchor,
+        half_importance(),
+        config,
+        generator=torch.Generator().manual_seed(0),
+    )
     x_t, timesteps = denoiser.inputs[0]
     # Reference draws: same generator order as the objective (timesteps, then noise).
     g = torch.Generator().manual_seed(0)
@@ -155,7 +168,15 @@ def test_disabled_yoda_is_a_plain_mean_loss():
     scheduler = make_scheduler(SCHEDULE)
     denoiser = Recorder((4, 3, 8, 8))
     x0 = torch.ones(4, 3, 8, 8)
-    loss = yoda_loss(denoiser, scheduler, x0, x0, torch.zeros(4, 1, 8, 8), ObjectiveConfig(enabled=False, loss="l2"), generator=torch.Generator().manual_seed(0))
+    loss = yoda_loss(
+        denoiser,
+        scheduler,
+        x0,
+        x0,
+        torch.zeros(4, 1, 8, 8),
+        ObjectiveConfig(enabled=False, loss="l2"),
+        generator=torch.Generator().manual_seed(0),
+    )
     g = torch.Generator().manual_seed(0)
     torch.randint(0, 100, (4,), generator=g)
     noise = torch.randn(4, 3, 8, 8, generator=g)

@@ -2,12 +2,11 @@
 
 import pytest
 import torch
+from conftest import TINY_SR3_OVERRIDES
 
 from yoda_sr.models import build_model
 from yoda_sr.pipeline import YodaPipeline
 from yoda_sr.training.config import ExperimentConfig
-
-from conftest import TINY_SR3_OVERRIDES
 
 
 @pytest.fixture(scope="module")

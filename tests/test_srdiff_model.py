@@ -88,8 +88,8 @@ def test_outputs_are_deterministic_under_seed():
 @pytest.mark.parametrize("changed", ["x_t", "timesteps", "lr_up", "features"])
 def test_every_input_conditions_the_prediction(changed):
     encoder, denoiser = build(SRDiffConfig.srdiff_tiny())
-    args = dict(zip(("x_t", "timesteps", "lr_up", "features"),
-                    inputs(encoder, torch.rand(1, 3, 4, 4), 4)))
+    names = ("x_t", "timesteps", "lr_up", "features")
+    args = dict(zip(names, inputs(encoder, torch.rand(1, 3, 4, 4), 4), strict=True))
     with torch.no_grad():
         base = denoiser(**args)
         args[changed] = args[changed] + (7 if changed == "timesteps" else 0.5)

@@ -21,9 +21,11 @@ RRDB = [
 ]
 SRDIFF = [
     "model.rrdb={num_features: 8, num_blocks: 1, growth_channels: 4, scale: 4, feature_stride: 1}",
-    "model.denoiser={scale: 4, encoder_channels: 16, cond_channels: 8, base_channels: 16,"
-    " channel_multipliers: [1, 2], layers_per_block: 1, attention_levels: [],"
-    " mid_attention: false, norm_num_groups: 8}",
+    (
+        "model.denoiser={scale: 4, encoder_channels: 16, cond_channels: 8, base_channels: 16,"
+        " channel_multipliers: [1, 2], layers_per_block: 1, attention_levels: [],"
+        " mid_attention: false, norm_num_groups: 8}"
+    ),
     "data.hr_size=32",
     "train.batch_size=2",
     "train.steps=2",
@@ -42,7 +44,8 @@ def stage1_run(tmp_path_factory):
     images = root / "images"
     write_test_images(images)
     config = ExperimentConfig.load(
-        "rrdb_tiny", RRDB + [f"data.train_dir={images}", f"data.val_dir={images}", "data.val_limit=2"]
+        "rrdb_tiny",
+        RRDB + [f"data.train_dir={images}", f"data.val_dir={images}", "data.val_limit=2"],
     )
     result = Trainer(config, root / "rrdb").train(progress=False)
     assert result.val_psnr, "stage 1 reports its own validation PSNR"

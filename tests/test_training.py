@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+from conftest import TINY_SR3_OVERRIDES
 from PIL import Image
 
 from yoda_sr.cli.main import main
@@ -10,8 +11,6 @@ from yoda_sr.data.io import ImageReadError
 from yoda_sr.training.checkpoint import list_checkpoints, load_training_state
 from yoda_sr.training.config import ExperimentConfig
 from yoda_sr.training.trainer import ConfigMismatchError, Trainer
-
-from conftest import TINY_SR3_OVERRIDES
 
 
 def tiny_config(image_folder, *extra: str) -> ExperimentConfig:
@@ -36,7 +35,9 @@ def test_train_save_resume_and_upscale_round_trip(image_folder, tmp_path):
     # Resuming continues at step 4 with the saved optimiser and LR schedule.
     state = load_training_state(list_checkpoints(run)[-1].training_state)
     assert state["step"] == 4 and state["lr_scheduler"]["last_epoch"] == 4
-    resumed = Trainer(tiny_config(image_folder, "train.steps=6", "train.keep_last=2"), run, resume=True)
+    resumed = Trainer(
+        tiny_config(image_folder, "train.steps=6", "train.keep_last=2"), run, resume=True
+    )
     result = resumed.train(progress=False)
     assert result.step == 6 and len(result.losses) == 2
     assert [c.step for c in list_checkpoints(run)] == [4, 6]
@@ -47,7 +48,19 @@ def test_train_save_resume_and_upscale_round_trip(image_folder, tmp_path):
     out = tmp_path / "out"
     lr_path = tmp_path / "lr.png"
     Image.new("RGB", (9, 7), (120, 40, 200)).save(lr_path)
-    code = main(["upscale", str(lr_path), "--model", str(run), "--out", str(out), "--steps", "3", "--save-masks"])
+    code = main(
+        [
+            "upscale",
+            str(lr_path),
+            "--model",
+            str(run),
+            "--out",
+            str(out),
+            "--steps",
+            "3",
+            "--save-masks",
+        ]
+    )
     assert code == 0
     with Image.open(out / "lr_x4.png") as img:
         assert img.size == (36, 28)
@@ -82,6 +95,16 @@ def test_unreadable_image_names_the_file_or_is_skipped(image_folder):
 
 
 def test_train_cli_reports_bad_config_key(image_folder, tmp_path, capsys):
-    code = main(["train", "--config", "sr3_tiny", "--set", "train.stepz=3", "--output-dir", str(tmp_path / "r")])
+    code = main(
+        [
+            "train",
+            "--config",
+            "sr3_tiny",
+            "--set",
+            "train.stepz=3",
+            "--output-dir",
+            str(tmp_path / "r"),
+        ]
+    )
     assert code == 2
     assert "stepz" in capsys.readouterr().err

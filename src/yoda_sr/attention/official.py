@@ -146,7 +146,9 @@ def convert_official_state_dict(
                     f"{source}: {key} has shape {tuple(value.shape)}, expected first dim {3 * dim}"
                 )
             kind = match.group(2).rsplit(".", 1)[1]
-            for name, part in zip(("q_proj", "k_proj", "v_proj"), value.chunk(3, dim=0)):
+            for name, part in zip(
+                ("q_proj", "k_proj", "v_proj"), value.chunk(3, dim=0), strict=True
+            ):
                 converted[f"layers.{match.group(1)}.attention.{name}.{kind}"] = part.clone()
         else:
             unexpected.append(key)

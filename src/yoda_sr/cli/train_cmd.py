@@ -26,7 +26,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         metavar="KEY=VALUE",
         help="override a setting, e.g. --set train.steps=100 --set data.train_dir=photos/",
     )
-    parser.add_argument("--output-dir", default="runs/yoda-sr", help="run folder (checkpoints, logs)")
+    parser.add_argument(
+        "--output-dir", default="runs/yoda-sr", help="run folder (checkpoints, logs)"
+    )
     parser.add_argument("--resume", action="store_true", help="continue from the newest checkpoint")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)

@@ -112,7 +112,9 @@ class SRFolderDataset(Dataset):
         self.files = kept
 
     def _lr_recipe(self) -> str:
-        return f"matlab-bicubic|x{self.scale}|{self.mode}|{self.hr_size if self.mode == 'face' else 0}"
+        return (
+            f"matlab-bicubic|x{self.scale}|{self.mode}|{self.hr_size if self.mode == 'face' else 0}"
+        )
 
     def _load_full(self, path: Path) -> tuple[Tensor, Tensor, Tensor | None]:
         hr = prepare_hr(load_image(path), self.scale, self.mode, self.hr_size)
@@ -181,6 +183,7 @@ class PairedFolderDataset(Dataset):
         h, w = lr.shape[1] * self.scale, lr.shape[2] * self.scale
         if hr.shape[1] < h or hr.shape[2] < w:
             raise ValueError(
-                f"{hr_path}: HR {tuple(hr.shape[1:])} smaller than LR {tuple(lr.shape[1:])} x{self.scale}"
+                f"{hr_path}: HR {tuple(hr.shape[1:])} smaller than "
+                f"LR {tuple(lr.shape[1:])} x{self.scale}"
             )
         return {"hr": hr[:, :h, :w], "lr": lr, "name": hr_path.stem}

@@ -110,7 +110,11 @@ def yoda_sample(
     for i, k in enumerate(tqdm(timesteps, disable=not progress, desc="sampling", leave=False)):
         mask = mask_at(k)
         out.active_fraction.append(float(mask.mean()))
-        rows = mask.flatten(1).any(dim=1) if skip_inactive else torch.ones(shape[0], dtype=torch.bool, device=device)
+        rows = (
+            mask.flatten(1).any(dim=1)
+            if skip_inactive
+            else torch.ones(shape[0], dtype=torch.bool, device=device)
+        )
         prev_k = timesteps[i + 1] if i + 1 < len(timesteps) else None
         if anchor_noise == "fresh" and prev_k is not None:
             anchor_prev = _noised(scheduler, anchor, randn(), prev_k)

@@ -32,7 +32,8 @@ class NoiseScheduleConfig:
     def __post_init__(self) -> None:
         if self.beta_schedule not in _BETA_SCHEDULES:
             raise ValueError(
-                f"beta_schedule must be one of {sorted(_BETA_SCHEDULES)}, got {self.beta_schedule!r}"
+                f"beta_schedule must be one of {sorted(_BETA_SCHEDULES)}, "
+                f"got {self.beta_schedule!r}"
             )
         if self.prediction_type not in ("epsilon", "sample"):
             raise ValueError(
@@ -51,16 +52,16 @@ def make_scheduler(config: NoiseScheduleConfig, sampler: str = "ddpm") -> Schedu
     respaced sampling starts at the last training step ``T - 1`` (pure noise) as the masks
     assume.
     """
-    common = dict(
-        num_train_timesteps=config.num_train_timesteps,
-        beta_start=config.beta_start,
-        beta_end=config.beta_end,
-        beta_schedule=_BETA_SCHEDULES[config.beta_schedule],
-        prediction_type=config.prediction_type,
-        clip_sample=config.clip_sample,
-        clip_sample_range=1.0,
-        timestep_spacing="trailing",
-    )
+    common = {
+        "num_train_timesteps": config.num_train_timesteps,
+        "beta_start": config.beta_start,
+        "beta_end": config.beta_end,
+        "beta_schedule": _BETA_SCHEDULES[config.beta_schedule],
+        "prediction_type": config.prediction_type,
+        "clip_sample": config.clip_sample,
+        "clip_sample_range": 1.0,
+        "timestep_spacing": "trailing",
+    }
     if sampler == "ddpm":
         return DDPMScheduler(variance_type="fixed_small", **common)
     if sampler == "ddim":

@@ -11,7 +11,6 @@ from torch import nn
 from yoda_sr.models.backbone import SRBackbone, bicubic_up
 from yoda_sr.models.sr3 import SR3Backbone, SR3Config
 
-
 # type -> (config class, model class), as "module:name" so that each backbone is imported
 # only when used.
 _REGISTRY = {

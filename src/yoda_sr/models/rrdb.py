@@ -61,8 +61,14 @@ class RRDBConfig:
     feature_stride: int = 3
 
     def __post_init__(self) -> None:
-        for name in ("in_channels", "out_channels", "num_features", "num_blocks",
-                     "growth_channels", "feature_stride"):
+        for name in (
+            "in_channels",
+            "out_channels",
+            "num_features",
+            "num_blocks",
+            "growth_channels",
+            "feature_stride",
+        ):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"RRDBConfig.{name} must be a positive int, got {value!r}")
@@ -174,9 +180,7 @@ class RRDBNet(nn.Module):
         return self.config.feature_channels
 
     @classmethod
-    def from_checkpoint(
-        cls, path: str | Path, feature_stride: int | None = None
-    ) -> RRDBNet:
+    def from_checkpoint(cls, path: str | Path, feature_stride: int | None = None) -> RRDBNet:
         """Build an RRDBNet whose architecture is inferred from a BasicSR, Real-ESRGAN or ESRGAN
         checkpoint and load its weights. ``feature_stride`` overrides the feature selection."""
         state_dict, config = load_rrdb_state_dict(path)
@@ -250,10 +254,12 @@ class RRDBNet(nn.Module):
 # ----------------------------------------------------------------------------- checkpoints
 
 _CONTAINER_KEYS = ("params_ema", "params", "state_dict", "model")
-_BASICSR_LAYOUT = "BasicSR/Real-ESRGAN (conv_first, body.N.rdbM.convK, conv_body, conv_upK, " \
-    "conv_hr, conv_last)"
-_ESRGAN_LAYOUT = "original ESRGAN (conv_first, RRDB_trunk.N.RDBM.convK, trunk_conv, upconvK, " \
-    "HRconv, conv_last)"
+_BASICSR_LAYOUT = (
+    "BasicSR/Real-ESRGAN (conv_first, body.N.rdbM.convK, conv_body, conv_upK, conv_hr, conv_last)"
+)
+_ESRGAN_LAYOUT = (
+    "original ESRGAN (conv_first, RRDB_trunk.N.RDBM.convK, trunk_conv, upconvK, HRconv, conv_last)"
+)
 _ESRGAN_TO_BASICSR = (
     (re.compile(r"^RRDB_trunk\.(\d+)\.RDB([123])\.conv([1-5])\."), r"body.\1.rdb\2.conv\3."),
     (re.compile(r"^trunk_conv\."), "conv_body."),
@@ -300,11 +306,12 @@ def _unwrap(obj: Any, source: str) -> dict[str, torch.Tensor]:
     not_tensors = sorted(k for k, v in obj.items() if not torch.is_tensor(v))
     if not_tensors:
         raise RRDBCheckpointError(
-            f"RRDB checkpoint {source}: state dict has non-tensor entries {not_tensors[:_MAX_LISTED]}"
+            f"RRDB checkpoint {source}: state dict has non-tensor entries "
+            f"{not_tensors[:_MAX_LISTED]}"
         )
     state = dict(obj)
     if state and all(k.startswith("module.") for k in state):  # saved from DataParallel/DDP
-        state = {k[len("module."):]: v for k, v in state.items()}
+        state = {k[len("module.") :]: v for k, v in state.items()}
     return state
 
 
@@ -322,8 +329,10 @@ def _to_basicsr(state: dict[str, torch.Tensor], source: str) -> tuple[dict[str, 
         return mapped, _ESRGAN_LAYOUT
     hint = ""
     if "model.0.weight" in keys:
-        hint = " This looks like the pre-2019 'old arch' ESRGAN layout (model.N...), which is " \
+        hint = (
+            " This looks like the pre-2019 'old arch' ESRGAN layout (model.N...), which is "
             "not supported; convert it to the ESRGAN or BasicSR layout first."
+        )
     raise RRDBCheckpointError(
         f"RRDB checkpoint {source}: unrecognised key layout; expected {_BASICSR_LAYOUT} or "
         f"{_ESRGAN_LAYOUT}, found keys {sorted(keys)[:_MAX_LISTED]}.{hint}"
@@ -374,14 +383,16 @@ def _infer_config(state: dict[str, torch.Tensor], source: str, layout: str) -> R
         raise RRDBCheckpointError(f"RRDB checkpoint {source}: {err}") from err
 
 
-def _check_against(state: dict[str, torch.Tensor], config: RRDBConfig, source: str,
-                   layout: str) -> None:
+def _check_against(
+    state: dict[str, torch.Tensor], config: RRDBConfig, source: str, layout: str
+) -> None:
     expected = {k: v.shape for k, v in RRDBNet(config).state_dict().items()}
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
     wrong = sorted(
         f"{k}: {tuple(state[k].shape)} != {tuple(s)}"
-        for k, s in expected.items() if k in state and state[k].shape != s
+        for k, s in expected.items()
+        if k in state and state[k].shape != s
     )
     if missing or unexpected or wrong:
         parts = []

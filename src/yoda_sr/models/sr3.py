@@ -37,7 +37,9 @@ class SR3Config:
             raise ValueError(f"scale must be >= 1, got {self.scale}")
         bad = [i for i in self.attention_levels if not 0 <= i < len(self.block_out_channels)]
         if bad:
-            raise ValueError(f"attention_levels {bad} outside 0..{len(self.block_out_channels) - 1}")
+            raise ValueError(
+                f"attention_levels {bad} outside 0..{len(self.block_out_channels) - 1}"
+            )
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -87,4 +89,3 @@ class SR3Backbone(SRBackbone):
 
     def to_image(self, x0: Tensor, condition: dict[str, Tensor]) -> Tensor:
         return ((x0 + 1.0) / 2.0).clamp(0.0, 1.0)
-

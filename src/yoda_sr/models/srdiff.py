@@ -61,8 +61,15 @@ class SRDiffDenoiserConfig:
         self.attention_levels = tuple(self.attention_levels)
         if self.scale not in (2, 4, 8):
             raise ValueError(f"SRDiffDenoiserConfig.scale must be 2, 4 or 8, got {self.scale!r}")
-        for name in ("encoder_channels", "cond_channels", "image_channels", "base_channels",
-                     "layers_per_block", "attention_head_dim", "norm_num_groups"):
+        for name in (
+            "encoder_channels",
+            "cond_channels",
+            "image_channels",
+            "base_channels",
+            "layers_per_block",
+            "attention_head_dim",
+            "norm_num_groups",
+        ):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ValueError(
@@ -73,7 +80,9 @@ class SRDiffDenoiserConfig:
                 "SRDiffDenoiserConfig.channel_multipliers must be non-empty positive ints, "
                 f"got {self.channel_multipliers!r}"
             )
-        bad_levels = [i for i in self.attention_levels if not 0 <= i < len(self.channel_multipliers)]
+        bad_levels = [
+            i for i in self.attention_levels if not 0 <= i < len(self.channel_multipliers)
+        ]
         if bad_levels:
             raise ValueError(
                 f"SRDiffDenoiserConfig.attention_levels {bad_levels} are not UNet levels "
@@ -135,8 +144,9 @@ class SRDiffDenoiser(nn.Module):
     def __init__(self, config: SRDiffDenoiserConfig | None = None) -> None:
         super().__init__()
         self.config = config = config if config is not None else SRDiffDenoiserConfig()
-        self.cond_proj = FeatureProjector(config.encoder_channels, config.cond_channels,
-                                          config.scale)
+        self.cond_proj = FeatureProjector(
+            config.encoder_channels, config.cond_channels, config.scale
+        )
         levels = range(len(config.channel_multipliers))
         attn = set(config.attention_levels)
         self.unet = UNet2DModel(
@@ -162,8 +172,13 @@ class SRDiffDenoiser(nn.Module):
         """HR height and width must be multiples of this; the caller pads LR inputs so they are."""
         return self.config.required_multiple
 
-    def _check_inputs(self, x_t: torch.Tensor, timesteps: torch.Tensor, lr_up: torch.Tensor,
-                      features: torch.Tensor) -> None:
+    def _check_inputs(
+        self,
+        x_t: torch.Tensor,
+        timesteps: torch.Tensor,
+        lr_up: torch.Tensor,
+        features: torch.Tensor,
+    ) -> None:
         c = self.config
         if x_t.ndim != 4 or x_t.shape[1] != c.image_channels:
             raise ValueError(
@@ -193,8 +208,13 @@ class SRDiffDenoiser(nn.Module):
                 f"got {tuple(timesteps.shape)}"
             )
 
-    def forward(self, x_t: torch.Tensor, timesteps: torch.Tensor, lr_up: torch.Tensor,
-                features: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self,
+        x_t: torch.Tensor,
+        timesteps: torch.Tensor,
+        lr_up: torch.Tensor,
+        features: torch.Tensor,
+    ) -> torch.Tensor:
         """Predict epsilon or x0 (the caller's choice) for x_t.
 
         Args:
@@ -267,18 +287,28 @@ class SRDiffConfig:
         if unknown:
             raise ValueError(f"SRDiffConfig.from_dict: unknown keys {unknown}")
         extra = {k: v for k, v in data.items() if k not in ("rrdb", "denoiser")}
-        return cls(rrdb=RRDBConfig.from_dict(data.get("rrdb", {})),
-                   denoiser=SRDiffDenoiserConfig.from_dict(data.get("denoiser", {})), **extra)
+        return cls(
+            rrdb=RRDBConfig.from_dict(data.get("rrdb", {})),
+            denoiser=SRDiffDenoiserConfig.from_dict(data.get("denoiser", {})),
+            **extra,
+        )
 
     @classmethod
     def srdiff_tiny(cls, scale: int = 4) -> SRDiffConfig:
         """Tiny networks for tests and CPU smoke runs (HR sizes must be multiples of 2)."""
-        rrdb = RRDBConfig(num_features=16, num_blocks=2, growth_channels=8, scale=scale,
-                          feature_stride=1)
+        rrdb = RRDBConfig(
+            num_features=16, num_blocks=2, growth_channels=8, scale=scale, feature_stride=1
+        )
         denoiser = SRDiffDenoiserConfig(
-            scale=scale, encoder_channels=rrdb.feature_channels, cond_channels=16,
-            base_channels=16, channel_multipliers=(1, 2), layers_per_block=1,
-            attention_levels=(), mid_attention=False, norm_num_groups=8,
+            scale=scale,
+            encoder_channels=rrdb.feature_channels,
+            cond_channels=16,
+            base_channels=16,
+            channel_multipliers=(1, 2),
+            layers_per_block=1,
+            attention_levels=(),
+            mid_attention=False,
+            norm_num_groups=8,
         )
         return cls(rrdb=rrdb, denoiser=denoiser)
 
@@ -287,12 +317,20 @@ class SRDiffConfig:
         """Close to SRDiff's DIV2K x4 setting: an RRDB encoder with 64 features, 8 blocks and growth
         32 (features of blocks 3, 6 and the fused trunk), and a UNet of width 64 with multipliers
         (1, 2, 2, 4), two residual blocks per level, Mish, no attention and no dropout."""
-        rrdb = RRDBConfig(num_features=64, num_blocks=8, growth_channels=32, scale=4,
-                          feature_stride=3)
+        rrdb = RRDBConfig(
+            num_features=64, num_blocks=8, growth_channels=32, scale=4, feature_stride=3
+        )
         denoiser = SRDiffDenoiserConfig(
-            scale=4, encoder_channels=rrdb.feature_channels, cond_channels=64,
-            base_channels=64, channel_multipliers=(1, 2, 2, 4), layers_per_block=2,
-            attention_levels=(), mid_attention=False, dropout=0.0, norm_num_groups=32,
+            scale=4,
+            encoder_channels=rrdb.feature_channels,
+            cond_channels=64,
+            base_channels=64,
+            channel_multipliers=(1, 2, 2, 4),
+            layers_per_block=2,
+            attention_levels=(),
+            mid_attention=False,
+            dropout=0.0,
+            norm_num_groups=32,
             act_fn="mish",
         )
         return cls(rrdb=rrdb, denoiser=denoiser)

@@ -46,7 +46,9 @@ def load_weights(module: nn.Module, path: str | Path) -> None:
     try:
         module.load_state_dict(load_file(str(path)))
     except RuntimeError as exc:
-        raise ValueError(f"{path}: weights do not fit the model built from the config ({exc})") from exc
+        raise ValueError(
+            f"{path}: weights do not fit the model built from the config ({exc})"
+        ) from exc
 
 
 def rng_state() -> dict[str, Any]:

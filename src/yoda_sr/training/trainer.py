@@ -21,8 +21,8 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from yoda_sr.attention import build_importance_source
-from yoda_sr.data.importance_cache import ImportanceCache
 from yoda_sr.data.datasets import SRFolderDataset
+from yoda_sr.data.importance_cache import ImportanceCache
 from yoda_sr.data.io import image_grid, save_image
 from yoda_sr.diffusion import make_scheduler, yoda_loss
 from yoda_sr.metrics import psnr
@@ -145,13 +145,13 @@ class Trainer:
             cache = ImportanceCache(source, cfg.attention, cfg.data.cache_dir or None, device)
         if not cfg.data.train_dir:
             raise ValueError("data.train_dir is not set (use --set data.train_dir=FOLDER)")
-        common = dict(
-            scale=cfg.model.scale,
-            hr_size=cfg.data.hr_size,
-            mode=cfg.data.mode,
-            cache=cache,
-            skip_unreadable=cfg.data.skip_unreadable,
-        )
+        common = {
+            "scale": cfg.model.scale,
+            "hr_size": cfg.data.hr_size,
+            "mode": cfg.data.mode,
+            "cache": cache,
+            "skip_unreadable": cfg.data.skip_unreadable,
+        }
         train = SRFolderDataset(cfg.data.train_dir, train=True, flip=cfg.data.flip, **common)
         val = None
         if cfg.data.val_dir:
@@ -249,7 +249,9 @@ class Trainer:
             bar.update(1)
             bar.set_postfix(loss=f"{loss_value:.4f}", steps_per_s=f"{rate:.2f}")
             if step % tc.log_every == 0 or step == tc.steps:
-                accelerator.log({"loss": loss_value, "lr": lr_scheduler.get_last_lr()[0]}, step=step)
+                accelerator.log(
+                    {"loss": loss_value, "lr": lr_scheduler.get_last_lr()[0]}, step=step
+                )
             if val_set is not None and (step % tc.validate_every == 0 or step == tc.steps):
                 if accelerator.is_main_process:
                     value = self._validate(ema.module, val_set, accelerator, step)
@@ -314,7 +316,10 @@ class Trainer:
         )
         ema_model.train(was_training)
         images = out.images.cpu()
-        values = [psnr(sr, hr, crop_border=cfg.model.scale) for sr, hr in zip(images, batch["hr"])]
+        values = [
+            psnr(sr, hr, crop_border=cfg.model.scale)
+            for sr, hr in zip(images, batch["hr"], strict=True)
+        ]
         if step % tc.sample_every == 0 or step == tc.steps:
             bicubic = (bicubic_up(batch["lr"], cfg.model.scale) + 1.0) / 2.0
             grid = image_grid([list(bicubic), list(images), list(batch["hr"])])
