@@ -63,3 +63,34 @@ def test_save_pretrained_round_trip(pipe, tmp_path):
 def test_missing_run_folder_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="neither a saved pipeline"):
         YodaPipeline.from_pretrained(tmp_path)
+
+
+def test_tiles_covering_the_image_in_one_piece_equal_the_untiled_output(pipe):
+    lr = lr_image(8, 8)
+    a = pipe(lr, generator=torch.Generator().manual_seed(0))
+    b = pipe(lr, generator=torch.Generator().manual_seed(0), tile=64)
+    torch.testing.assert_close(a.images, b.images)
+    assert b.tiles_total == 5 and b.tiles_evaluated <= 5
+
+
+def test_tiled_sampling_skips_tiles_outside_the_mask_and_keeps_them_bicubic(pipe):
+    lr = lr_image(16, 16)
+    importance = torch.zeros(1, 1, 64, 64)
+    importance[..., :16, :16] = 1.0  # only the top-left corner is ever diffused
+    out = pipe(lr, lower_bound=0.0, importance=importance, tile=16, tile_overlap=0)
+    assert out.tiles_total == 16 * 5
+    assert out.tiles_evaluated == 1 * 5
+    bicubic = ((pipe.model.condition(lr)["lr_up"] + 1) / 2).clamp(0, 1)
+    torch.testing.assert_close(out.images[..., 16:, :], bicubic[..., 16:, :])
+    torch.testing.assert_close(out.images[..., :, 16:], bicubic[..., :, 16:])
+    untiled = pipe(lr, lower_bound=0.0, importance=importance)
+    assert not torch.equal(out.images[..., :16, :16], bicubic[..., :16, :16])
+    assert untiled.images.shape == out.images.shape
+
+
+def test_tiled_output_is_close_to_untiled_with_overlap(pipe):
+    lr = lr_image(16, 16)
+    a = pipe(lr, generator=torch.Generator().manual_seed(0), lower_bound=1.0)
+    b = pipe(lr, generator=torch.Generator().manual_seed(0), lower_bound=1.0, tile=32, tile_overlap=16)
+    assert b.tiles_evaluated == b.tiles_total == 9 * 5
+    assert (a.images - b.images).abs().mean() < 0.05

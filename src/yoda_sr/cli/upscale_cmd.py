@@ -24,6 +24,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--lower-bound", type=float, default=None, help="YODA lower bound l")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--save-masks", action="store_true", help="also write importance maps")
+    parser.add_argument(
+        "--tile",
+        type=int,
+        default=None,
+        help="run the network on HR tiles of this size (bounded memory; skips inactive tiles)",
+    )
+    parser.add_argument("--tile-overlap", type=int, default=32, help="tile overlap in HR px")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.set_defaults(func=run)
 
@@ -56,6 +63,8 @@ def run(args: argparse.Namespace) -> int:
             lower_bound=args.lower_bound,
             generator=generator,
             progress=True,
+            tile=args.tile,
+            tile_overlap=args.tile_overlap,
         )
         stem = Path(path).stem
         save_image(result.images[0], out_dir / f"{stem}_x{pipe.scale}.png")

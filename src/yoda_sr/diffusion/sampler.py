@@ -75,7 +75,9 @@ def yoda_sample(
     """Run the reverse process with YODA masks.
 
     Args:
-        denoiser: ``(x_t, timesteps, **condition) -> prediction`` (epsilon or x_0).
+        denoiser: ``(x_t, timesteps, **condition) -> prediction`` (epsilon or x_0). A
+            denoiser with ``accepts_active_mask = True`` also receives ``active=M_t`` and
+            may skip regions where it is 0 (see :mod:`yoda_sr.pipeline.tiling`).
         scheduler: diffusers DDPMScheduler or DDIMScheduler (state is reset here).
         anchor: (B, C, H, W) value of undiffused pixels in the diffusion space.
         importance: (B, 1, H, W) in [0, 1]; ``None`` is the plain baseline (M = 1).
@@ -124,6 +126,8 @@ def yoda_sample(
         if bool(rows.any()):
             t_batch = torch.full((int(rows.sum()),), k, dtype=torch.long, device=device)
             cond = {name: value[rows] for name, value in (condition or {}).items()}
+            if getattr(denoiser, "accepts_active_mask", False):
+                cond["active"] = mask[rows]
             prediction = denoiser(x[rows], t_batch, **cond)
             out.denoiser_calls += 1
             stepped[rows] = scheduler.step(

@@ -13,6 +13,7 @@ from torch import Tensor, nn
 from yoda_sr.attention import ImportanceSource, build_importance_source
 from yoda_sr.diffusion import make_scheduler, yoda_sample
 from yoda_sr.models import SRBackbone, build_model
+from yoda_sr.pipeline.tiling import TiledDenoiser
 from yoda_sr.training.checkpoint import list_checkpoints, load_weights, save_weights
 from yoda_sr.training.config import ExperimentConfig
 
@@ -21,13 +22,17 @@ from yoda_sr.training.config import ExperimentConfig
 class UpscaleOutput:
     """``images``: (B, 3, H, W) in [0, 1]. ``importance``: (B, 1, H, W) in [0, 1] or None
     (no YODA / regression model). ``denoiser_calls`` and ``active_fraction`` (per visited
-    step) come from the sampler; ``timesteps`` are the visited diffusers indices."""
+    step) come from the sampler; ``timesteps`` are the visited diffusers indices. With
+    tiling, ``tiles_evaluated`` of ``tiles_total`` tile evaluations ran (the others had no
+    active pixel under the mask)."""
 
     images: Tensor
     importance: Tensor | None = None
     denoiser_calls: int = 0
     active_fraction: list[float] = field(default_factory=list)
     timesteps: list[int] = field(default_factory=list)
+    tiles_evaluated: int = 0
+    tiles_total: int = 0
 
 
 class YodaPipeline:
@@ -111,12 +116,17 @@ class YodaPipeline:
         generator: torch.Generator | None = None,
         importance: Tensor | None = None,
         progress: bool = False,
+        tile: int | None = None,
+        tile_overlap: int = 32,
+        tile_skip_inactive: bool = True,
     ) -> UpscaleOutput:
         """Super-resolve ``lr`` (B, 3, h, w) in [0, 1] by ``scale``.
 
         Any size works: the LR is padded (replicate) so the HR size fits the UNet and the
         result is cropped back. ``importance`` (B, 1, h*s, w*s) overrides the attention source.
         Defaults come from ``config.sampling`` and ``config.yoda.lower_bound``.
+        ``tile`` (HR px) runs the network per step on overlapping tiles (bounded memory) and
+        skips tiles with no active YODA pixel; see :mod:`yoda_sr.pipeline.tiling`.
         """
         lr = lr.to(self.device).float()
         if not self.is_diffusion:
@@ -133,8 +143,14 @@ class YodaPipeline:
             imp_padded = F.pad(importance.to(self.device), [p * s for p in pad], mode="replicate")
         cond = self.model.condition(lr_padded)
         scheduler = make_scheduler(self.config.diffusion, sampler or sampling.sampler)
+        denoiser = self.model
+        if tile:
+            multiple = math.lcm(self.model.required_multiple, self.scale)
+            denoiser = TiledDenoiser(
+                self.model, tile, tile_overlap, multiple, skip_inactive=tile_skip_inactive
+            )
         result = yoda_sample(
-            self.model,
+            denoiser,
             scheduler,
             anchor=self.model.anchor(cond),
             importance=imp_padded,
@@ -153,6 +169,8 @@ class YodaPipeline:
             denoiser_calls=result.denoiser_calls,
             active_fraction=result.active_fraction,
             timesteps=result.timesteps,
+            tiles_evaluated=getattr(denoiser, "tiles_evaluated", 0),
+            tiles_total=getattr(denoiser, "tiles_total", 0),
         )
 
     def _pad(self, lr: Tensor) -> tuple[Tensor, list[int]]:

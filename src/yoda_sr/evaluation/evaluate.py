@@ -1,0 +1,449 @@
+"""Evaluate a trained model on a folder of images under the SR field's protocol.
+
+LR inputs are made from the HR images the benchmarks' way (mod-crop to the scale, MATLAB bicubic
+downscaling, 8-bit quantisation), or read from a paired LR folder. Every image is upscaled by the
+model and by bicubic interpolation (the reference row), scored with
+:func:`yoda_sr.metrics.evaluate_pair` (crop border = scale), and the results folder gets:
+
+- ``per_image.csv``: one row per (method, image);
+- ``summary.json``: per-method means, timing, denoiser calls, and the full protocol;
+- ``crops/<image>.png``: a before/after crop (bicubic | output | HR) for the first images;
+- ``samples/<image>/``: ``lr.png``, ``bicubic.png``, ``output.png``, ``hr.png`` and, with YODA,
+  ``importance.png`` (grey map), ``attention.png`` (heat map over bicubic) and ``masks.png``
+  (the masks over time), which ``yoda-sr compare`` tiles into its grids;
+- ``outputs/<image>.png``: every model output.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from tqdm.auto import tqdm
+
+from yoda_sr.data.datasets import PairedFolderDataset, quantize
+from yoda_sr.data.io import list_images, load_image, save_image
+from yoda_sr.data.resize import downscale
+from yoda_sr.evaluation.figures import tile_grid
+from yoda_sr.metrics import LpipsMetric, evaluate_pair, protocol_description
+from yoda_sr.models import bicubic_up
+from yoda_sr.pipeline import YodaPipeline
+from yoda_sr.training.config import ExperimentConfig
+from yoda_sr.viz import heatmap_overlay, mask_strip
+
+FORMAT = "yoda-sr-evaluation/1"
+SUMMARY_FILE = "summary.json"
+PER_IMAGE_FILE = "per_image.csv"
+SAMPLES_DIR = "samples"
+CROPS_DIR = "crops"
+OUTPUTS_DIR = "outputs"
+BICUBIC = "bicubic"
+RESIZE_KERNEL = "MATLAB bicubic (Keys a=-0.5, antialiased)"
+METRIC_KEYS = (
+    "psnr_rgb",
+    "ssim_rgb",
+    "psnr_y",
+    "ssim_y",
+    "lpips",
+    "delta_e76",
+    "delta_e2000",
+    "mean_diff_r",
+    "mean_diff_g",
+    "mean_diff_b",
+    "mean_diff_norm",
+)
+CSV_COLUMNS = (
+    "method",
+    "image",
+    "height",
+    "width",
+    *METRIC_KEYS,
+    "seconds",
+    "denoiser_calls",
+    "active_fraction",
+    "seed",
+)
+
+
+@dataclass
+class EvalImage:
+    """One evaluation pair: ``lr`` (3, h, w) and ``hr`` (3, h*s, w*s), both in [0, 1]."""
+
+    name: str
+    lr: Tensor
+    hr: Tensor
+
+
+@dataclass
+class EvaluationResult:
+    """What :func:`evaluate_pipeline` wrote: the folder, the summary dict, the CSV rows."""
+
+    out_dir: Path
+    summary: dict[str, Any]
+    rows: list[dict[str, Any]]
+
+
+def make_lr(hr: Tensor, scale: int) -> tuple[Tensor, Tensor]:
+    """The benchmarks' LR image of an HR image (3, H, W) in [0, 1].
+
+    Returns ``(hr_cropped, lr)``: the HR mod-cropped to multiples of ``scale`` and its MATLAB
+    bicubic ``1/scale`` downscale, clamped and quantised to 8 bits (as if saved as PNG).
+    """
+    _, h, w = hr.shape
+    hr = hr[:, : h - h % scale, : w - w % scale]
+    if min(hr.shape[1:]) < scale:
+        raise ValueError(f"image {tuple(hr.shape[1:])} is smaller than the scale {scale}")
+    return hr, quantize(downscale(hr, scale))
+
+
+def load_eval_images(
+    hr_dir: str | Path,
+    scale: int,
+    lr_dir: str | Path | None = None,
+    limit: int | None = None,
+) -> list[EvalImage]:
+    """Evaluation pairs from an HR folder (LR made by :func:`make_lr`) or paired folders.
+
+    Paired folders are matched by file stem; each HR is cropped to ``scale`` x its LR size.
+    ``limit`` keeps the first images in sorted order.
+    """
+    if limit is not None and limit < 1:
+        raise ValueError(f"limit must be a positive integer, got {limit}")
+    if lr_dir is not None:
+        dataset = PairedFolderDataset(lr_dir, hr_dir, scale)
+        count = len(dataset) if limit is None else min(limit, len(dataset))
+        items = [dataset[i] for i in range(count)]
+        return [EvalImage(item["name"], item["lr"], item["hr"]) for item in items]
+    files = list_images(hr_dir)
+    stems = [p.stem for p in files]
+    duplicates = sorted({s for s in stems if stems.count(s) > 1})
+    if duplicates:
+        raise ValueError(f"{hr_dir}: several files share the name(s) {duplicates}")
+    images = []
+    for path in files[:limit]:
+        try:
+            hr, lr = make_lr(load_image(path), scale)
+        except ValueError as exc:
+            raise ValueError(f"{path}: {exc}") from exc
+        images.append(EvalImage(path.stem, lr, hr))
+    return images
+
+
+def config_hash(config: ExperimentConfig) -> str:
+    """sha256 of the config as canonical JSON (sorted keys): identifies the trained model."""
+    text = json.dumps(config.to_dict(), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def default_label(
+    pipe: YodaPipeline, use_yoda: bool, sampler: str | None, steps: int | None
+) -> str:
+    """E.g. ``"SR3+YODA ddim-50"``, ``"SR3 ddpm-2000"``, ``"RRDB"``."""
+    name = pipe.config.model_type.upper() + ("+YODA" if use_yoda else "")
+    return f"{name} {sampler}-{steps}" if pipe.is_diffusion else name
+
+
+def _json_value(value: Any) -> Any:
+    """inf/nan -> strings (strict JSON has no such numbers; ``float("inf")`` reads them back)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _json_value(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_value(v) for v in value]
+    return value
+
+
+def _mean(values: list[float | None]) -> float | None:
+    """Mean, or None if any value is missing (a partial mean would not be comparable)."""
+    if not values or any(v is None for v in values):
+        return None
+    return sum(values) / len(values)
+
+
+def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Means of the metric columns, ``seconds_per_image`` and sampling statistics of rows."""
+    out: dict[str, Any] = {"num_images": len(rows)}
+    for key in METRIC_KEYS:
+        out[key] = _mean([row[key] for row in rows])
+    out["seconds_per_image"] = _mean([row["seconds"] for row in rows])
+    out["denoiser_calls"] = _mean([row["denoiser_calls"] for row in rows])
+    out["mean_active_fraction"] = _mean([row["active_fraction"] for row in rows])
+    return out
+
+
+def crop_window(bicubic: Tensor, hr: Tensor, size: int) -> tuple[int, int, int]:
+    """Top, left and side of the square where bicubic is worst (most to gain from SR)."""
+    side = min(size, *hr.shape[1:])
+    error = (bicubic - hr).abs().mean(dim=0, keepdim=True)[None]
+    pooled = F.avg_pool2d(error, side, stride=max(1, side // 4))
+    index = int(pooled.flatten().argmax())
+    top, left = divmod(index, pooled.shape[-1])
+    stride = max(1, side // 4)
+    return top * stride, left * stride, side
+
+
+def _save_sample(
+    folder: Path,
+    image: EvalImage,
+    bicubic: Tensor,
+    output: Tensor,
+    importance: Tensor | None,
+    num_train_timesteps: int,
+    lower_bound: float | None,
+) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    save_image(image.lr, folder / "lr.png")
+    save_image(bicubic, folder / "bicubic.png")
+    save_image(output, folder / "output.png")
+    save_image(image.hr, folder / "hr.png")
+    if importance is not None and lower_bound is not None:
+        save_image(importance.expand(3, -1, -1), folder / "importance.png")
+        save_image(heatmap_overlay(bicubic, importance), folder / "attention.png")
+        save_image(
+            mask_strip(output, importance, num_train_timesteps, lower_bound), folder / "masks.png"
+        )
+
+
+def _save_crop(path: Path, label: str, bicubic: Tensor, output: Tensor, hr: Tensor) -> None:
+    top, left, side = crop_window(bicubic, hr, 96)
+
+    def cut(x: Tensor) -> Tensor:
+        return x[:, top : top + side, left : left + side]
+
+    tile_grid([[("bicubic", cut(bicubic)), (label, cut(output)), ("HR", cut(hr))]], path)
+
+
+def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS)
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: "" if row[k] is None else row[k] for k in CSV_COLUMNS})
+
+
+def evaluate_pipeline(
+    pipe: YodaPipeline,
+    images: list[EvalImage],
+    out_dir: str | Path,
+    label: str | None = None,
+    sampler: str | None = None,
+    steps: int | None = None,
+    eta: float | None = None,
+    use_yoda: bool = True,
+    lower_bound: float | None = None,
+    seed: int = 0,
+    lpips_metric: LpipsMetric | None = None,
+    num_samples: int = 4,
+    model_path: str | Path | None = None,
+    data_info: dict[str, Any] | None = None,
+    progress: bool = False,
+) -> EvaluationResult:
+    """Upscale ``images`` with ``pipe`` and with bicubic, score both, write the results folder.
+
+    Args:
+        pipe: the model; its ``scale`` must fit the images.
+        images: pairs from :func:`load_eval_images`.
+        out_dir: results folder (created; files in it are overwritten).
+        label: method name in tables; default from :func:`default_label`.
+        sampler, steps, eta, use_yoda, lower_bound: as for :class:`YodaPipeline`; ``None``
+            means the model config's default (the values used are recorded).
+        seed: image ``i`` is sampled with ``torch.Generator().manual_seed(seed + i)``.
+        lpips_metric: LPIPS scorer; default ``LpipsMetric("alex")`` on the pipeline's device.
+            When its weights are missing LPIPS is recorded as null with the reason.
+        num_samples: how many images (first in order) get ``samples/`` and ``crops/`` files.
+        model_path: recorded in the summary.
+        data_info: recorded in the summary (folders, LR source).
+        progress: show a progress bar.
+    """
+    if not images:
+        raise ValueError("no images to evaluate")
+    scale = pipe.scale
+    for image in images:
+        expected = (image.lr.shape[1] * scale, image.lr.shape[2] * scale)
+        if tuple(image.hr.shape[1:]) != expected:
+            raise ValueError(
+                f"image {image.name}: HR {tuple(image.hr.shape[1:])} is not the LR size "
+                f"{tuple(image.lr.shape[1:])} x{scale}; does --scale match the model's?"
+            )
+    config = pipe.config
+    diffusion = pipe.is_diffusion
+    use_yoda = bool(use_yoda and diffusion and config.yoda.enabled)
+    if diffusion:
+        sampler = sampler or config.sampling.sampler
+        steps = steps or config.sampling.steps
+        eta = config.sampling.eta if eta is None else eta
+    else:
+        sampler = steps = eta = None
+    if not use_yoda:
+        lower_bound = None
+    elif lower_bound is None:
+        lower_bound = config.yoda.lower_bound
+    label = label or default_label(pipe, use_yoda, sampler, steps)
+    if label == BICUBIC:
+        raise ValueError(f"label {BICUBIC!r} is reserved for the reference row")
+    if lpips_metric is None:
+        lpips_metric = LpipsMetric("alex", device=pipe.device)
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rows: dict[str, list[dict[str, Any]]] = {label: [], BICUBIC: []}
+    for index, image in enumerate(tqdm(images, desc="evaluate", disable=not progress)):
+        image_seed = seed + index
+        started = time.perf_counter()
+        bicubic = ((bicubic_up(image.lr[None], scale) + 1.0) / 2.0)[0]
+        bicubic_seconds = time.perf_counter() - started
+        started = time.perf_counter()
+        result = pipe(
+            image.lr[None],
+            sampler=sampler,
+            num_inference_steps=steps,
+            eta=eta,
+            use_yoda=use_yoda,
+            lower_bound=lower_bound,
+            generator=torch.Generator().manual_seed(image_seed),
+        )
+        seconds = time.perf_counter() - started
+        output = result.images[0].float().cpu()
+        importance = result.importance[0].float().cpu() if result.importance is not None else None
+        common = {"image": image.name, "height": image.hr.shape[1], "width": image.hr.shape[2]}
+        rows[BICUBIC].append(
+            {
+                "method": BICUBIC,
+                **common,
+                **evaluate_pair(bicubic, image.hr, scale, lpips_metric),
+                "seconds": bicubic_seconds,
+                "denoiser_calls": None,
+                "active_fraction": None,
+                "seed": None,
+            }
+        )
+        fractions = result.active_fraction
+        rows[label].append(
+            {
+                "method": label,
+                **common,
+                **evaluate_pair(output, image.hr, scale, lpips_metric),
+                "seconds": seconds,
+                "denoiser_calls": result.denoiser_calls if diffusion else None,
+                "active_fraction": sum(fractions) / len(fractions) if fractions else None,
+                "seed": image_seed if diffusion else None,
+            }
+        )
+        save_image(output, out_dir / OUTPUTS_DIR / f"{image.name}.png")
+        if index < num_samples:
+            _save_sample(
+                out_dir / SAMPLES_DIR / image.name,
+                image,
+                bicubic,
+                output,
+                importance,
+                config.diffusion.num_train_timesteps,
+                lower_bound,
+            )
+            _save_crop(out_dir / CROPS_DIR / f"{image.name}.png", label, bicubic, output, image.hr)
+
+    all_rows = rows[label] + rows[BICUBIC]
+    _write_csv(out_dir / PER_IMAGE_FILE, all_rows)
+    protocol = protocol_description(crop_border=scale, lpips_net=lpips_metric.net)
+    protocol["lpips"].update(
+        available=lpips_metric.available, unavailable_reason=lpips_metric.reason or None
+    )
+    protocol.update(
+        resize_kernel=RESIZE_KERNEL,
+        lr_source=(data_info or {}).get("lr_source", "given"),
+        scale=scale,
+        model_type=config.model_type,
+        model_config_hash=config_hash(config),
+        sampler=sampler,
+        steps=steps,
+        eta=eta,
+        yoda=use_yoda,
+        lower_bound=lower_bound,
+        attention=config.attention.source if use_yoda else None,
+        seed=seed if diffusion else None,
+        seeds="image i (sorted order) uses torch.Generator().manual_seed(seed + i)"
+        if diffusion
+        else None,
+        device=str(pipe.device),
+        torch_version=torch.__version__,
+    )
+    summary = {
+        "format": FORMAT,
+        "method": label,
+        "model": {
+            "path": str(model_path) if model_path is not None else None,
+            "type": config.model_type,
+            "config_hash": protocol["model_config_hash"],
+            "scale": scale,
+            "diffusion": diffusion,
+            "yoda": use_yoda,
+            "config": config.to_dict(),
+        },
+        "data": {**(data_info or {}), "images": [image.name for image in images]},
+        "protocol": protocol,
+        "results": {label: summarise(rows[label]), BICUBIC: summarise(rows[BICUBIC])},
+        "samples": [image.name for image in images[:num_samples]],
+    }
+    (out_dir / SUMMARY_FILE).write_text(
+        json.dumps(_json_value(summary), indent=2, allow_nan=False) + "\n"
+    )
+    return EvaluationResult(out_dir=out_dir, summary=summary, rows=all_rows)
+
+
+def evaluate_run(
+    model: str | Path,
+    hr_dir: str | Path,
+    out_dir: str | Path,
+    scale: int,
+    lr_dir: str | Path | None = None,
+    limit: int | None = None,
+    device: str | torch.device = "cpu",
+    weights: str = "ema",
+    lpips_net: str = "alex",
+    **kwargs: Any,
+) -> EvaluationResult:
+    """Load a run folder (or saved pipeline) and :func:`evaluate_pipeline` it on a folder.
+
+    Raises ValueError when ``scale`` is not the model's scale. Other keyword arguments go to
+    :func:`evaluate_pipeline`.
+    """
+    pipe = YodaPipeline.from_pretrained(model, device=device, weights=weights)
+    if scale != pipe.scale:
+        raise ValueError(
+            f"--scale {scale} does not match the model's scale x{pipe.scale} ({model}); "
+            f"evaluate it with --scale {pipe.scale}"
+        )
+    images = load_eval_images(hr_dir, scale, lr_dir=lr_dir, limit=limit)
+    data_info = {
+        "hr_dir": str(hr_dir),
+        "lr_dir": str(lr_dir) if lr_dir is not None else None,
+        "lr_source": f"paired LR folder {lr_dir}"
+        if lr_dir is not None
+        else f"HR mod-cropped to x{scale}, {RESIZE_KERNEL} 1/{scale}, clamped, uint8-quantised",
+    }
+    kwargs.setdefault("lpips_metric", LpipsMetric(lpips_net, device=device))
+    return evaluate_pipeline(pipe, images, out_dir, model_path=model, data_info=data_info, **kwargs)
+
+
+def load_summary(result_dir: str | Path) -> dict[str, Any]:
+    """Read ``summary.json`` of an evaluation folder, with a clear error if it is not one."""
+    path = Path(result_dir) / SUMMARY_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"{result_dir}: not an evaluation folder (no {SUMMARY_FILE})")
+    try:
+        summary = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: not valid JSON ({exc})") from exc
+    if summary.get("format") != FORMAT:
+        raise ValueError(f"{path}: unknown format {summary.get('format')!r}, expected {FORMAT}")
+    return summary
