@@ -94,3 +94,21 @@ def test_tiled_output_is_close_to_untiled_with_overlap(pipe):
     b = pipe(lr, generator=torch.Generator().manual_seed(0), lower_bound=1.0, tile=32, tile_overlap=16)
     assert b.tiles_evaluated == b.tiles_total == 9 * 5
     assert (a.images - b.images).abs().mean() < 0.05
+
+
+def test_upscale_with_missing_dino_weights_fails_early_with_a_clear_error(pipe, tmp_path, capsys):
+    import copy
+
+    from PIL import Image
+
+    from yoda_sr.cli.main import main
+
+    config = copy.deepcopy(pipe.config)
+    config.attention.source = "dino"
+    config.attention.model = "facebook/dino-vits8"
+    YodaPipeline(pipe.model, config).save_pretrained(tmp_path / "dino_run")
+    Image.new("RGB", (8, 8)).save(tmp_path / "lr.png")
+    code = main(["upscale", str(tmp_path / "lr.png"), "--model", str(tmp_path / "dino_run"), "--out", str(tmp_path / "out")])
+    assert code == 2
+    assert "facebook/dino-vits8" in capsys.readouterr().err
+    assert not (tmp_path / "out" / "lr_x4.png").exists()

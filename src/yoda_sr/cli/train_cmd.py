@@ -35,13 +35,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from yoda_sr.attention import WeightsNotFoundError
     from yoda_sr.training.trainer import Trainer
 
     try:
         config = ExperimentConfig.load(args.config, args.set)
         trainer = Trainer(config, args.output_dir, resume=args.resume)
         result = trainer.train(progress=not args.no_progress)
-    except (FileNotFoundError, FileExistsError, ValueError) as exc:
+    except (FileNotFoundError, FileExistsError, ValueError, WeightsNotFoundError) as exc:
         print(f"yoda-sr train: error: {exc}", file=sys.stderr)
         return 2
     last = f"{result.losses[-1]:.4f}" if result.losses else "n/a"

@@ -36,11 +36,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from yoda_sr.attention import WeightsNotFoundError
     from yoda_sr.pipeline import YodaPipeline
 
     try:
         pipe = YodaPipeline.from_pretrained(args.model, device=args.device)
-    except (FileNotFoundError, ValueError) as exc:
+        if not args.no_yoda and pipe.is_diffusion and pipe.config.yoda.enabled:
+            pipe.load_importance_source()
+    except (FileNotFoundError, ValueError, WeightsNotFoundError) as exc:
         print(f"yoda-sr upscale: error: {exc}", file=sys.stderr)
         return 2
     out_dir = Path(args.out)

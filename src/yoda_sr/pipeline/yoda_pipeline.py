@@ -58,9 +58,9 @@ class YodaPipeline:
     def scale(self) -> int:
         return self.config.model.scale
 
-    @property
-    def importance_source(self) -> ImportanceSource:
-        """Built lazily from ``config.attention`` (a ViT is only loaded when YODA needs it)."""
+    def load_importance_source(self) -> ImportanceSource:
+        """The importance source, built on first use from ``config.attention`` (a ViT is only
+        loaded when YODA needs it; call this early to fail fast on missing weights)."""
         if self._importance_source is None:
             self._importance_source = build_importance_source(self.config.attention)
         return self._importance_source.to(self.device)
@@ -102,7 +102,7 @@ class YodaPipeline:
     def importance(self, lr: Tensor) -> Tensor:
         """Importance maps (B, 1, h*s, w*s) in [0, 1] of LR images (B, 3, h, w) in [0, 1]."""
         size = (lr.shape[-2] * self.scale, lr.shape[-1] * self.scale)
-        return self.importance_source(lr.to(self.device), size).float()
+        return self.load_importance_source()(lr.to(self.device), size).float()
 
     @torch.no_grad()
     def __call__(
