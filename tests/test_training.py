@@ -108,3 +108,10 @@ def test_train_cli_reports_bad_config_key(image_folder, tmp_path, capsys):
     )
     assert code == 2
     assert "stepz" in capsys.readouterr().err
+
+
+def test_numeric_overrides_in_exponent_form_are_coerced_and_bad_ones_named():
+    config = ExperimentConfig.load("sr3_tiny", ["train.learning_rate=1e-3", "train.steps=10"])
+    assert config.train.learning_rate == 0.001 and isinstance(config.train.learning_rate, float)
+    with pytest.raises(ValueError, match="train.steps: expected int, got 'many'"):
+        ExperimentConfig.load("sr3_tiny", ["train.steps=many"])

@@ -25,13 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     subparsers = parser.add_subparsers(dest="command", required=True)
     for module_name in COMMANDS.values():
-        try:
-            module = importlib.import_module(f"yoda_sr.cli.{module_name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"yoda_sr.cli.{module_name}":
-                raise
-            continue
-        module.add_parser(subparsers)
+        importlib.import_module(f"yoda_sr.cli.{module_name}").add_parser(subparsers)
     return parser
 
 

@@ -98,7 +98,7 @@ class SRFolderDataset(Dataset):
     def _scan(self, skip_unreadable: bool) -> None:
         """Check every file once (and fill the importance cache) before workers start."""
         kept = []
-        for path in tqdm(self.files, desc="preparing images", leave=False):
+        for path in tqdm(self.files, desc="preparing images", leave=False, disable=None):
             try:
                 self._load_full(path)
             except (ImageReadError, ValueError) as exc:

@@ -40,7 +40,7 @@ COLUMNS = (
     ("ssim_y", "SSIM-Y"),
     ("lpips", "LPIPS"),
     ("delta_e2000", "ΔE2000 (mean colour)"),
-    ("mean_diff_norm", "|mean RGB diff|"),
+    ("mean_diff_norm", "Mean RGB shift"),
     ("denoiser_calls", "Denoiser calls"),
     ("mean_active_fraction", "Active fraction"),
     ("seconds_per_image", "s / image"),
@@ -281,13 +281,15 @@ def compare_results(
             name, dirs, labels, summaries, out_dir / "grids" / f"{name}.png", crop
         )
     result.files["report"] = report.write_page(
-        out_dir / "report.html", "yoda-sr comparison", report_sections(result, out_dir)
+        out_dir / "report.html",
+        "yoda-sr comparison",
+        [*report_sections(result, out_dir), protocol_section(result)],
     )
     return result
 
 
 def report_sections(comparison: ComparisonResult, page_dir: str | Path) -> list[str]:
-    """HTML sections (table, plots, grids, protocol) for a page stored in ``page_dir``."""
+    """HTML sections (table, plots, grids) for a page stored in ``page_dir``."""
     rows = comparison.rows
     first = comparison.summaries[0]
     sections = [
@@ -318,17 +320,19 @@ def report_sections(comparison: ComparisonResult, page_dir: str | Path) -> list[
                 *(report.figure(path, name, page_dir) for name, path in comparison.grids.items()),
             )
         )
-    protocol = dict(first["protocol"])
+    return sections
+
+
+def protocol_section(comparison: ComparisonResult) -> str:
+    """HTML section listing the protocol shared by all rows of a comparison."""
+    protocol = dict(comparison.summaries[0]["protocol"])
     for key in PER_METHOD_KEYS:
         protocol.pop(key, None)
-    sections.append(
-        report.section(
-            "Protocol",
-            report.paragraph(
-                "Shared by all rows; sampler, steps, YODA and seeds per method are in the "
-                "table and in each folder's summary.json."
-            ),
-            report.key_value_table(protocol),
-        )
+    return report.section(
+        "Protocol",
+        report.paragraph(
+            "Shared by all rows; sampler, steps, YODA and seeds per method are in the table "
+            "and in each folder's summary.json."
+        ),
+        report.key_value_table(protocol),
     )
-    return sections

@@ -312,8 +312,8 @@ def evaluate_pipeline(
             lower_bound=lower_bound,
             generator=torch.Generator().manual_seed(image_seed),
         )
+        output = result.images[0].float().cpu()  # the copy also waits for the GPU
         seconds = time.perf_counter() - started
-        output = result.images[0].float().cpu()
         importance = result.importance[0].float().cpu() if result.importance is not None else None
         common = {"image": image.name, "height": image.hr.shape[1], "width": image.hr.shape[2]}
         rows[BICUBIC].append(
@@ -414,8 +414,15 @@ def evaluate_run(
 ) -> EvaluationResult:
     """Load a run folder (or saved pipeline) and :func:`evaluate_pipeline` it on a folder.
 
-    Raises ValueError when ``scale`` is not the model's scale. Other keyword arguments go to
-    :func:`evaluate_pipeline`.
+    Args:
+        model: run folder (newest checkpoint) or ``save_pretrained`` folder.
+        hr_dir: HR images; ``lr_dir``: optional paired LR images (same stems).
+        out_dir: results folder.
+        scale: must equal the model's scale (ValueError otherwise).
+        limit: evaluate the first ``limit`` images only.
+        device, weights: as for :meth:`YodaPipeline.from_pretrained`.
+        lpips_net: ``"alex"`` or ``"vgg"``, unless ``lpips_metric`` is passed.
+        **kwargs: the remaining arguments of :func:`evaluate_pipeline`.
     """
     pipe = YodaPipeline.from_pretrained(model, device=device, weights=weights)
     if scale != pipe.scale:
@@ -431,7 +438,8 @@ def evaluate_run(
         if lr_dir is not None
         else f"HR mod-cropped to x{scale}, {RESIZE_KERNEL} 1/{scale}, clamped, uint8-quantised",
     }
-    kwargs.setdefault("lpips_metric", LpipsMetric(lpips_net, device=device))
+    if kwargs.get("lpips_metric") is None:
+        kwargs["lpips_metric"] = LpipsMetric(lpips_net, device=device)
     return evaluate_pipeline(pipe, images, out_dir, model_path=model, data_info=data_info, **kwargs)
 
 

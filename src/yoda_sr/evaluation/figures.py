@@ -115,6 +115,9 @@ def steps_plot(
     if reference is not None:
         ax.axhline(reference[1], color="gray", linestyle="--", label=reference[0])
     ax.set_xscale("log")
+    ticks = sorted({steps for points in series.values() for steps, _ in points})
+    ax.set_xticks(ticks, [str(t) for t in ticks])
+    ax.minorticks_off()
     ax.set_xlabel("sampling steps")
     ax.set_ylabel(ylabel)
     ax.grid(True, alpha=0.3)

@@ -18,11 +18,14 @@ from pathlib import Path
 from string import Template
 from typing import Any
 
+from PIL import Image
+
 TEMPLATE = "page.html"
 
 
 def format_value(value: Any, digits: int = 4) -> str:
-    """A table cell: floats to ``digits`` decimals, None as an en dash, inf as "inf"."""
+    """A table cell: floats to ``digits`` decimals (whole numbers without), None as an en
+    dash, inf as "inf"."""
     if value is None:
         return "–"
     if isinstance(value, bool):
@@ -30,7 +33,7 @@ def format_value(value: Any, digits: int = 4) -> str:
     if isinstance(value, float):
         if math.isinf(value) or math.isnan(value):
             return str(value)
-        return f"{value:.{digits}f}"
+        return f"{value:.0f}" if value.is_integer() else f"{value:.{digits}f}"
     return str(value)
 
 
@@ -78,10 +81,16 @@ def flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def figure(src: str | Path, caption: str, page_dir: str | Path, width: int | None = None) -> str:
-    """``<figure>`` with an image linked relative to ``page_dir`` (where the HTML file lives)."""
+def figure(src: str | Path, caption: str, page_dir: str | Path, zoom: int = 1) -> str:
+    """``<figure>`` with an image linked relative to ``page_dir`` (where the HTML file lives).
+
+    ``zoom`` > 1 displays the image that many times its pixel width (pixelated, for crops).
+    """
     relative = Path(os.path.relpath(Path(src), Path(page_dir))).as_posix()
-    style = f' style="width:{width}px"' if width else ""
+    style = ""
+    if zoom > 1:
+        with Image.open(src) as image:
+            style = f' style="width:{zoom * image.width}px"'
     return (
         f'<figure><img src="{html.escape(relative)}" alt="{html.escape(caption)}"{style}>'
         f"<figcaption>{html.escape(caption)}</figcaption></figure>"

@@ -7,6 +7,7 @@ the weights so a run folder rebuilds its own model and pipeline.
 from __future__ import annotations
 
 import dataclasses
+import typing
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -99,7 +100,7 @@ class ExperimentConfig:
                 bad = sorted(set(values) - names)
                 if bad:
                     raise ValueError(f"unknown setting(s) in section {name!r}: {bad}")
-                kwargs[name] = section_cls(**values)
+                kwargs[name] = section_cls(**_coerce(section_cls, values, name))
         except (TypeError, ValueError) as exc:
             raise ValueError(f"{source}: {exc}") from exc
         return cls(**kwargs)
@@ -120,6 +121,24 @@ class ExperimentConfig:
         for item in overrides or []:
             apply_override(data, item)
         return cls.from_dict(data, source=str(path))
+
+
+def _coerce(section_cls: type, values: dict[str, Any], section: str) -> dict[str, Any]:
+    """Convert YAML strings to the field's numeric type (PyYAML reads ``1e-3`` as a string)."""
+    hints = typing.get_type_hints(section_cls)
+    out = dict(values)
+    for key, value in values.items():
+        kind = hints.get(key)
+        if kind in (int, float) and isinstance(value, str):
+            try:
+                out[key] = kind(value)
+            except ValueError:
+                raise ValueError(
+                    f"{section}.{key}: expected {kind.__name__}, got {value!r}"
+                ) from None
+        elif kind is float and isinstance(value, int) and not isinstance(value, bool):
+            out[key] = float(value)
+    return out
 
 
 def _plain(value: Any) -> Any:
