@@ -126,11 +126,13 @@ def main() -> None:
     methods = args.methods.split(",")
     needs_encoder = any(m.startswith("srdiff") for m in methods)
     rrdb_dir = args.out / "rrdb"
-    if needs_encoder and not (rrdb_dir / "checkpoints").is_dir():
-        config = ExperimentConfig.load("rrdb_tiny", [c for c in common if not c.startswith("yoda")])
-        train = Trainer(config, rrdb_dir).train(progress=False)
+    if needs_encoder:
+        rate = None
+        if not (rrdb_dir / "checkpoints").is_dir():
+            config = ExperimentConfig.load("rrdb_tiny", [c for c in common if not c.startswith("yoda")])
+            rate = Trainer(config, rrdb_dir).train(progress=False).steps_per_second
         rrdb = evaluate(YodaPipeline.from_pretrained(rrdb_dir), hr_val, 4, 0)
-        results["rrdb (stage 1)"] = {**rrdb, "steps_per_second": train.steps_per_second}
+        results["rrdb (stage 1)"] = {**rrdb, "steps_per_second": rate}
     for method in methods:
         run = args.out / method
         backbone = "sr3_tiny" if method.startswith("sr3") else "srdiff_tiny"
