@@ -99,10 +99,12 @@ def yoda_sample(
     def randn() -> Tensor:
         return torch.randn(shape, generator=generator).to(device, dtype)
 
+    importance_here = None if importance is None else importance.to(device, dtype)
+
     def mask_at(k: int) -> Tensor:
-        if importance is None:
+        if importance_here is None:
             return torch.ones_like(anchor[:, :1])
-        return diffusion_mask(importance.to(device, dtype), k, num_t, lower_bound)
+        return diffusion_mask(importance_here, k, num_t, lower_bound)
 
     noise = randn()
     mask = mask_at(timesteps[0])

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 
-import torch
 from torch import Tensor, nn
 
 from yoda_sr.data.resize import imresize
@@ -56,11 +55,3 @@ class SRBackbone(nn.Module, ABC):
     @abstractmethod
     def to_image(self, x0: Tensor, condition: dict[str, Tensor]) -> Tensor:
         """Diffusion-space sample -> image in [0, 1]."""
-
-    def trainable_parameters(self) -> list[nn.Parameter]:
-        """Parameters the optimiser updates (a frozen encoder is excluded)."""
-        return [p for p in self.parameters() if p.requires_grad]
-
-    @torch.no_grad()
-    def lr_up(self, lr: Tensor) -> Tensor:
-        return bicubic_up(lr, self.scale)
