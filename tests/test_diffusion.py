@@ -121,18 +121,40 @@ def half_importance() -> torch.Tensor:
     return importance
 
 
-def test_loss_only_reaches_masked_pixels():
+@pytest.mark.parametrize(
+    ("normalization", "count"), [("all", 4 * 3 * 8 * 8), ("active", 4 * 3 * 8 * 4)]
+)
+def test_loss_only_reaches_masked_pixels(normalization, count):
     scheduler = make_scheduler(SCHEDULE)
     denoiser = Recorder((4, 3, 8, 8))
     x0, anchor = torch.ones(4, 3, 8, 8), -torch.ones(4, 3, 8, 8)
-    config = ObjectiveConfig(lower_bound=0.0)
+    config = ObjectiveConfig(lower_bound=0.0, loss_normalization=normalization)
     loss = yoda_loss(denoiser, scheduler, x0, anchor, half_importance(), config)
     loss.backward()
     grad = denoiser.output.grad
     assert torch.all(grad[..., 4:] == 0)
     assert torch.all(grad[..., :4] != 0)
-    # L1 normalised by the masked element count: each masked element's gradient is 1/count.
-    assert grad[..., :4].abs().unique().tolist() == pytest.approx([1 / (4 * 3 * 8 * 4)])
+    # Paper's masked L1 mean |M * (eps - eps_theta)|: each masked element's gradient is
+    # 1 / (all elements); the "active" option divides by the masked elements instead.
+    assert grad[..., :4].abs().unique().tolist() == pytest.approx([1 / count])
+
+
+def test_default_loss_weighs_an_active_pixel_the_same_whatever_else_is_active():
+    scheduler = make_scheduler(SCHEDULE)
+    x0, anchor = torch.ones(1, 3, 8, 8), -torch.ones(1, 3, 8, 8)
+    few, many = torch.zeros(1, 1, 8, 8), torch.zeros(1, 1, 8, 8)
+    few[..., 0, 0] = 1.0
+    many[..., :4, :] = 1.0
+    grads = {}
+    for normalization in ("all", "active"):
+        for name, importance in (("few", few), ("many", many)):
+            denoiser = Recorder((1, 3, 8, 8))
+            config = ObjectiveConfig(lower_bound=0.0, loss_normalization=normalization)
+            gen = torch.Generator().manual_seed(0)
+            yoda_loss(denoiser, scheduler, x0, anchor, importance, config, generator=gen).backward()
+            grads[normalization, name] = denoiser.output.grad[..., 0, 0]
+    torch.testing.assert_close(grads["all", "few"], grads["all", "many"])
+    assert not torch.allclose(grads["active", "few"], grads["active", "many"])
 
 
 @pytest.mark.parametrize("input_mode", ["anchored", "plain"])
@@ -181,3 +203,66 @@ def test_disabled_yoda_is_a_plain_mean_loss():
     torch.randint(0, 100, (4,), generator=g)
     noise = torch.randn(4, 3, 8, 8, generator=g)
     torch.testing.assert_close(loss, (noise**2).mean())
+
+
+def _oracle_denoiser(x0: torch.Tensor, schedule: NoiseScheduleConfig):
+    """Epsilon that a perfect network would predict for target ``x0``.
+
+    Written from DDPM's forward process (Ho et al. 2020, Eq. 4) with SR3's linear betas,
+    independently of the scheduler: x_t = sqrt(abar_t) x0 + sqrt(1 - abar_t) eps. Betas in
+    float32 as diffusers keeps them (1 - abar is ~1e-6 at t = 1 for SR3's betas, so float64
+    betas alone would differ from any float32 schedule by more than the tolerance).
+    """
+    betas = torch.linspace(
+        schedule.beta_start, schedule.beta_end, schedule.num_train_timesteps, dtype=torch.float32
+    )
+    abar = torch.cumprod(1.0 - betas, dim=0)
+
+    def denoiser(x_t, timesteps):
+        a = abar[timesteps].view(-1, 1, 1, 1).to(x_t.dtype)
+        return (x_t - a.sqrt() * x0[: x_t.shape[0]]) / (1.0 - a).sqrt()
+
+    return denoiser
+
+
+def _oracle_run(schedule, steps, importance, lower_bound):
+    gen = torch.Generator().manual_seed(3)
+    x0 = torch.rand(1, 3, 8, 8, generator=gen, dtype=torch.float64) * 1.6 - 0.8
+    anchor = torch.rand(1, 3, 8, 8, generator=gen, dtype=torch.float64) * 1.6 - 0.8
+    out = yoda_sample(
+        _oracle_denoiser(x0, schedule),
+        make_scheduler(schedule, "ddim"),
+        anchor=anchor,
+        importance=importance,
+        lower_bound=lower_bound,
+        num_inference_steps=steps,
+        generator=torch.Generator().manual_seed(0),
+    )
+    return out, x0, anchor
+
+
+def test_ddim_with_an_oracle_reproduces_x0_for_every_step_count():
+    schedule = NoiseScheduleConfig(num_train_timesteps=100, beta_start=1e-4, beta_end=2e-2)
+    for steps in range(1, 101):
+        out, x0, _ = _oracle_run(schedule, steps, None, 0.0)
+        assert (out.sample - x0).abs().max() < 1e-5, steps
+
+
+@pytest.mark.parametrize("steps", [30, 7, 1999])
+def test_ddim_with_an_oracle_reproduces_x0_at_uneven_spacings_of_sr3_schedule(steps):
+    out, x0, _ = _oracle_run(NoiseScheduleConfig(), steps, None, 0.0)
+    assert (out.sample - x0).abs().max() < 1e-5
+
+
+def test_ddim_yoda_with_an_oracle_ends_on_x0_where_active_and_on_anchor_elsewhere():
+    schedule = NoiseScheduleConfig(num_train_timesteps=100, beta_start=1e-4, beta_end=2e-2)
+    importance = torch.zeros(1, 1, 8, 8, dtype=torch.float64)
+    importance[..., :4] = torch.linspace(0.05, 1.0, 4 * 8, dtype=torch.float64).view(1, 1, 8, 4)
+    for steps in (3, 7, 30, 64, 100):
+        out, x0, anchor = _oracle_run(schedule, steps, importance, 0.0)
+        # The pixel is diffused at least once iff T * A >= t_last, t_last = the last visited
+        # paper step; with trailing spacing t_last = round(T / n) (diffusers' index + 1).
+        t_last = min(int(k) for k in out.timesteps) + 1
+        ever = (100 * importance >= t_last).expand_as(x0)
+        expected = torch.where(ever, x0, anchor)
+        assert (out.sample - expected).abs().max() < 1e-5, steps

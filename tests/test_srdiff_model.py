@@ -177,3 +177,45 @@ def test_div2k_x4_config_matches_the_paper_setting():
     denoiser = SRDiffDenoiser(den)
     assert [len(b.resnets) for b in denoiser.unet.down_blocks] == [2, 2, 2, 2]
     assert not any(isinstance(m, Attention) for m in denoiser.modules())
+
+
+def _srdiff_img2res(hr: torch.Tensor, lr_up: torch.Tensor) -> torch.Tensor:
+    """SRDiff's ``img2res`` with ``res: true, res_rescale: 2, clip_input: true`` (images in [-1, 1])."""
+    return ((hr - lr_up) * 2).clamp(-1, 1)
+
+
+def _srdiff_res2img(res: torch.Tensor, lr_up: torch.Tensor) -> torch.Tensor:
+    """SRDiff's ``res2img`` with the same settings."""
+    return res.clamp(-1, 1) / 2 + lr_up
+
+
+def test_residual_space_matches_srdiff_img2res_and_res2img():
+    from yoda_sr.models.srdiff_backbone import SRDiffBackbone
+
+    torch.manual_seed(0)
+    backbone = SRDiffBackbone(SRDiffConfig.srdiff_tiny()).eval()
+    lr = torch.rand(2, 3, 6, 6)
+    cond = backbone.condition(lr)
+    hr = (cond["lr_up"] + 1) / 2 + 0.3 * torch.randn(2, 3, 24, 24)  # some residuals clip
+    hr = hr.clamp(0, 1)
+    x0 = backbone.target(hr, cond)
+    torch.testing.assert_close(x0, _srdiff_img2res(hr * 2 - 1, cond["lr_up"]), rtol=0, atol=1e-6)
+    assert x0.abs().max() == 1.0, "large residuals clip at +-1 as in SRDiff"
+    sample = torch.randn(2, 3, 24, 24)
+    expected = ((_srdiff_res2img(sample, cond["lr_up"]) + 1) / 2).clamp(0, 1)
+    torch.testing.assert_close(backbone.to_image(sample, cond), expected, rtol=0, atol=1e-6)
+
+
+def test_legacy_divide_convention_keeps_the_0_1_residual():
+    from yoda_sr.models.srdiff_backbone import SRDiffBackbone
+
+    config = dataclasses.replace(SRDiffConfig.srdiff_tiny(), residual_convention="legacy_divide")
+    backbone = SRDiffBackbone(config).eval()
+    lr = torch.rand(1, 3, 6, 6)
+    cond = backbone.condition(lr)
+    hr = torch.rand(1, 3, 24, 24)
+    x0 = backbone.target(hr, cond)
+    torch.testing.assert_close(x0, (hr * 2 - 1 - cond["lr_up"]) / 2)
+    torch.testing.assert_close(backbone.to_image(x0, cond), hr, rtol=0, atol=1e-6)
+    with pytest.raises(ValueError, match="residual_convention"):
+        dataclasses.replace(config, residual_convention="halve")

@@ -104,3 +104,29 @@ def test_encoder_checkpoint_of_another_architecture_is_a_clear_error(stage1_run,
     with pytest.raises(RRDBCheckpointError, match="num_blocks=1.*does not match.*num_blocks=3"):
         Trainer(config, tmp_path / "bad").train(progress=False)
     assert not list_checkpoints(tmp_path / "bad")
+
+
+def test_run_saved_by_0_1_loads_with_its_residual_convention_and_refuses_resume(
+    stage1_run, tmp_path
+):
+    import yaml
+
+    from yoda_sr.training.trainer import ConfigMismatchError
+
+    run = tmp_path / "srdiff"
+    Trainer(stage2_config(stage1_run), run).train(progress=False)
+    # What yoda-sr 0.1.0 wrote: no residual_convention / clip_residual keys.
+    for path in [run / "config.yaml", *run.glob("checkpoints/step-*/config.yaml")]:
+        data = yaml.safe_load(path.read_text())
+        del data["model"]["residual_convention"], data["model"]["clip_residual"]
+        path.write_text(yaml.safe_dump(data, sort_keys=False))
+    with pytest.warns(UserWarning, match="legacy_divide"):
+        pipe = YodaPipeline.from_pretrained(run)
+    assert pipe.config.model.residual_convention == "legacy_divide"
+    cond = pipe.model.condition(torch.rand(1, 3, 8, 8))
+    x0 = torch.full((1, 3, 32, 32), 0.1)
+    expected = ((cond["lr_up"] + 2 * x0 + 1) / 2).clamp(0, 1)
+    torch.testing.assert_close(pipe.model.to_image(x0, cond), expected)
+    config = stage2_config(stage1_run, "train.steps=4")
+    with pytest.warns(UserWarning), pytest.raises(ConfigMismatchError, match="residual_convention"):
+        Trainer(config, run, resume=True)

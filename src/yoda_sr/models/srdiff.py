@@ -233,6 +233,9 @@ class SRDiffDenoiser(nn.Module):
         return self.unet(sample, timesteps, return_dict=False)[0]
 
 
+RESIDUAL_CONVENTIONS = ("srdiff", "legacy_divide")
+
+
 @dataclass
 class SRDiffConfig:
     """The two SRDiff networks: the RRDBNet LR encoder and the conditional denoiser.
@@ -244,8 +247,13 @@ class SRDiffConfig:
             folder, or a BasicSR/Real-ESRGAN/ESRGAN RRDBNet file (.pth/.safetensors). Empty:
             random encoder (only sensible with ``freeze_encoder=False``).
         freeze_encoder: keep the encoder fixed during stage 2 (SRDiff's default).
-        residual_scale: x_0 = (HR - bicubic(LR)) / residual_scale, images in [-1, 1]; SRDiff
-            divides by 2 so the residual lies in [-1, 1].
+        residual_scale: SRDiff's ``res_rescale``: x_0 = (HR - bicubic(LR)) * residual_scale
+            (images in [-1, 1]), mapped back by ``bicubic(LR) + x_0 / residual_scale``.
+        clip_residual: SRDiff's ``clip_input``: clamp x_0 to [-1, 1] in both directions.
+        residual_convention: ``"srdiff"`` (the above, SRDiff's ``img2res``/``res2img``) or
+            ``"legacy_divide"``: yoda-sr 0.1.0's x_0 = (HR - bicubic(LR)) / residual_scale
+            without clipping, a 4x smaller residual. Saved run configs without this key
+            were trained that way and load with it (see ``ExperimentConfig.load_saved``).
     """
 
     rrdb: RRDBConfig = field(default_factory=RRDBConfig)
@@ -253,12 +261,21 @@ class SRDiffConfig:
     encoder_checkpoint: str = ""
     freeze_encoder: bool = True
     residual_scale: float = 2.0
+    clip_residual: bool = True
+    residual_convention: str = "srdiff"
 
     @property
     def scale(self) -> int:
         return self.rrdb.scale
 
     def __post_init__(self) -> None:
+        if self.residual_convention not in RESIDUAL_CONVENTIONS:
+            raise ValueError(
+                f"SRDiffConfig.residual_convention must be one of {RESIDUAL_CONVENTIONS}, "
+                f"got {self.residual_convention!r}"
+            )
+        if not self.residual_scale > 0:
+            raise ValueError(f"SRDiffConfig.residual_scale must be > 0, got {self.residual_scale}")
         if self.rrdb.scale != self.denoiser.scale:
             raise ValueError(
                 f"SRDiffConfig: rrdb.scale={self.rrdb.scale} != denoiser.scale="

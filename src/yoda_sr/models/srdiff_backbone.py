@@ -1,9 +1,10 @@
 """SRDiff (Li et al., 2022) as a backbone: residual-space diffusion with an RRDB LR encoder.
 
-x_0 = (HR - bicubic(LR)) / residual_scale (images in [-1, 1]); the output is
-bicubic(LR) + residual_scale * x_0. YODA's anchor in residual space is 0: a pixel keeps the
-bicubic value until it is diffused. No SRDiff-specific YODA code exists: the masks and blend
-are the same as SR3's.
+The diffusion space is SRDiff's (its ``img2res``/``res2img`` with ``res_rescale`` and
+``clip_input``): x_0 = clamp((HR - bicubic(LR)) * residual_scale, -1, 1) with images in
+[-1, 1], and the output is bicubic(LR) + clamp(x_0, -1, 1) / residual_scale. YODA's anchor in
+residual space is 0: a pixel keeps the bicubic value until it is diffused. No SRDiff-specific
+YODA code exists: the masks and blend are the same as SR3's.
 """
 
 from __future__ import annotations
@@ -47,13 +48,22 @@ class SRDiffBackbone(SRBackbone):
         return self.denoiser(x_t, timesteps, lr_up.to(x_t.dtype), features)
 
     def target(self, hr: Tensor, condition: dict[str, Tensor]) -> Tensor:
-        return (hr * 2.0 - 1.0 - condition["lr_up"]) / self.config.residual_scale
+        residual = hr * 2.0 - 1.0 - condition["lr_up"]
+        if self.config.residual_convention == "legacy_divide":
+            return residual / self.config.residual_scale
+        x0 = residual * self.config.residual_scale
+        return x0.clamp(-1.0, 1.0) if self.config.clip_residual else x0
 
     def anchor(self, condition: dict[str, Tensor]) -> Tensor:
         return torch.zeros_like(condition["lr_up"])
 
     def to_image(self, x0: Tensor, condition: dict[str, Tensor]) -> Tensor:
-        image = condition["lr_up"] + self.config.residual_scale * x0
+        if self.config.residual_convention == "legacy_divide":
+            image = condition["lr_up"] + self.config.residual_scale * x0
+        else:
+            if self.config.clip_residual:
+                x0 = x0.clamp(-1.0, 1.0)
+            image = condition["lr_up"] + x0 / self.config.residual_scale
         return ((image + 1.0) / 2.0).clamp(0.0, 1.0)
 
 

@@ -86,7 +86,7 @@ class YodaPipeline:
             newest = checkpoints[-1]
             config_path = newest.config
             weights_path = newest.ema if weights == "ema" else newest.model
-        config = ExperimentConfig.load(config_path)
+        config = ExperimentConfig.load_saved(config_path)
         model = build_model(config.model)
         load_weights(model, weights_path)
         return cls(model, config, device=device)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import typing
+import warnings
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -112,15 +113,55 @@ class ExperimentConfig:
     def load(cls, path: str | Path, overrides: list[str] | None = None) -> ExperimentConfig:
         """Load a YAML file (or a bundled config by name) and apply ``key.sub=value`` overrides."""
         path = resolve_config_path(path)
-        try:
-            data = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as exc:
-            raise ValueError(f"{path}: not valid YAML ({exc})") from exc
-        if not isinstance(data, dict):
-            raise ValueError(f"{path}: expected a mapping at the top level")
+        data = _read_mapping(path)
         for item in overrides or []:
             apply_override(data, item)
         return cls.from_dict(data, source=str(path))
+
+    @classmethod
+    def load_saved(cls, path: str | Path) -> ExperimentConfig:
+        """Load the config saved beside trained weights, as the version that wrote it meant it.
+
+        Settings added since yoda-sr 0.1.0 whose default changed behaviour are absent from the
+        configs it saved; such a config gets 0.1.0's behaviour (``_LEGACY_DEFAULTS``), with a
+        warning, so its weights keep producing what they learnt and ``--resume`` continues
+        the same objective.
+        """
+        path = Path(path)
+        data = _read_mapping(path)
+        filled = []
+        for section, key, value, applies in _LEGACY_DEFAULTS:
+            values = data.get(section) or {}
+            if applies(values) and key not in values:
+                data[section] = {**values, key: value}
+                filled.append(f"{section}.{key}: {value}")
+        if filled:
+            warnings.warn(
+                f"{path}: saved by yoda-sr 0.1.0; loading it with that version's behaviour ("
+                + ", ".join(filled)
+                + ")",
+                stacklevel=2,
+            )
+        return cls.from_dict(data, source=str(path))
+
+
+# (section, key, 0.1.0 behaviour, which saved sections it applies to): settings whose
+# default changed after 0.1.0 (issue 8: SRDiff's residual scale, the paper's loss weighting).
+_LEGACY_DEFAULTS = (
+    ("model", "residual_convention", "legacy_divide", lambda m: m.get("type") == "srdiff"),
+    ("yoda", "loss_normalization", "active", lambda y: True),
+)
+
+
+def _read_mapping(path: Path) -> dict[str, Any]:
+    """The top-level mapping of a YAML file; anything else is an error naming the file."""
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ValueError(f"{path}: not valid YAML ({exc})") from exc
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a mapping at the top level")
+    return data
 
 
 def _coerce(section_cls: type, values: dict[str, Any], section: str) -> dict[str, Any]:

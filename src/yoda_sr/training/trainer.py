@@ -127,7 +127,7 @@ class Trainer:
                 "pass --resume to continue it or choose another --output-dir"
             )
         if resume and existing:
-            saved = ExperimentConfig.load(existing[-1].config)
+            saved = ExperimentConfig.load_saved(existing[-1].config)
             diffs = config_differences(saved, config)
             if diffs:
                 raise ConfigMismatchError(
