@@ -17,6 +17,7 @@ from yoda_sr.attention.base import (
 )
 from yoda_sr.attention.config import RESIZE_MODES, AttentionConfig, parse_head_fusion
 from yoda_sr.attention.loading import load_backbone
+from yoda_sr.attention.positions import use_official_position_interpolation
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -69,20 +70,18 @@ class DinoAttention(ImportanceSource):
        (``smooth_sigma`` output pixels), min-max normalised again so that the map spans
        [0, 1] (the YODA masks rely on that range).
 
-    Position embeddings for inputs other than the pre-training grid are interpolated by
-    transformers: ``ViTModel(..., interpolate_pos_encoding=True)`` (DINO v1) resizes the
-    patch-position grid with bicubic ``F.interpolate(size=(H/p, W/p), align_corners=False)``
-    and keeps the CLS position; it returns the embeddings unchanged at the pre-training size
-    (224 x 224 for DINO v1), where maps equal the official code's. The official DINO code
-    instead passes ``scale_factor=(H/p + 0.1) / G`` (G: pre-training grid), which samples
-    the grid at very slightly different positions, so maps at other sizes differ a little
-    from the official ones (on a test ViT with smooth position embeddings: at most ~0.03,
-    mean < 1e-3, between min-max normalised maps at 232 to 1024 px). ``Dinov2Model``
-    always interpolates the same way as transformers' ViT (in float32).
+    Position embeddings for inputs other than the pre-training grid are interpolated as the
+    official code does (:mod:`.positions`): bicubic with ``scale_factor = (H/p + 0.1) / G``
+    per axis (G: pre-training grid), for DINO v1 (``ViTModel``: official checkpoints,
+    ``facebook/dino-*``, local folders) and DINOv2 (``Dinov2Model``; the official default
+    ``interpolate_offset=0.1``). transformers' own interpolation to the target size samples
+    the grid at slightly different positions. ``Dinov2WithRegistersModel`` keeps transformers'
+    interpolation, which equals the official register models' (``size=``, antialiased).
 
     Args:
-        backbone: ``ViTModel``, ``Dinov2Model`` or ``Dinov2WithRegistersModel``; switched to
-            eval mode and to ``attn_implementation`` in place.
+        backbone: ``ViTModel`` (treated as DINO v1), ``Dinov2Model`` or
+            ``Dinov2WithRegistersModel``; switched to eval mode, to ``attn_implementation``
+            and to the official position interpolation in place.
         head_fusion: ``"mean"``, ``"sum"``, ``"max"`` or ``"heads:0,3,5"``.
         analysis_size: ``None`` (output size) or a fixed square size; patch-size multiple.
         resize_mode: ``"nearest"``, ``"bilinear"`` or ``"bicubic"``.
@@ -115,6 +114,7 @@ class DinoAttention(ImportanceSource):
             )
         self.backbone = backbone.eval()
         self.backbone.set_attn_implementation(attn_implementation)
+        use_official_position_interpolation(self.backbone)
         self.patch_size = int(config.patch_size)
         self.num_prefix_tokens = 1 + int(getattr(config, "num_register_tokens", 0) or 0)
         self.analysis_size = analysis_size

@@ -6,7 +6,10 @@ The official files (``dino_deitsmall8_pretrain.pth``, ``dino_deitsmall16_pretrai
 ``blocks.N.{norm1, attn.qkv, attn.proj, norm2, mlp.fc1, mlp.fc2}.*`` and ``norm.*``. That
 architecture is the same computation as ``transformers.ViTModel`` (pre-norm blocks, exact
 GELU, LayerNorm eps 1e-6, attention scale ``head_dim ** -0.5``), so the weights are renamed
-and the fused ``qkv`` projection is split into query/key/value; nothing is re-implemented.
+and the fused ``qkv`` projection is split into query/key/value; nothing is re-implemented
+except the position-embedding interpolation at other input sizes, which
+:class:`~yoda_sr.attention.dino.DinoAttention` switches to the official formula
+(:mod:`.positions`).
 """
 
 from __future__ import annotations
