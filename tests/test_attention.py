@@ -329,3 +329,13 @@ def test_mask_strip_default_steps_and_labels():
     assert not torch.equal(strip[:, :10, :20], unlabeled[:, :10, :20])
     with pytest.raises(ValueError, match="steps"):
         mask_strip(image, torch.rand(40, 60), 2000, 0.2, steps=[0])
+
+
+def test_constant_source_fills_the_output_size_with_its_value():
+    from yoda_sr.attention import AttentionConfig, build_importance_source
+
+    source = build_importance_source(AttentionConfig(source="constant", constant=0.25))
+    out = source(torch.rand(2, 3, 5, 7), (20, 28))
+    assert out.shape == (2, 1, 20, 28) and torch.all(out == 0.25)
+    with pytest.raises(ValueError, match="constant"):
+        AttentionConfig(source="constant", constant=1.5)

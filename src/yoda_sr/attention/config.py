@@ -6,7 +6,7 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass, fields
 
-SOURCES = ("dino", "detail")
+SOURCES = ("dino", "detail", "constant")
 RESIZE_MODES = ("nearest", "bilinear", "bicubic")
 HEAD_FUSIONS = ("mean", "sum", "max")
 
@@ -37,8 +37,9 @@ class AttentionConfig:
     """Where YODA's importance map ``A`` comes from and how it is post-processed.
 
     Args:
-        source: ``"dino"`` (self-attention of a DINO ViT, needs weights) or ``"detail"``
-            (weight-free local gradient energy).
+        source: ``"dino"`` (self-attention of a DINO ViT, needs weights), ``"detail"``
+            (weight-free local gradient energy) or ``"constant"`` (``A = constant`` everywhere:
+            the ablation with YODA's step budget but no spatial information).
         model: for ``"dino"``: a Hugging Face hub name, a local Hugging Face folder or an
             official DINO ``.pth`` checkpoint file.
         head_fusion: how the attention heads are combined: ``"mean"``, ``"sum"``, ``"max"``
@@ -51,6 +52,7 @@ class AttentionConfig:
             (``"nearest"``, ``"bilinear"``, ``"bicubic"``). Only used by ``"dino"``.
         smooth_sigma: standard deviation (output pixels) of an optional Gaussian smoothing
             of the final map; 0 disables it.
+        constant: the importance of every pixel for ``"constant"``, in [0, 1].
     """
 
     source: str = "detail"
@@ -59,6 +61,7 @@ class AttentionConfig:
     analysis_size: int | None = None
     resize_mode: str = "bilinear"
     smooth_sigma: float = 0.0
+    constant: float = 0.5
 
     def __post_init__(self) -> None:
         if self.source not in SOURCES:
@@ -76,6 +79,8 @@ class AttentionConfig:
             raise ValueError(
                 f"resize_mode must be one of {', '.join(RESIZE_MODES)}, got {self.resize_mode!r}"
             )
+        if not 0.0 <= self.constant <= 1.0:
+            raise ValueError(f"constant must lie in [0, 1], got {self.constant!r}")
         if not self.smooth_sigma >= 0.0:
             raise ValueError(f"smooth_sigma must be >= 0, got {self.smooth_sigma!r}")
 

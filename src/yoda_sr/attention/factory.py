@@ -6,6 +6,7 @@ import torch
 
 from yoda_sr.attention.base import ImportanceSource
 from yoda_sr.attention.config import AttentionConfig
+from yoda_sr.attention.constant import ConstantImportance
 from yoda_sr.attention.detail import DetailImportance
 
 
@@ -22,6 +23,8 @@ def build_importance_source(
         from yoda_sr.attention.dino import DinoAttention
 
         source: ImportanceSource = DinoAttention.from_config(cfg)
+    elif cfg.source == "constant":
+        source = ConstantImportance(cfg.constant)
     else:
         source = DetailImportance(smooth_sigma=cfg.smooth_sigma)
     if device is not None:
