@@ -1,0 +1,268 @@
+"""docs/RESULTS.md from the saved evaluations of ``benchmarks/reproduce.py``.
+
+Tables are means over the images of a set; where a row has several seeds, mean ± sample
+standard deviation over the seeds (n given). A claim is called "held" only when the gap is
+larger than twice the spread over seeds, "within noise" when it is not, and "not measured"
+when rows are missing.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from pathlib import Path
+from typing import Any
+
+from matplotlib.figure import Figure
+
+from yoda_sr.data.io import load_image
+from yoda_sr.evaluation.figures import tile_grid
+
+SETS = ("val", "faces")
+COLUMNS = (
+    ("psnr_rgb", "PSNR", 2),
+    ("ssim_rgb", "SSIM", 4),
+    ("psnr_y", "PSNR-Y", 2),
+    ("ssim_y", "SSIM-Y", 4),
+    ("delta_e76", "ΔE76", 2),
+    ("mean_diff_norm", "|ΔRGB|", 2),
+    ("lpips", "LPIPS", 4),
+)
+
+
+def load_evals(out: Path) -> dict[str, dict[str, Any]]:
+    return {p.stem: json.loads(p.read_text()) for p in sorted((out / "evals").glob("*.json"))}
+
+
+def set_mean(evaluation: dict[str, Any], set_name: str, metric: str) -> float | None:
+    values = [r.get(metric) for r in evaluation["rows"] if r["set"] == set_name]
+    values = [v for v in values if v is not None]
+    return sum(values) / len(values) if values else None
+
+
+def seeds_of(evals: dict[str, dict], pattern: str) -> list[dict]:
+    """Evaluations whose key is ``pattern`` with ``{seed}`` filled by any seed."""
+    head, tail = pattern.split("{seed}")
+    return [
+        e for k, e in evals.items() if k.startswith(head) and k.endswith(tail)
+        and k[len(head) : len(k) - len(tail)].isdigit()
+    ]
+
+
+def stat(values: list[float]) -> tuple[float, float, int]:
+    mean = sum(values) / len(values)
+    spread = statistics.stdev(values) if len(values) > 1 else float("nan")
+    return mean, spread, len(values)
+
+
+def cell(values: list[float | None], digits: int) -> str:
+    values = [v for v in values if v is not None]
+    if not values:
+        return "–"
+    mean, spread, n = stat(values)
+    if n == 1:
+        return f"{mean:.{digits}f}"
+    return f"{mean:.{digits}f} ± {spread:.{digits}f} (n={n})"
+
+
+def table(rows: list[tuple[str, list[dict]]], set_name: str, columns=COLUMNS) -> str:
+    header = "| method | " + " | ".join(c[1] for c in columns) + " |"
+    lines = [header, "|" + "---|" * (len(columns) + 1)]
+    for label, group in rows:
+        cells = [cell([set_mean(e, set_name, key) for e in group], d) for key, _, d in columns]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def verdict(a: list[dict], b: list[dict], set_name: str, metric: str, higher_better: bool) -> str:
+    """B vs A on ``metric``: the gap, the spread over seeds, and what it supports."""
+    va = [v for v in (set_mean(e, set_name, metric) for e in a) if v is not None]
+    vb = [v for v in (set_mean(e, set_name, metric) for e in b) if v is not None]
+    if not va or not vb:
+        return "not measured"
+    gap = stat(vb)[0] - stat(va)[0]
+    spreads = [s for s in (stat(va)[1], stat(vb)[1]) if s == s]
+    spread = max(spreads) if spreads else float("nan")
+    better = gap > 0 if higher_better else gap < 0
+    if spread != spread:
+        return f"{gap:+.3f} (one seed: no spread to judge noise)"
+    if abs(gap) <= 2 * spread:
+        return f"{gap:+.3f}, within noise (seed spread {spread:.3f})"
+    return f"{gap:+.3f}, {'held' if better else 'reversed'} (seed spread {spread:.3f})"
+
+
+def line_plot(series: dict[str, list[tuple[float, float]]], xlabel: str, ylabel: str, path: Path,
+              logx: bool = False) -> None:
+    fig = Figure(figsize=(5.5, 3.4), layout="constrained")
+    ax = fig.subplots()
+    for label, points in series.items():
+        if points:
+            xs, ys = zip(*sorted(points), strict=True)
+            ax.plot(xs, ys, marker="o", label=label)
+    if logx:
+        ax.set_xscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+
+
+def write_report(out: Path, docs: Path, preset, preset_name: str, runs, dinov2_missing: str,
+                 lpips) -> Path:
+    """Write ``docs/RESULTS.md`` (+ ``docs/results/*.png``) from what ``out`` holds."""
+    evals = load_evals(out)
+    speeds = json.loads((out / "speeds.json").read_text()) if (out / "speeds.json").is_file() else {}
+    figs = docs / "results"
+    figs.mkdir(parents=True, exist_ok=True)
+    s, n50 = preset.steps, preset.sample_steps[0]
+
+    def ev(pattern: str) -> list[dict]:
+        return seeds_of(evals, pattern) if "{seed}" in pattern else [evals[pattern]] if pattern in evals else []
+
+    main = [
+        ("bicubic", ev("bicubic")),
+        ("RRDB (SRDiff stage 1)", ev("rrdb")),
+        ("SR3", ev(f"sr3_s{{seed}}__step{s}__ddim__{n50}")),
+        ("SR3+YODA", ev(f"sr3_yoda_s{{seed}}__step{s}__ddim__{n50}")),
+        ("SRDiff", ev(f"srdiff_s{{seed}}__step{s}__ddim__{n50}")),
+        ("SRDiff+YODA", ev(f"srdiff_yoda_s{{seed}}__step{s}__ddim__{n50}")),
+    ]
+    sr3, sr3y = main[2][1], main[3][1]
+    srd, srdy = main[4][1], main[5][1]
+    md: list[str] = [
+        "# Reproduction study: YODA at small scale",
+        "",
+        "Generated by `python benchmarks/reproduce.py --preset "
+        f"{preset_name}` (edit the script, not this file). Setup: 4x SR, MATLAB-bicubic LR, "
+        f"tiny networks (`{preset.sr3}`, `{preset.srdiff}` with a `{preset.rrdb}` encoder), "
+        f"{preset.hr_size} px training patches cut from the shared photos' `train/` "
+        f"({preset.per_photo} tiles of {preset.tile} px per photo), batch {preset.batch}, "
+        f"{s} steps, seeds {list(preset.seeds)}, lower bound l = {preset.default_lower_bound}, "
+        f"detail-map importance, EMA weights, DDIM-{n50} (eta 0). Metrics (BasicSR protocol): "
+        "PSNR/SSIM on RGB and Y, crop border 4; colour shift = CIE76 distance of the mean Lab "
+        "colours (ΔE76) and the norm of the mean RGB difference (0..255). Sets: `val` = one "
+        f"{preset.val_size} px centre crop of each of the 8 val photos; `faces` = the two "
+        f"portraits, square, resized to {preset.val_size} px.",
+        "",
+        f"LPIPS: {'AlexNet LPIPS' if lpips.available else 'not measured here: ' + lpips.reason}.",
+        "",
+    ]
+    for set_name in SETS:
+        md += [f"## 1. Main comparison ({set_name})", "", table(main, set_name), ""]
+    md += ["### Claims at this scale", ""]
+    for set_name in SETS:
+        for metric, higher in (("psnr_y", True), ("ssim_y", True), ("delta_e76", False)):
+            md.append(f"- {set_name}, {metric}: SR3+YODA vs SR3 {verdict(sr3, sr3y, set_name, metric, higher)}; "
+                      f"SRDiff+YODA vs SRDiff {verdict(srd, srdy, set_name, metric, higher)}")
+    md.append("")
+
+    ladder_steps = sorted(set(preset.ladder) | {s})
+    series: dict[str, list[tuple[float, float]]] = {}
+    rows = []
+    for label, name in (("SR3", "sr3_s0"), ("SR3+YODA", "sr3_yoda_s0"), ("SRDiff", "srdiff_s0"),
+                        ("SRDiff+YODA", "srdiff_yoda_s0")):
+        points = []
+        for step in ladder_steps:
+            e = ev(f"{name}__step{step}__ddim__{n50}")
+            if e:
+                points.append((step, set_mean(e[0], "val", "psnr_y")))
+                rows.append((f"{label} @ {step}", e))
+        series[label] = points
+    line_plot(series, "training steps", "PSNR-Y (val), dB", figs / "ladder.png", logx=True)
+    md += ["## 2. Budget ladder (seed 0, val)", "", table(rows, "val"), "",
+           "![ladder](results/ladder.png)", ""]
+    batch_rows = []
+    for batch in sorted({preset.batch, *preset.batch_pair}):
+        suffix = "" if batch == preset.batch else f"_batch_size{batch}"
+        for label, name in (("SR3", "sr3"), ("SR3+YODA", "sr3_yoda")):
+            batch_rows.append((f"{label}, batch {batch}", ev(f"{name}_s0{suffix}__step{s}__ddim__{n50}")))
+    md += ["### Colour shift vs batch size (val, seed 0)", "", table(batch_rows, "val"), ""]
+
+    abl = [(f"SR3+YODA (default: l={preset.default_lower_bound}, detail, anchored, loss 'all')", ev(f"sr3_yoda_s0__step{s}__ddim__{n50}"))]
+    for l_value in preset.lower_bounds:
+        if l_value != preset.default_lower_bound:
+            abl.append((f"trained and sampled with l={l_value}", ev(f"sr3_yoda_s0_l{l_value}__step{s}__ddim__{n50}")))
+            abl.append((f"default model, sampled with l={l_value}", ev(f"sr3_yoda_s0__step{s}__ddim__{n50}__l{l_value}")))
+    abl += [
+        ("importance: constant 0.5", ev(f"sr3_yoda_s0_constant_importance__step{s}__ddim__{n50}")),
+        ("importance: DINOv2 ViT-S/14 (shared tool)", ev(f"sr3_yoda_s0_dinov2__step{s}__ddim__{n50}")),
+        ("input mode: plain", ev(f"sr3_yoda_s0_plain_input__step{s}__ddim__{n50}")),
+        ("loss normalisation: active (0.1.0)", ev(f"sr3_yoda_s0_active_norm__step{s}__ddim__{n50}")),
+        ("schedule: T=1000, linear 1e-4..2e-2", ev(f"sr3_yoda_s0_schedule_T1000__step{s}__ddim__{n50}")),
+        ("raw weights instead of EMA", ev(f"sr3_yoda_s0__step{s}__ddim__{n50}__model")),
+        ("SR3 baseline, raw weights", ev(f"sr3_s0__step{s}__ddim__{n50}__model")),
+    ]
+    for n in preset.sample_steps[1:]:
+        abl += [(f"SR3+YODA, DDIM-{n}", ev(f"sr3_yoda_s0__step{s}__ddim__{n}")),
+                (f"SR3, DDIM-{n}", ev(f"sr3_s0__step{s}__ddim__{n}"))]
+    abl += [("SR3+YODA, DDPM (all T)", ev(f"sr3_yoda_s0__step{s}__ddpm__full")),
+            ("SR3, DDPM (all T)", ev(f"sr3_s0__step{s}__ddpm__full")),
+            ("SRDiff+YODA, loss 'active'", ev(f"srdiff_yoda_s0_active_norm__step{s}__ddim__{n50}")),
+            ("SRDiff+YODA, DDPM (all T)", ev(f"srdiff_yoda_s0__step{s}__ddpm__full")),
+            ("SRDiff, DDPM (all T)", ev(f"srdiff_s0__step{s}__ddpm__full"))]
+    md += ["## 3. Ablations (seed 0, val)", ""]
+    if dinov2_missing:
+        md += [f"DINOv2 row not run: {dinov2_missing}.", ""]
+    md += [table(abl, "val"), ""]
+    l_series = {"trained with l": [], "default model, sampled with l": []}
+    for l_value in preset.lower_bounds:
+        trained = abl[0][1] if l_value == preset.default_lower_bound else ev(f"sr3_yoda_s0_l{l_value}__step{s}__ddim__{n50}")
+        sampled = abl[0][1] if l_value == preset.default_lower_bound else ev(f"sr3_yoda_s0__step{s}__ddim__{n50}__l{l_value}")
+        for key, e in (("trained with l", trained), ("default model, sampled with l", sampled)):
+            if e:
+                l_series[key].append((l_value, set_mean(e[0], "val", "psnr_y")))
+    line_plot(l_series, "lower bound l", "PSNR-Y (val), dB", figs / "lower_bound.png")
+    md += ["![lower bound](results/lower_bound.png)", ""]
+
+    md += ["## 4. Failure signatures", "",
+           "Gradient energy of the output over that of HR (luma, forward differences; 1 = as "
+           "sharp as HR) in a ±2 px band around the mask at t = T/2 and inside/outside it. "
+           "Seams at mask boundaries would show as a band ratio above both neighbours for "
+           "YODA and not for its baseline, measured on the same regions.", "",
+           "| method | band | inside | outside |", "|---|---|---|---|"]
+    for label, group in main[2:]:
+        cells = [cell([set_mean(e, "val", f"energy_ratio_{r}") for e in group], 3)
+                 for r in ("band", "inside", "outside")]
+        md.append(f"| {label} | " + " | ".join(cells) + " |")
+    md += ["", "Perceptual side (LPIPS) on SRDiff: "
+           + ("see the LPIPS column above." if lpips.available else
+              "not measured: LPIPS's AlexNet weights are absent here; rerun where they are "
+              "(`~/.cache/torch/hub/checkpoints/alexnet-owt-7be5be79.pth`)."), ""]
+
+    grid_rows = []
+    for set_name in SETS:
+        sample_dirs = {
+            "bicubic": out / "samples" / "bicubic",
+            "SR3": out / "samples" / f"sr3_s0__step{s}__ddim__{n50}",
+            "SR3+YODA": out / "samples" / f"sr3_yoda_s0__step{s}__ddim__{n50}",
+            "SRDiff": out / "samples" / f"srdiff_s0__step{s}__ddim__{n50}",
+            "SRDiff+YODA": out / "samples" / f"srdiff_yoda_s0__step{s}__ddim__{n50}",
+        }
+        files = sorted((out / "samples" / "bicubic").glob(f"{set_name}_*.png"))[:1]
+        for f in files:
+            row = [(title, load_image(d / f.name)) for title, d in sample_dirs.items() if (d / f.name).is_file()]
+            if len(row) > 1:
+                grid_rows.append([(t, img[:, :96, :96]) for t, img in row])
+    if grid_rows:
+        tile_grid(grid_rows, figs / "examples.png", min_tile=192)
+        md += ["## Examples (top-left 96 px of one val crop and one face)", "",
+               "![examples](results/examples.png)", ""]
+
+    planned = [(r.name, t) for r in runs for t in r.targets]
+    missing = [f"{n}@{t}" for n, t in planned if not any(k.startswith(f"{n}__step{t}__") for k in evals)]
+    md += ["## Coverage", "", f"{len(planned) - len(missing)} of {len(planned)} planned "
+           f"(run, steps) points evaluated."]
+    if missing:
+        md += ["Still missing (resume with the same command): " + ", ".join(sorted(set(missing)))]
+    if speeds:
+        md += ["", "Training speed of the runs in this folder (steps/s, as measured, alone or not): "
+               + ", ".join(f"{k} {v:.2f}" for k, v in sorted(speeds.items()) if v)]
+    notes = Path(__file__).with_name("RESULTS_NOTES.md")
+    if notes.is_file():
+        md += ["", notes.read_text().strip()]
+    path = docs / "RESULTS.md"
+    path.write_text("\n".join(md) + "\n")
+    return path
+
