@@ -8,6 +8,10 @@ Layout of a run folder::
         ema.safetensors                   so a crash never leaves a half checkpoint
         config.yaml
         training_state.pt                 optimiser, LR scheduler, step, RNG states
+
+Old checkpoints are pruned by renaming them to ``.trash-<name>`` before deleting them, and
+folders missing any of the four files are not listed, so a kill at any moment leaves only
+complete checkpoints under ``step-*`` names.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 STEP_DIR = re.compile(r"^step-(\d+)$")
+TRASH_PREFIX = ".trash-"
 
 
 def state_dict_for_saving(module: nn.Module) -> dict[str, torch.Tensor]:
@@ -78,6 +83,10 @@ class CheckpointFiles:
     step: int
 
     @property
+    def files(self) -> tuple[Path, ...]:
+        return (self.model, self.ema, self.config, self.training_state)
+
+    @property
     def model(self) -> Path:
         return self.folder / "model.safetensors"
 
@@ -95,7 +104,7 @@ class CheckpointFiles:
 
 
 def list_checkpoints(run_dir: str | Path) -> list[CheckpointFiles]:
-    """Complete checkpoints of a run, oldest first."""
+    """Complete checkpoints of a run (all four files present), oldest first."""
     folder = Path(run_dir) / "checkpoints"
     if not folder.is_dir():
         return []
@@ -103,8 +112,26 @@ def list_checkpoints(run_dir: str | Path) -> list[CheckpointFiles]:
     for child in folder.iterdir():
         match = STEP_DIR.match(child.name)
         if match and child.is_dir():
-            found.append(CheckpointFiles(child, int(match.group(1))))
+            files = CheckpointFiles(child, int(match.group(1)))
+            if all(path.is_file() for path in files.files):
+                found.append(files)
     return sorted(found, key=lambda c: c.step)
+
+
+def _discard(folder: Path) -> None:
+    """Delete a folder after renaming it out of the ``step-*`` namespace (atomic), so a kill
+    mid-delete leaves a ``.trash-*`` folder instead of a half checkpoint."""
+    trash = folder.with_name(TRASH_PREFIX + folder.name)
+    shutil.rmtree(trash, ignore_errors=True)
+    os.replace(folder, trash)
+    shutil.rmtree(trash, ignore_errors=True)
+
+
+def _remove_leftovers(root: Path) -> None:
+    """Delete what an interrupted save or prune left behind (``*.tmp``, ``.trash-*``)."""
+    for child in root.iterdir():
+        if child.is_dir() and (child.name.startswith(TRASH_PREFIX) or child.suffix == ".tmp"):
+            shutil.rmtree(child, ignore_errors=True)
 
 
 def save_checkpoint(
@@ -119,19 +146,20 @@ def save_checkpoint(
     """Write a complete checkpoint folder atomically and prune to the newest ``keep_last``."""
     root = Path(run_dir) / "checkpoints"
     root.mkdir(parents=True, exist_ok=True)
+    _remove_leftovers(root)
     final = CheckpointFiles(root / f"step-{step:06d}", step)
     tmp = root / f"{final.folder.name}.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     save_file(state_dict_for_saving(model), str(tmp / final.model.name))
     save_file(state_dict_for_saving(ema), str(tmp / final.ema.name))
     (tmp / final.config.name).write_text(config_yaml)
     torch.save(training_state, tmp / final.training_state.name)
     if final.folder.exists():
-        shutil.rmtree(final.folder)
+        os.replace(final.folder, root / (TRASH_PREFIX + final.folder.name))
     os.replace(tmp, final.folder)
     for old in list_checkpoints(run_dir)[:-keep_last] if keep_last > 0 else []:
-        shutil.rmtree(old.folder, ignore_errors=True)
+        _discard(old.folder)
+    _remove_leftovers(root)
     return final
 
 
