@@ -1,10 +1,11 @@
-"""Checkpoint folders on disk: atomic pruning, incomplete folders."""
+"""Checkpoint folders on disk: atomic pruning, incomplete folders, non-finite weights."""
 
 import pytest
 from torch import nn
 
 from yoda_sr.training import checkpoint as ckpt
 from yoda_sr.training.checkpoint import (
+    NonFiniteWeightsError,
     list_checkpoints,
     save_checkpoint,
 )
@@ -56,3 +57,11 @@ def test_folder_missing_a_file_is_not_listed(tmp_path, missing):
     save(run, 2)
     (run / "checkpoints" / "step-000002" / missing).unlink()
     assert [c.step for c in list_checkpoints(run)] == [1]
+
+
+def test_non_finite_weights_are_never_written(tmp_path):
+    run = tmp_path / "run"
+    save(run, 1)
+    with pytest.raises(NonFiniteWeightsError, match=r"step 2: .*NaN/inf.*model: weight"):
+        save(run, 2, weight=float("nan"))
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["step-000001"]

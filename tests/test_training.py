@@ -4,13 +4,14 @@ import pytest
 import torch
 from conftest import TINY_SR3_OVERRIDES
 from PIL import Image
+from safetensors.torch import load_file
 
 from yoda_sr.cli.main import main
 from yoda_sr.data.datasets import SRFolderDataset
 from yoda_sr.data.io import ImageReadError
 from yoda_sr.training.checkpoint import list_checkpoints, load_training_state
 from yoda_sr.training.config import ExperimentConfig
-from yoda_sr.training.trainer import ConfigMismatchError, Trainer
+from yoda_sr.training.trainer import ConfigMismatchError, Trainer, TrainingDivergedError
 
 
 def tiny_config(image_folder, *extra: str) -> ExperimentConfig:
@@ -115,3 +116,70 @@ def test_numeric_overrides_in_exponent_form_are_coerced_and_bad_ones_named():
     assert config.train.learning_rate == 0.001 and isinstance(config.train.learning_rate, float)
     with pytest.raises(ValueError, match="train.steps: expected int, got 'many'"):
         ExperimentConfig.load("sr3_tiny", ["train.steps=many"])
+
+
+def train_cli(run, *overrides: str, resume: bool = False) -> int:
+    """``yoda-sr train`` on the tiny SR3 config."""
+    sets = [f"--set={o}" for o in [*TINY_SR3_OVERRIDES, *overrides]]
+    return main(
+        ["train", "--config", "sr3_tiny", *sets, "--output-dir", str(run), "--no-progress"]
+        + (["--resume"] if resume else [])
+    )
+
+
+def test_infinite_learning_rate_stops_at_step_1_and_writes_no_checkpoint(
+    image_folder, tmp_path, capsys
+):
+    run = tmp_path / "run"
+    overrides = [f"data.train_dir={image_folder}", "train.learning_rate=.inf"]
+    assert train_cli(run, *overrides, "train.checkpoint_every=1") == 1
+    err = capsys.readouterr().err
+    assert "error: step 1: the update made the weights NaN/inf" in err
+    assert "train.learning_rate (now inf)" in err and "Traceback" not in err
+    assert not (run / "checkpoints").exists()
+
+
+def test_nan_loss_or_gradient_skips_the_step_and_too_many_in_a_row_stop(
+    image_folder, tmp_path, monkeypatch
+):
+    real_loss = Trainer._loss
+    plan: dict[int, str] = {}  # call number -> "loss" (NaN loss) | "grad" (NaN gradient)
+    calls = []
+
+    def flaky_loss(self, unwrapped, model, scheduler, batch):
+        loss = real_loss(self, unwrapped, model, scheduler, batch)
+        calls.append(None)
+        kind = plan.get(len(calls))
+        if kind == "loss":
+            return loss * float("nan")
+        if kind == "grad":  # finite value, NaN gradient (0 * d sqrt(x)/dx at 0)
+            weight = next(unwrapped.parameters())
+            return loss + 0.0 * torch.sqrt(weight.abs().sum() * 0.0)
+        return loss
+
+    monkeypatch.setattr(Trainer, "_loss", flaky_loss)
+    config = tiny_config(image_folder, "data.val_dir=", "train.steps=3", "train.checkpoint_every=3")
+    config.train.max_bad_steps = 1
+    plan.update({2: "loss", 4: "grad"})
+    with pytest.warns(UserWarning) as caught:
+        result = Trainer(config, tmp_path / "run").train(progress=False)
+    messages = [str(w.message) for w in caught if "skipped the batch" in str(w.message)]
+    assert messages == [
+        "step 2: the loss is nan; skipped the batch (1 in a row, train.max_bad_steps=1)",
+        "step 3: the gradient norm is nan; skipped the batch (1 in a row, train.max_bad_steps=1)",
+    ]
+    assert result.step == 3 and result.skipped_steps == 2 and len(result.losses) == 3
+    weights = load_file(list_checkpoints(tmp_path / "run")[-1].model)
+    assert all(torch.isfinite(w).all() for w in weights.values())
+
+    calls.clear()
+    plan.clear()
+    plan.update({2: "loss", 3: "loss"})
+    with (
+        pytest.warns(UserWarning, match="step 2: the loss is nan; skipped"),
+        pytest.raises(
+            TrainingDivergedError, match=r"step 2: the loss is nan, 2 step\(s\) in a row"
+        ),
+    ):
+        Trainer(config, tmp_path / "run2").train(progress=False)
+    assert not list_checkpoints(tmp_path / "run2")

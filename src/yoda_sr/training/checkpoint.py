@@ -11,7 +11,7 @@ Layout of a run folder::
 
 Old checkpoints are pruned by renaming them to ``.trash-<name>`` before deleting them, and
 folders missing any of the four files are not listed, so a kill at any moment leaves only
-complete checkpoints under ``step-*`` names.
+complete checkpoints under ``step-*`` names. Weights with NaN/inf are never written.
 """
 
 from __future__ import annotations
@@ -33,9 +33,18 @@ STEP_DIR = re.compile(r"^step-(\d+)$")
 TRASH_PREFIX = ".trash-"
 
 
+class NonFiniteWeightsError(FloatingPointError):
+    """Weights hold NaN or inf (and are therefore not written)."""
+
+
 def state_dict_for_saving(module: nn.Module) -> dict[str, torch.Tensor]:
     """Contiguous CPU copies (safetensors refuses shared or strided storage)."""
     return {k: v.detach().cpu().contiguous().clone() for k, v in module.state_dict().items()}
+
+
+def non_finite_tensors(state: dict[str, torch.Tensor]) -> list[str]:
+    """Names of the floating-point tensors of ``state`` holding NaN or inf."""
+    return [k for k, v in state.items() if v.is_floating_point() and not v.isfinite().all()]
 
 
 def save_weights(module: nn.Module, path: str | Path) -> None:
@@ -143,15 +152,26 @@ def save_checkpoint(
     training_state: dict[str, Any],
     keep_last: int,
 ) -> CheckpointFiles:
-    """Write a complete checkpoint folder atomically and prune to the newest ``keep_last``."""
+    """Write a complete checkpoint folder atomically and prune to the newest ``keep_last``.
+
+    Raises :class:`NonFiniteWeightsError` (writing nothing) if any weight is NaN or inf.
+    """
+    weights = {"model": state_dict_for_saving(model), "ema": state_dict_for_saving(ema)}
+    bad = {name: non_finite_tensors(state) for name, state in weights.items()}
+    if any(bad.values()):
+        raise NonFiniteWeightsError(
+            f"step {step}: not writing a checkpoint, the weights hold NaN/inf ("
+            + "; ".join(f"{name}: {', '.join(keys[:3])}" for name, keys in bad.items() if keys)
+            + ")"
+        )
     root = Path(run_dir) / "checkpoints"
     root.mkdir(parents=True, exist_ok=True)
     _remove_leftovers(root)
     final = CheckpointFiles(root / f"step-{step:06d}", step)
     tmp = root / f"{final.folder.name}.tmp"
     tmp.mkdir()
-    save_file(state_dict_for_saving(model), str(tmp / final.model.name))
-    save_file(state_dict_for_saving(ema), str(tmp / final.ema.name))
+    save_file(weights["model"], str(tmp / final.model.name))
+    save_file(weights["ema"], str(tmp / final.ema.name))
     (tmp / final.config.name).write_text(config_yaml)
     torch.save(training_state, tmp / final.training_state.name)
     if final.folder.exists():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import math
 import time
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +46,7 @@ RESUMABLE_CHANGES = {
     "train.log_every",
     "train.checkpoint_every",
     "train.keep_last",
+    "train.max_bad_steps",
     "train.validate_every",
     "train.sample_every",
     "train.val_sampler",
@@ -61,6 +63,10 @@ RESUMABLE_CHANGES = {
 
 class ConfigMismatchError(ValueError):
     """The config given for ``--resume`` does not match the checkpoint's."""
+
+
+class TrainingDivergedError(FloatingPointError):
+    """Losses, gradients or weights became NaN/inf and training stopped."""
 
 
 def _flatten(data: dict, prefix: str = "") -> dict[str, object]:
@@ -104,6 +110,7 @@ class TrainResult:
     losses: list[float] = field(default_factory=list)
     val_psnr: list[tuple[int, float]] = field(default_factory=list)
     steps_per_second: float = 0.0
+    skipped_steps: int = 0
 
 
 def _infinite(loader: DataLoader) -> Iterator[dict]:
@@ -111,6 +118,19 @@ def _infinite(loader: DataLoader) -> Iterator[dict]:
         if hasattr(loader, "set_epoch"):
             loader.set_epoch(epoch)
         yield from loader
+
+
+def _check_weights(model: nn.Module, step: int, learning_rate: float) -> None:
+    """Stop if the update of ``step`` made any trainable weight NaN/inf."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    if bool(torch.stack([p.isfinite().all() for p in params]).all()):
+        return
+    names = [n for n, p in model.named_parameters() if not p.isfinite().all()]
+    raise TrainingDivergedError(
+        f"step {step}: the update made the weights NaN/inf ({', '.join(names[:3])}"
+        f"{', ...' if len(names) > 3 else ''}); stopped without saving them. Lower "
+        f"train.learning_rate (now {learning_rate}) and resume from the last checkpoint"
+    )
 
 
 class Trainer:
@@ -226,24 +246,25 @@ class Trainer:
             disable=not (progress and accelerator.is_local_main_process),
             desc="train",
         )
-        started, start_step = time.perf_counter(), step
+        started, start_step, bad_in_a_row = time.perf_counter(), step, 0
         while step < tc.steps:
-            batch = next(batches)
             with accelerator.accumulate(model):
-                loss = self._loss(accelerator.unwrap_model(model), model, scheduler, batch)
+                loss = self._loss(accelerator.unwrap_model(model), model, scheduler, next(batches))
                 accelerator.backward(loss)
-                if accelerator.sync_gradients and tc.grad_clip > 0:
-                    accelerator.clip_grad_norm_(model.parameters(), tc.grad_clip)
-                optimizer.step()
-                lr_scheduler.step()
-                optimizer.zero_grad(set_to_none=True)
             if not accelerator.sync_gradients:
                 continue
-            ema.update_parameters(accelerator.unwrap_model(model))
-            step += 1
             loss_value = float(accelerator.gather(loss.detach()).mean())
-            if not math.isfinite(loss_value):
-                raise FloatingPointError(f"loss became {loss_value} at step {step}")
+            problem = self._apply_gradients(accelerator, model, optimizer, lr_scheduler, loss_value)
+            if problem is not None:
+                bad_in_a_row += 1
+                result.skipped_steps += 1
+                self._bad_step(step + 1, problem, bad_in_a_row)
+                accelerator.log({"skipped_steps": result.skipped_steps}, step=step + 1)
+                continue
+            bad_in_a_row = 0
+            step += 1
+            _check_weights(accelerator.unwrap_model(model), step, tc.learning_rate)
+            ema.update_parameters(accelerator.unwrap_model(model))
             result.losses.append(loss_value)
             rate = (step - start_step) / max(time.perf_counter() - started, 1e-9)
             bar.update(1)
@@ -280,6 +301,41 @@ class Trainer:
         result.steps_per_second = (step - start_step) / max(time.perf_counter() - started, 1e-9)
         accelerator.end_training()
         return result
+
+    def _apply_gradients(
+        self, accelerator: Accelerator, model: nn.Module, optimizer, lr_scheduler, loss_value: float
+    ) -> str | None:
+        """Clip the gradients and step the optimiser and LR schedule, unless the loss or the
+        gradient norm is NaN/inf: then leave the weights alone and return what was wrong."""
+        tc = self.config.train
+        max_norm = tc.grad_clip if tc.grad_clip > 0 else math.inf
+        grad_norm = float(accelerator.clip_grad_norm_(model.parameters(), max_norm))
+        problem = None
+        if not math.isfinite(loss_value):
+            problem = f"the loss is {loss_value}"
+        elif not math.isfinite(grad_norm) and accelerator.scaler is None:
+            problem = f"the gradient norm is {grad_norm}"
+        # fp16: the loss scaler skips overflowing steps itself and must see every step.
+        if problem is None or accelerator.scaler is not None:
+            optimizer.step()
+            lr_scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+        return problem
+
+    def _bad_step(self, step: int, problem: str, in_a_row: int) -> None:
+        """Warn about a skipped step, or stop after more than ``train.max_bad_steps`` in a row."""
+        limit = self.config.train.max_bad_steps
+        if in_a_row > limit:
+            raise TrainingDivergedError(
+                f"step {step}: {problem}, {in_a_row} step(s) in a row (train.max_bad_steps="
+                f"{limit}); stopped. Lower train.learning_rate or check the data, then "
+                "resume from the last checkpoint"
+            )
+        warnings.warn(
+            f"step {step}: {problem}; skipped the batch ({in_a_row} in a row, "
+            f"train.max_bad_steps={limit})",
+            stacklevel=3,
+        )
 
     def _loss(self, unwrapped: nn.Module, model: nn.Module, scheduler, batch: dict) -> torch.Tensor:
         lr, hr = batch["lr"], batch["hr"]
