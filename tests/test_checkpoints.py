@@ -1,12 +1,18 @@
-"""Checkpoint folders on disk: atomic pruning, incomplete folders, non-finite weights."""
+"""Checkpoint folders on disk: atomic pruning, incomplete folders, non-finite weights,
+damaged files."""
+
+import pickle
 
 import pytest
+import torch
 from torch import nn
 
 from yoda_sr.training import checkpoint as ckpt
 from yoda_sr.training.checkpoint import (
+    CorruptCheckpointError,
     NonFiniteWeightsError,
     list_checkpoints,
+    read_checkpoint,
     save_checkpoint,
 )
 
@@ -65,3 +71,34 @@ def test_non_finite_weights_are_never_written(tmp_path):
     with pytest.raises(NonFiniteWeightsError, match=r"step 2: .*NaN/inf.*model: weight"):
         save(run, 2, weight=float("nan"))
     assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["step-000001"]
+
+
+@pytest.mark.parametrize(
+    "name, damage, reason",
+    [
+        ("training_state.pt", lambda b: b[: len(b) // 2], "failed reading zip archive"),
+        ("training_state.pt", lambda b: b"", "EOFError"),
+        ("training_state.pt", lambda b: pickle.dumps(object(), protocol=2), "refuses"),
+        ("model.safetensors", lambda b: b[:-4], "file not fully covered"),
+        ("ema.safetensors", lambda b: b[:5], "header too small"),
+    ],
+)
+def test_damaged_file_is_named_with_a_short_reason(tmp_path, name, damage, reason):
+    run = tmp_path / "run"
+    save(run, 1)
+    files = list_checkpoints(run)[0]
+    assert read_checkpoint(files)["step"] == 1
+    path = files.folder / name
+    path.write_bytes(damage(path.read_bytes()))
+    with pytest.raises(CorruptCheckpointError, match=f"{name}: .*{reason}") as info:
+        read_checkpoint(files)
+    assert "weights_only=False" not in str(info.value) and "\n" not in str(info.value)
+
+
+def test_training_state_without_required_keys_is_corrupt(tmp_path):
+    run = tmp_path / "run"
+    save(run, 1)
+    files = list_checkpoints(run)[0]
+    torch.save({"step": 1}, files.training_state)
+    with pytest.raises(CorruptCheckpointError, match="training_state.pt: .*no optimizer"):
+        read_checkpoint(files)

@@ -183,3 +183,28 @@ def test_nan_loss_or_gradient_skips_the_step_and_too_many_in_a_row_stop(
     ):
         Trainer(config, tmp_path / "run2").train(progress=False)
     assert not list_checkpoints(tmp_path / "run2")
+
+
+def test_resume_falls_back_past_a_corrupt_newest_checkpoint(image_folder, tmp_path, capsys):
+    run = tmp_path / "run"
+    Trainer(tiny_config(image_folder, "data.val_dir="), run).train(progress=False)
+    newest = list_checkpoints(run)[-1]
+    newest.training_state.write_bytes(newest.training_state.read_bytes()[:1000])
+    with pytest.warns(
+        UserWarning,
+        match=r"step-000004: training_state.pt: .*zip archive.*; skipped, resuming from step-000002",
+    ):
+        trainer = Trainer(tiny_config(image_folder, "data.val_dir=", "train.steps=5"), run, True)
+    assert trainer.checkpoint.step == 2
+    result = trainer.train(progress=False)
+    assert result.step == 5 and len(result.losses) == 3
+    assert [c.step for c in list_checkpoints(run)] == [2, 4, 5]
+    assert load_training_state(list_checkpoints(run)[1].training_state)["step"] == 4
+
+    # Nothing loads: a clear error naming every checkpoint, not a traceback.
+    for files in list_checkpoints(run):
+        files.model.write_bytes(b"")
+    assert train_cli(run, f"data.train_dir={image_folder}", resume=True) == 2
+    err = capsys.readouterr().err
+    assert "no checkpoint reads back" in err and "weights_only=False" not in err
+    assert all(f"step-00000{s}: model.safetensors: " in err for s in (2, 4, 5))

@@ -17,24 +17,34 @@ complete checkpoints under ``step-*`` names. Weights with NaN/inf are never writ
 from __future__ import annotations
 
 import os
+import pickle
 import random
 import re
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 
 STEP_DIR = re.compile(r"^step-(\d+)$")
 TRASH_PREFIX = ".trash-"
+TRAINING_STATE_KEYS = ("optimizer", "lr_scheduler", "ema_n_averaged", "step", "rng")
+# What reading a damaged (truncated, emptied, overwritten) checkpoint file raises.
+READ_ERRORS = (OSError, EOFError, RuntimeError, ValueError, pickle.UnpicklingError, SafetensorError)
 
 
 class NonFiniteWeightsError(FloatingPointError):
     """Weights hold NaN or inf (and are therefore not written)."""
+
+
+class CorruptCheckpointError(ValueError):
+    """A checkpoint file does not read back."""
 
 
 def state_dict_for_saving(module: nn.Module) -> dict[str, torch.Tensor]:
@@ -186,3 +196,42 @@ def save_checkpoint(
 def load_training_state(path: str | Path) -> dict[str, Any]:
     """Optimiser/scheduler/RNG state; ``weights_only=True`` (no arbitrary unpickling)."""
     return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def _reason(exc: BaseException) -> str:
+    """One short line for why a file did not read (not torch's advice to unpickle unsafely)."""
+    if isinstance(exc, pickle.UnpicklingError):
+        return "holds objects that safe (weights_only) loading refuses"
+    text = str(exc).strip()
+    return text.splitlines()[0].split(". ")[0].rstrip(".") if text else type(exc).__name__
+
+
+def _read(path: Path, reader: Callable[[Path], Any]) -> Any:
+    try:
+        return reader(path)
+    except READ_ERRORS as exc:
+        raise CorruptCheckpointError(f"{path.name}: {_reason(exc)}") from exc
+
+
+def _check_safetensors(path: Path) -> None:
+    """Parse the header; safetensors checks it against the file size (catches truncation)."""
+    with safe_open(str(path), framework="pt") as handle:
+        handle.keys()
+
+
+def read_checkpoint(files: CheckpointFiles) -> dict[str, Any]:
+    """Check that every file of a checkpoint reads back and return its training state.
+
+    Raises :class:`CorruptCheckpointError` naming the first file that does not.
+    """
+    _read(files.model, _check_safetensors)
+    _read(files.ema, _check_safetensors)
+    _read(files.config, Path.read_text)
+    state = _read(files.training_state, load_training_state)
+    keys = state.keys() if isinstance(state, dict) else ()
+    missing = [k for k in TRAINING_STATE_KEYS if k not in keys]
+    if missing:
+        raise CorruptCheckpointError(
+            f"{files.training_state.name}: not a training state (no {', '.join(missing)})"
+        )
+    return state

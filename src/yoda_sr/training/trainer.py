@@ -9,6 +9,7 @@ import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -30,9 +31,11 @@ from yoda_sr.metrics import psnr
 from yoda_sr.models import SRBackbone, bicubic_up, build_model
 from yoda_sr.pipeline import YodaPipeline
 from yoda_sr.training.checkpoint import (
+    CheckpointFiles,
+    CorruptCheckpointError,
     list_checkpoints,
-    load_training_state,
     load_weights,
+    read_checkpoint,
     rng_state,
     save_checkpoint,
     set_rng_state,
@@ -146,15 +149,38 @@ class Trainer:
                 f"{self.output_dir}: already holds checkpoints (newest step {existing[-1].step}); "
                 "pass --resume to continue it or choose another --output-dir"
             )
+        self.checkpoint: CheckpointFiles | None = None
+        self._resume_state: dict[str, Any] = {}
         if resume and existing:
-            saved = ExperimentConfig.load(existing[-1].config)
-            diffs = config_differences(saved, config)
+            self.checkpoint, self._resume_state = self._pick_checkpoint(existing)
+
+    def _pick_checkpoint(
+        self, existing: list[CheckpointFiles]
+    ) -> tuple[CheckpointFiles, dict[str, Any]]:
+        """The newest checkpoint that reads back, and its training state; warns about each
+        newer one skipped. Its config must match the given one."""
+        skipped: list[str] = []
+        for files in reversed(existing):
+            try:
+                state = read_checkpoint(files)
+                saved = ExperimentConfig.load(files.config)
+            except ValueError as exc:
+                skipped.append(f"{files.folder}: {exc}")
+                continue
+            for problem in skipped:
+                warnings.warn(
+                    f"{problem}; skipped, resuming from {files.folder.name}", stacklevel=3
+                )
+            diffs = config_differences(saved, self.config)
             if diffs:
                 raise ConfigMismatchError(
-                    f"{existing[-1].config}: the given config does not match the checkpoint:\n  "
+                    f"{files.config}: the given config does not match the checkpoint:\n  "
                     + "\n  ".join(diffs)
                 )
-        self.checkpoint = existing[-1] if (resume and existing) else None
+            return files, state
+        raise CorruptCheckpointError(
+            f"{self.output_dir}: no checkpoint reads back:\n  " + "\n  ".join(skipped)
+        )
 
     # -- setup -------------------------------------------------------------------------
     def _datasets(self, device: torch.device) -> tuple[SRFolderDataset, SRFolderDataset | None]:
@@ -185,6 +211,19 @@ class Trainer:
         if hasattr(model, "prepare_for_training"):
             model.prepare_for_training()
         return model
+
+    def _restore(self, model: nn.Module, ema: AveragedModel, optimizer, lr_scheduler) -> int:
+        """Load the checkpoint picked for resuming; returns its step."""
+        if self.checkpoint is None:
+            return 0
+        state = self._resume_state
+        load_weights(model, self.checkpoint.model)
+        load_weights(ema.module, self.checkpoint.ema)
+        optimizer.load_state_dict(state["optimizer"])
+        lr_scheduler.load_state_dict(state["lr_scheduler"])
+        ema.n_averaged.fill_(state["ema_n_averaged"])
+        set_rng_state(state["rng"])
+        return int(state["step"])
 
     # -- loop --------------------------------------------------------------------------
     def train(self, progress: bool = True) -> TrainResult:
@@ -222,16 +261,7 @@ class Trainer:
             num_warmup_steps=tc.warmup_steps * accelerator.num_processes,
             num_training_steps=tc.steps * accelerator.num_processes,
         )
-        step = 0
-        if self.checkpoint is not None:
-            load_weights(model, self.checkpoint.model)
-            load_weights(ema.module, self.checkpoint.ema)
-            state = load_training_state(self.checkpoint.training_state)
-            optimizer.load_state_dict(state["optimizer"])
-            lr_scheduler.load_state_dict(state["lr_scheduler"])
-            ema.n_averaged.fill_(state["ema_n_averaged"])
-            set_rng_state(state["rng"])
-            step = int(state["step"])
+        step = self._restore(model, ema, optimizer, lr_scheduler)
         model, optimizer, loader, lr_scheduler = accelerator.prepare(
             model, optimizer, loader, lr_scheduler
         )
