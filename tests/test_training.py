@@ -1,11 +1,18 @@
 """Train a few steps, checkpoint, resume, upscale: the end-to-end round trip on CPU."""
 
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
 import pytest
 import torch
 from conftest import TINY_SR3_OVERRIDES
 from PIL import Image
 from safetensors.torch import load_file
 
+import yoda_sr
 from yoda_sr.cli.main import main
 from yoda_sr.data.datasets import SRFolderDataset
 from yoda_sr.data.io import ImageReadError
@@ -208,3 +215,47 @@ def test_resume_falls_back_past_a_corrupt_newest_checkpoint(image_folder, tmp_pa
     err = capsys.readouterr().err
     assert "no checkpoint reads back" in err and "weights_only=False" not in err
     assert all(f"step-00000{s}: model.safetensors: " in err for s in (2, 4, 5))
+
+
+@pytest.fixture
+def one_thread():
+    """One intra-op thread, as in the subprocess, so float sums match bit for bit."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def test_killed_and_resumed_run_equals_an_uninterrupted_one_bit_for_bit(
+    image_folder, tmp_path, one_thread
+):
+    # 4 images / batch 2: checkpoints at steps 3, 6, 9 fall mid-epoch; dropout draws RNG too.
+    common = ["model.dropout=0.1", "train.steps=12", "train.checkpoint_every=3"]
+    killed = tmp_path / "killed"
+    sets = [f"--set={o}" for o in [*TINY_SR3_OVERRIDES, *common]]
+    sets += [f"--set=data.train_dir={image_folder}", f"--set=data.val_dir={image_folder}"]
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    src = str(Path(yoda_sr.__file__).parents[1])  # this checkout, not an installed copy
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [src, os.environ.get("PYTHONPATH")]))
+    command = [sys.executable, "-m", "yoda_sr.cli.main", "train", "--config", "sr3_tiny"]
+    command += [*sets, "--set=train.validate_every=2", "--output-dir", str(killed), "--no-progress"]
+    with open(tmp_path / "stderr.txt", "w") as stderr:
+        process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=stderr)
+        deadline = time.monotonic() + 300
+        while not list_checkpoints(killed):
+            assert process.poll() is None, (tmp_path / "stderr.txt").read_text()
+            assert time.monotonic() < deadline, "no checkpoint within 300 s"
+            time.sleep(0.01)
+        process.kill()
+        process.wait()
+    assert list_checkpoints(killed)[-1].step < 12, "the run ended before it was killed"
+
+    # Resume with two loader workers (and validation at other steps): still the same data.
+    resumed = tiny_config(image_folder, *common, "data.num_workers=2", "train.validate_every=5")
+    Trainer(resumed, killed, resume=True).train(progress=False)
+    whole = tmp_path / "whole"
+    Trainer(tiny_config(image_folder, *common, "data.val_dir="), whole).train(progress=False)
+    for name in ("model", "ema"):
+        a = load_file(getattr(list_checkpoints(killed)[-1], name))
+        b = load_file(getattr(list_checkpoints(whole)[-1], name))
+        assert all(torch.equal(a[k], b[k]) for k in b), name

@@ -7,7 +7,8 @@ Layout of a run folder::
         model.safetensors                 "<name>.tmp" and renamed when complete,
         ema.safetensors                   so a crash never leaves a half checkpoint
         config.yaml
-        training_state.pt                 optimiser, LR scheduler, step, RNG states
+        training_state.pt                 optimiser, LR scheduler, step, data position,
+                                          RNG states
 
 Old checkpoints are pruned by renaming them to ``.trash-<name>`` before deleting them, and
 folders missing any of the four files are not listed, so a kill at any moment leaves only

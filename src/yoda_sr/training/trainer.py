@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 import yaml
 from accelerate import Accelerator
+from accelerate.data_loader import skip_first_batches
 from accelerate.utils import set_seed
 from diffusers.optimization import get_scheduler
 from torch import nn
@@ -23,7 +24,7 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from yoda_sr.attention import build_importance_source
-from yoda_sr.data.datasets import SRFolderDataset
+from yoda_sr.data.datasets import EpochSampler, SRFolderDataset
 from yoda_sr.data.importance_cache import ImportanceCache
 from yoda_sr.data.io import image_grid, save_image
 from yoda_sr.diffusion import make_scheduler, yoda_loss
@@ -116,11 +117,14 @@ class TrainResult:
     skipped_steps: int = 0
 
 
-def _infinite(loader: DataLoader) -> Iterator[dict]:
-    for epoch in itertools.count():
-        if hasattr(loader, "set_epoch"):
-            loader.set_epoch(epoch)
-        yield from loader
+def _batches(loader: DataLoader, start: int) -> Iterator[dict]:
+    """Batches forever, beginning ``start`` batches in (epoch ``start // len(loader)``)."""
+    first_epoch, skip = divmod(start, len(loader))
+    for epoch in itertools.count(first_epoch):
+        current = skip_first_batches(loader, skip) if skip else loader
+        current.set_epoch(epoch)
+        skip = 0
+        yield from current
 
 
 def _check_weights(model: nn.Module, step: int, learning_rate: float) -> None:
@@ -206,16 +210,32 @@ class Trainer:
             )
         return train, val
 
+    def _loader(self, train_set: SRFolderDataset) -> DataLoader:
+        """Shuffled training batches whose order and crops depend on the seed and epoch only."""
+        cfg, tc = self.config, self.config.train
+        return DataLoader(
+            train_set,
+            batch_size=tc.batch_size,
+            sampler=EpochSampler(len(train_set), tc.seed),
+            drop_last=len(train_set) >= tc.batch_size,
+            num_workers=cfg.data.num_workers,
+            persistent_workers=cfg.data.num_workers > 0,
+            # Workers' seeds come from here, not from the global RNG that drives the noise.
+            generator=torch.Generator().manual_seed(tc.seed),
+        )
+
     def _build_model(self) -> nn.Module:
         model = build_model(self.config.model)
         if hasattr(model, "prepare_for_training"):
             model.prepare_for_training()
         return model
 
-    def _restore(self, model: nn.Module, ema: AveragedModel, optimizer, lr_scheduler) -> int:
-        """Load the checkpoint picked for resuming; returns its step."""
+    def _restore(
+        self, model: nn.Module, ema: AveragedModel, optimizer, lr_scheduler
+    ) -> tuple[int, int]:
+        """Load the checkpoint picked for resuming; returns (step, batches consumed)."""
         if self.checkpoint is None:
-            return 0
+            return 0, 0
         state = self._resume_state
         load_weights(model, self.checkpoint.model)
         load_weights(ema.module, self.checkpoint.ema)
@@ -223,7 +243,9 @@ class Trainer:
         lr_scheduler.load_state_dict(state["lr_scheduler"])
         ema.n_averaged.fill_(state["ema_n_averaged"])
         set_rng_state(state["rng"])
-        return int(state["step"])
+        step = int(state["step"])
+        # Checkpoints written before the data position was saved: one batch per micro-step.
+        return step, int(state.get("batches", step * self.config.train.gradient_accumulation_steps))
 
     # -- loop --------------------------------------------------------------------------
     def train(self, progress: bool = True) -> TrainResult:
@@ -240,14 +262,7 @@ class Trainer:
         if accelerator.is_main_process:
             (self.output_dir / "config.yaml").write_text(config_yaml)
         train_set, val_set = self._datasets(accelerator.device)
-        loader = DataLoader(
-            train_set,
-            batch_size=tc.batch_size,
-            shuffle=True,
-            drop_last=len(train_set) >= tc.batch_size,
-            num_workers=cfg.data.num_workers,
-            persistent_workers=cfg.data.num_workers > 0,
-        )
+        loader = self._loader(train_set)
         model = self._build_model()
         ema = AveragedModel(model, avg_fn=ema_avg_fn(tc.ema_decay), use_buffers=True)
         optimizer = torch.optim.AdamW(
@@ -261,7 +276,7 @@ class Trainer:
             num_warmup_steps=tc.warmup_steps * accelerator.num_processes,
             num_training_steps=tc.steps * accelerator.num_processes,
         )
-        step = self._restore(model, ema, optimizer, lr_scheduler)
+        step, consumed = self._restore(model, ema, optimizer, lr_scheduler)
         model, optimizer, loader, lr_scheduler = accelerator.prepare(
             model, optimizer, loader, lr_scheduler
         )
@@ -269,7 +284,7 @@ class Trainer:
         scheduler = make_scheduler(cfg.diffusion, "ddpm") if cfg.model_type != "rrdb" else None
         accelerator.init_trackers("yoda-sr")
         result = TrainResult(step=step)
-        batches = _infinite(loader)
+        batches = _batches(loader, consumed)
         bar = tqdm(
             total=tc.steps,
             initial=step,
@@ -281,6 +296,7 @@ class Trainer:
             with accelerator.accumulate(model):
                 loss = self._loss(accelerator.unwrap_model(model), model, scheduler, next(batches))
                 accelerator.backward(loss)
+            consumed += 1
             if not accelerator.sync_gradients:
                 continue
             loss_value = float(accelerator.gather(loss.detach()).mean())
@@ -322,6 +338,7 @@ class Trainer:
                             "lr_scheduler": lr_scheduler.state_dict(),
                             "ema_n_averaged": int(ema.n_averaged),
                             "step": step,
+                            "batches": consumed,
                             "rng": rng_state(),
                         },
                         tc.keep_last,
@@ -391,7 +408,9 @@ class Trainer:
         cfg, tc = self.config, self.config.train
         was_training = ema_model.training
         pipe = YodaPipeline(ema_model, cfg, device=accelerator.device)
-        batch = next(iter(DataLoader(val_set, batch_size=len(val_set))))
+        # Own generator: validation must not draw from the RNG that drives training.
+        loader = DataLoader(val_set, batch_size=len(val_set), generator=torch.Generator())
+        batch = next(iter(loader))
         generator = torch.Generator().manual_seed(tc.seed)
         out = pipe(
             batch["lr"],
