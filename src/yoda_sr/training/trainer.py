@@ -135,8 +135,8 @@ def _check_weights(model: nn.Module, step: int, learning_rate: float) -> None:
     names = [n for n, p in model.named_parameters() if not p.isfinite().all()]
     raise TrainingDivergedError(
         f"step {step}: the update made the weights NaN/inf ({', '.join(names[:3])}"
-        f"{', ...' if len(names) > 3 else ''}); stopped without saving them. Lower "
-        f"train.learning_rate (now {learning_rate}) and resume from the last checkpoint"
+        f"{', ...' if len(names) > 3 else ''}); stopped without saving them "
+        f"(train.learning_rate is {learning_rate}: too high?)"
     )
 
 
@@ -375,8 +375,7 @@ class Trainer:
         if in_a_row > limit:
             raise TrainingDivergedError(
                 f"step {step}: {problem}, {in_a_row} step(s) in a row (train.max_bad_steps="
-                f"{limit}); stopped. Lower train.learning_rate or check the data, then "
-                "resume from the last checkpoint"
+                f"{limit}); stopped (train.learning_rate too high? bad data?)"
             )
         warnings.warn(
             f"step {step}: {problem}; skipped the batch ({in_a_row} in a row, "
