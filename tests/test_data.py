@@ -6,7 +6,7 @@ import torch
 from PIL import Image
 
 from yoda_sr.attention import AttentionConfig, build_importance_source
-from yoda_sr.data.datasets import PairedFolderDataset, SRFolderDataset, quantize
+from yoda_sr.data.datasets import EpochSampler, PairedFolderDataset, SRFolderDataset, quantize
 from yoda_sr.data.importance_cache import ImportanceCache
 from yoda_sr.data.io import load_image
 from yoda_sr.data.resize import imresize
@@ -83,3 +83,15 @@ def test_paired_folders_match_by_stem_and_report_missing_lr(tmp_path):
     Image.new("RGB", (32, 32)).save(hr_dir / "b.png")
     with pytest.raises(FileNotFoundError, match="no LR image for HR b"):
         PairedFolderDataset(lr_dir, hr_dir, scale=4)
+
+
+def test_epoch_sampler_and_seeded_items_depend_on_seed_and_epoch_only(image_folder):
+    sampler = EpochSampler(4, seed=7)
+    sampler.set_epoch(3)
+    first = list(sampler)
+    assert sorted(i for i, _ in first) == [0, 1, 2, 3] and first == list(sampler)
+    sampler.set_epoch(4)
+    assert list(sampler) != first
+    dataset = SRFolderDataset(image_folder, scale=4, hr_size=32, train=True)
+    a, b = dataset[first[0]], dataset[first[0]]
+    assert torch.equal(a["hr"], b["hr"]) and torch.equal(a["lr"], b["lr"])

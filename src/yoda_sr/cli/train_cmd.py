@@ -45,11 +45,16 @@ def run(args: argparse.Namespace) -> int:
     except (FileNotFoundError, FileExistsError, ValueError, WeightsNotFoundError) as exc:
         print(f"yoda-sr train: error: {exc}", file=sys.stderr)
         return 2
+    except FloatingPointError as exc:  # diverged: NaN/inf losses, gradients or weights
+        print(f"yoda-sr train: error: {exc}", file=sys.stderr)
+        return 1
     last = f"{result.losses[-1]:.4f}" if result.losses else "n/a"
     print(
         f"trained to step {result.step} (loss {last}, {result.steps_per_second:.2f} steps/s); "
         f"checkpoints in {args.output_dir}/checkpoints"
     )
+    if result.skipped_steps:
+        print(f"  skipped {result.skipped_steps} step(s) with a NaN/inf loss or gradient")
     for step, value in result.val_psnr:
         print(f"  step {step}: validation PSNR {value:.2f} dB")
     return 0

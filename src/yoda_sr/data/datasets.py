@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import random
 import warnings
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import Tensor
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, Sampler
 from tqdm.auto import tqdm
 
 from yoda_sr.data.importance_cache import ImportanceCache, file_digest
@@ -66,12 +68,38 @@ def prepare_hr(image: Tensor, scale: int, mode: str, hr_size: int) -> Tensor:
     return image[:, : h - h % scale, : w - w % scale]
 
 
+class EpochSampler(Sampler[tuple[int, int]]):
+    """Shuffled ``(index, seed)`` pairs: each sample's crop/flip seed travels with its index.
+
+    Epoch ``e``'s order and seeds depend on ``(seed, e)`` alone, not on any process's RNG,
+    so a run resumed mid-epoch, with any number of loader workers, sees exactly the samples
+    an uninterrupted run sees.
+    """
+
+    def __init__(self, size: int, seed: int) -> None:
+        self.size, self.seed, self.epoch = size, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        rng = np.random.default_rng([self.seed, self.epoch])
+        order = rng.permutation(self.size).tolist()
+        seeds = rng.integers(0, 2**63, size=self.size).tolist()
+        return iter(zip(order, seeds, strict=True))
+
+
 class SRFolderDataset(Dataset):
     """HR images from a folder; each item is ``{"hr", "lr", "importance", "name"}``.
 
     ``hr`` (3, H, W) and ``importance`` (1, H, W) in [0, 1] at ``hr_size``; ``lr``
     (3, H/s, W/s) in [0, 1], 8-bit quantised. The importance map is computed on the whole
-    LR image (then cropped with the HR patch), through ``cache``.
+    LR image (then cropped with the HR patch), through ``cache``. Items are indexed by
+    position, or by ``(position, seed)`` to fix the random crop and flips (see
+    :class:`EpochSampler`).
     """
 
     def __init__(
@@ -135,7 +163,9 @@ class SRFolderDataset(Dataset):
     def __len__(self) -> int:
         return len(self.files)
 
-    def __getitem__(self, index: int) -> dict:
+    def __getitem__(self, item: int | tuple[int, int]) -> dict:
+        index, seed = item if isinstance(item, tuple) else (item, random.getrandbits(64))
+        rng = random.Random(seed)
         path = self.files[index]
         hr, lr, importance = self._load_full(path)
         if importance is None:
@@ -143,7 +173,7 @@ class SRFolderDataset(Dataset):
         lr_size = self.hr_size // self.scale
         _, h, w = lr.shape
         if self.train:
-            top, left = random.randint(0, h - lr_size), random.randint(0, w - lr_size)
+            top, left = rng.randint(0, h - lr_size), rng.randint(0, w - lr_size)
         else:
             top, left = (h - lr_size) // 2, (w - lr_size) // 2
         s = self.scale
@@ -151,8 +181,8 @@ class SRFolderDataset(Dataset):
         hr = hr[:, top * s : (top + lr_size) * s, left * s : (left + lr_size) * s]
         importance = importance[:, top * s : (top + lr_size) * s, left * s : (left + lr_size) * s]
         if self.train and self.flip:
-            dims = [-1] if random.random() < 0.5 else []
-            if self.mode == "patch" and random.random() < 0.5:
+            dims = [-1] if rng.random() < 0.5 else []
+            if self.mode == "patch" and rng.random() < 0.5:
                 dims.append(-2)
             if dims:
                 lr, hr, importance = (x.flip(dims) for x in (lr, hr, importance))

@@ -25,7 +25,12 @@ from yoda_sr.models.sr3 import SR3Config
 
 @dataclass
 class TrainConfig:
-    """Optimisation and bookkeeping. ``mixed_precision``: "no" | "fp16" | "bf16" (accelerate)."""
+    """Optimisation and bookkeeping. ``mixed_precision``: "no" | "fp16" | "bf16" (accelerate).
+
+    ``max_bad_steps``: a step whose loss or gradient norm is NaN/inf is skipped (no update);
+    more than this many in a row stop training. An update that makes weights NaN/inf always
+    stops it.
+    """
 
     steps: int = 1000
     batch_size: int = 8
@@ -35,6 +40,7 @@ class TrainConfig:
     lr_schedule: str = "constant"
     ema_decay: float = 0.9999
     grad_clip: float = 1.0
+    max_bad_steps: int = 3
     gradient_accumulation_steps: int = 1
     mixed_precision: str = "no"
     seed: int = 0

@@ -5,14 +5,17 @@ from __future__ import annotations
 import itertools
 import math
 import time
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 import yaml
 from accelerate import Accelerator
+from accelerate.data_loader import skip_first_batches
 from accelerate.utils import set_seed
 from diffusers.optimization import get_scheduler
 from torch import nn
@@ -21,7 +24,7 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from yoda_sr.attention import build_importance_source
-from yoda_sr.data.datasets import SRFolderDataset
+from yoda_sr.data.datasets import EpochSampler, SRFolderDataset
 from yoda_sr.data.importance_cache import ImportanceCache
 from yoda_sr.data.io import image_grid, save_image
 from yoda_sr.diffusion import make_scheduler, yoda_loss
@@ -29,9 +32,11 @@ from yoda_sr.metrics import psnr
 from yoda_sr.models import SRBackbone, bicubic_up, build_model
 from yoda_sr.pipeline import YodaPipeline
 from yoda_sr.training.checkpoint import (
+    CheckpointFiles,
+    CorruptCheckpointError,
     list_checkpoints,
-    load_training_state,
     load_weights,
+    read_checkpoint,
     rng_state,
     save_checkpoint,
     set_rng_state,
@@ -45,6 +50,7 @@ RESUMABLE_CHANGES = {
     "train.log_every",
     "train.checkpoint_every",
     "train.keep_last",
+    "train.max_bad_steps",
     "train.validate_every",
     "train.sample_every",
     "train.val_sampler",
@@ -61,6 +67,10 @@ RESUMABLE_CHANGES = {
 
 class ConfigMismatchError(ValueError):
     """The config given for ``--resume`` does not match the checkpoint's."""
+
+
+class TrainingDivergedError(FloatingPointError):
+    """Losses, gradients or weights became NaN/inf and training stopped."""
 
 
 def _flatten(data: dict, prefix: str = "") -> dict[str, object]:
@@ -104,13 +114,30 @@ class TrainResult:
     losses: list[float] = field(default_factory=list)
     val_psnr: list[tuple[int, float]] = field(default_factory=list)
     steps_per_second: float = 0.0
+    skipped_steps: int = 0
 
 
-def _infinite(loader: DataLoader) -> Iterator[dict]:
-    for epoch in itertools.count():
-        if hasattr(loader, "set_epoch"):
-            loader.set_epoch(epoch)
-        yield from loader
+def _batches(loader: DataLoader, start: int) -> Iterator[dict]:
+    """Batches forever, beginning ``start`` batches in (epoch ``start // len(loader)``)."""
+    first_epoch, skip = divmod(start, len(loader))
+    for epoch in itertools.count(first_epoch):
+        current = skip_first_batches(loader, skip) if skip else loader
+        current.set_epoch(epoch)
+        skip = 0
+        yield from current
+
+
+def _check_weights(model: nn.Module, step: int, learning_rate: float) -> None:
+    """Stop if the update of ``step`` made any trainable weight NaN/inf."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    if bool(torch.stack([p.isfinite().all() for p in params]).all()):
+        return
+    names = [n for n, p in model.named_parameters() if not p.isfinite().all()]
+    raise TrainingDivergedError(
+        f"step {step}: the update made the weights NaN/inf ({', '.join(names[:3])}"
+        f"{', ...' if len(names) > 3 else ''}); stopped without saving them "
+        f"(train.learning_rate is {learning_rate}: too high?)"
+    )
 
 
 class Trainer:
@@ -126,15 +153,38 @@ class Trainer:
                 f"{self.output_dir}: already holds checkpoints (newest step {existing[-1].step}); "
                 "pass --resume to continue it or choose another --output-dir"
             )
+        self.checkpoint: CheckpointFiles | None = None
+        self._resume_state: dict[str, Any] = {}
         if resume and existing:
-            saved = ExperimentConfig.load_saved(existing[-1].config)
-            diffs = config_differences(saved, config)
+            self.checkpoint, self._resume_state = self._pick_checkpoint(existing)
+
+    def _pick_checkpoint(
+        self, existing: list[CheckpointFiles]
+    ) -> tuple[CheckpointFiles, dict[str, Any]]:
+        """The newest checkpoint that reads back, and its training state; warns about each
+        newer one skipped. Its config must match the given one."""
+        skipped: list[str] = []
+        for files in reversed(existing):
+            try:
+                state = read_checkpoint(files)
+                saved = ExperimentConfig.load_saved(files.config)
+            except ValueError as exc:
+                skipped.append(f"{files.folder}: {exc}")
+                continue
+            for problem in skipped:
+                warnings.warn(
+                    f"{problem}; skipped, resuming from {files.folder.name}", stacklevel=3
+                )
+            diffs = config_differences(saved, self.config)
             if diffs:
                 raise ConfigMismatchError(
-                    f"{existing[-1].config}: the given config does not match the checkpoint:\n  "
+                    f"{files.config}: the given config does not match the checkpoint:\n  "
                     + "\n  ".join(diffs)
                 )
-        self.checkpoint = existing[-1] if (resume and existing) else None
+            return files, state
+        raise CorruptCheckpointError(
+            f"{self.output_dir}: no checkpoint reads back:\n  " + "\n  ".join(skipped)
+        )
 
     # -- setup -------------------------------------------------------------------------
     def _datasets(self, device: torch.device) -> tuple[SRFolderDataset, SRFolderDataset | None]:
@@ -160,11 +210,42 @@ class Trainer:
             )
         return train, val
 
+    def _loader(self, train_set: SRFolderDataset) -> DataLoader:
+        """Shuffled training batches whose order and crops depend on the seed and epoch only."""
+        cfg, tc = self.config, self.config.train
+        return DataLoader(
+            train_set,
+            batch_size=tc.batch_size,
+            sampler=EpochSampler(len(train_set), tc.seed),
+            drop_last=len(train_set) >= tc.batch_size,
+            num_workers=cfg.data.num_workers,
+            persistent_workers=cfg.data.num_workers > 0,
+            # Workers' seeds come from here, not from the global RNG that drives the noise.
+            generator=torch.Generator().manual_seed(tc.seed),
+        )
+
     def _build_model(self) -> nn.Module:
         model = build_model(self.config.model)
         if hasattr(model, "prepare_for_training"):
             model.prepare_for_training()
         return model
+
+    def _restore(
+        self, model: nn.Module, ema: AveragedModel, optimizer, lr_scheduler
+    ) -> tuple[int, int]:
+        """Load the checkpoint picked for resuming; returns (step, batches consumed)."""
+        if self.checkpoint is None:
+            return 0, 0
+        state = self._resume_state
+        load_weights(model, self.checkpoint.model)
+        load_weights(ema.module, self.checkpoint.ema)
+        optimizer.load_state_dict(state["optimizer"])
+        lr_scheduler.load_state_dict(state["lr_scheduler"])
+        ema.n_averaged.fill_(state["ema_n_averaged"])
+        set_rng_state(state["rng"])
+        step = int(state["step"])
+        # Checkpoints written before the data position was saved: one batch per micro-step.
+        return step, int(state.get("batches", step * self.config.train.gradient_accumulation_steps))
 
     # -- loop --------------------------------------------------------------------------
     def train(self, progress: bool = True) -> TrainResult:
@@ -181,14 +262,7 @@ class Trainer:
         if accelerator.is_main_process:
             (self.output_dir / "config.yaml").write_text(config_yaml)
         train_set, val_set = self._datasets(accelerator.device)
-        loader = DataLoader(
-            train_set,
-            batch_size=tc.batch_size,
-            shuffle=True,
-            drop_last=len(train_set) >= tc.batch_size,
-            num_workers=cfg.data.num_workers,
-            persistent_workers=cfg.data.num_workers > 0,
-        )
+        loader = self._loader(train_set)
         model = self._build_model()
         ema = AveragedModel(model, avg_fn=ema_avg_fn(tc.ema_decay), use_buffers=True)
         optimizer = torch.optim.AdamW(
@@ -202,16 +276,7 @@ class Trainer:
             num_warmup_steps=tc.warmup_steps * accelerator.num_processes,
             num_training_steps=tc.steps * accelerator.num_processes,
         )
-        step = 0
-        if self.checkpoint is not None:
-            load_weights(model, self.checkpoint.model)
-            load_weights(ema.module, self.checkpoint.ema)
-            state = load_training_state(self.checkpoint.training_state)
-            optimizer.load_state_dict(state["optimizer"])
-            lr_scheduler.load_state_dict(state["lr_scheduler"])
-            ema.n_averaged.fill_(state["ema_n_averaged"])
-            set_rng_state(state["rng"])
-            step = int(state["step"])
+        step, consumed = self._restore(model, ema, optimizer, lr_scheduler)
         model, optimizer, loader, lr_scheduler = accelerator.prepare(
             model, optimizer, loader, lr_scheduler
         )
@@ -219,31 +284,33 @@ class Trainer:
         scheduler = make_scheduler(cfg.diffusion, "ddpm") if cfg.model_type != "rrdb" else None
         accelerator.init_trackers("yoda-sr")
         result = TrainResult(step=step)
-        batches = _infinite(loader)
+        batches = _batches(loader, consumed)
         bar = tqdm(
             total=tc.steps,
             initial=step,
             disable=not (progress and accelerator.is_local_main_process),
             desc="train",
         )
-        started, start_step = time.perf_counter(), step
+        started, start_step, bad_in_a_row = time.perf_counter(), step, 0
         while step < tc.steps:
-            batch = next(batches)
             with accelerator.accumulate(model):
-                loss = self._loss(accelerator.unwrap_model(model), model, scheduler, batch)
+                loss = self._loss(accelerator.unwrap_model(model), model, scheduler, next(batches))
                 accelerator.backward(loss)
-                if accelerator.sync_gradients and tc.grad_clip > 0:
-                    accelerator.clip_grad_norm_(model.parameters(), tc.grad_clip)
-                optimizer.step()
-                lr_scheduler.step()
-                optimizer.zero_grad(set_to_none=True)
+            consumed += 1
             if not accelerator.sync_gradients:
                 continue
-            ema.update_parameters(accelerator.unwrap_model(model))
-            step += 1
             loss_value = float(accelerator.gather(loss.detach()).mean())
-            if not math.isfinite(loss_value):
-                raise FloatingPointError(f"loss became {loss_value} at step {step}")
+            problem = self._apply_gradients(accelerator, model, optimizer, lr_scheduler, loss_value)
+            if problem is not None:
+                bad_in_a_row += 1
+                result.skipped_steps += 1
+                self._bad_step(step + 1, problem, bad_in_a_row)
+                accelerator.log({"skipped_steps": result.skipped_steps}, step=step + 1)
+                continue
+            bad_in_a_row = 0
+            step += 1
+            _check_weights(accelerator.unwrap_model(model), step, tc.learning_rate)
+            ema.update_parameters(accelerator.unwrap_model(model))
             result.losses.append(loss_value)
             rate = (step - start_step) / max(time.perf_counter() - started, 1e-9)
             bar.update(1)
@@ -271,6 +338,7 @@ class Trainer:
                             "lr_scheduler": lr_scheduler.state_dict(),
                             "ema_n_averaged": int(ema.n_averaged),
                             "step": step,
+                            "batches": consumed,
                             "rng": rng_state(),
                         },
                         tc.keep_last,
@@ -280,6 +348,40 @@ class Trainer:
         result.steps_per_second = (step - start_step) / max(time.perf_counter() - started, 1e-9)
         accelerator.end_training()
         return result
+
+    def _apply_gradients(
+        self, accelerator: Accelerator, model: nn.Module, optimizer, lr_scheduler, loss_value: float
+    ) -> str | None:
+        """Clip the gradients and step the optimiser and LR schedule, unless the loss or the
+        gradient norm is NaN/inf: then leave the weights alone and return what was wrong."""
+        tc = self.config.train
+        max_norm = tc.grad_clip if tc.grad_clip > 0 else math.inf
+        grad_norm = float(accelerator.clip_grad_norm_(model.parameters(), max_norm))
+        problem = None
+        if not math.isfinite(loss_value):
+            problem = f"the loss is {loss_value}"
+        elif not math.isfinite(grad_norm) and accelerator.scaler is None:
+            problem = f"the gradient norm is {grad_norm}"
+        # fp16: the loss scaler skips overflowing steps itself and must see every step.
+        if problem is None or accelerator.scaler is not None:
+            optimizer.step()
+            lr_scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+        return problem
+
+    def _bad_step(self, step: int, problem: str, in_a_row: int) -> None:
+        """Warn about a skipped step, or stop after more than ``train.max_bad_steps`` in a row."""
+        limit = self.config.train.max_bad_steps
+        if in_a_row > limit:
+            raise TrainingDivergedError(
+                f"step {step}: {problem}, {in_a_row} step(s) in a row (train.max_bad_steps="
+                f"{limit}); stopped (train.learning_rate too high? bad data?)"
+            )
+        warnings.warn(
+            f"step {step}: {problem}; skipped the batch ({in_a_row} in a row, "
+            f"train.max_bad_steps={limit})",
+            stacklevel=3,
+        )
 
     def _loss(self, unwrapped: nn.Module, model: nn.Module, scheduler, batch: dict) -> torch.Tensor:
         lr, hr = batch["lr"], batch["hr"]
@@ -305,7 +407,9 @@ class Trainer:
         cfg, tc = self.config, self.config.train
         was_training = ema_model.training
         pipe = YodaPipeline(ema_model, cfg, device=accelerator.device)
-        batch = next(iter(DataLoader(val_set, batch_size=len(val_set))))
+        # Own generator: validation must not draw from the RNG that drives training.
+        loader = DataLoader(val_set, batch_size=len(val_set), generator=torch.Generator())
+        batch = next(iter(loader))
         generator = torch.Generator().manual_seed(tc.seed)
         out = pipe(
             batch["lr"],
