@@ -83,3 +83,13 @@ def test_paired_folders_match_by_stem_and_report_missing_lr(tmp_path):
     Image.new("RGB", (32, 32)).save(hr_dir / "b.png")
     with pytest.raises(FileNotFoundError, match="no LR image for HR b"):
         PairedFolderDataset(lr_dir, hr_dir, scale=4)
+
+
+def test_paired_folder_with_two_files_of_one_stem_is_refused(tmp_path):
+    hr_dir, lr_dir = tmp_path / "hr", tmp_path / "lr"
+    hr_dir.mkdir(), lr_dir.mkdir()
+    Image.new("RGB", (32, 32)).save(hr_dir / "a.png")
+    Image.new("RGB", (8, 8)).save(lr_dir / "a.png")
+    Image.new("RGB", (8, 8), (255, 0, 0)).save(lr_dir / "a.bmp")
+    with pytest.raises(ValueError, match="a.bmp and a.png share the name 'a'"):
+        PairedFolderDataset(lr_dir, hr_dir, scale=4)
