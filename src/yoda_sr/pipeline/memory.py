@@ -1,9 +1,12 @@
 """Up-front memory estimate of upscaling, so that a too-large input stops with advice.
 
-The estimate is a simple model, measured on CPU with float32 (peak resident memory of
-``YodaPipeline.__call__`` on SR3 and SRDiff configs of several widths and sizes, within
-about 25% and on the high side):
+The estimate is a simple model fitted to the peak resident memory of
+``YodaPipeline.__call__`` on CPU (float32; SR3 and SRDiff configs of several widths; outputs
+of 0.06 to 1 megapixels, whole or in tiles of 128 to 512 px). From 0.25 megapixels on it
+gave 1.0x to 1.2x the measured peak, and 2.1x with 128 px tiles (where the full-size buffers
+dominate and are overestimated):
 
+- ``FIXED_BYTES`` of workspace and allocator overhead;
 - full-size buffers of the sampling loop (x_t, noise, anchor, the blend, masks, the tiled
   output and its weights, ...): ``IMAGE_BYTES_PER_PIXEL`` per padded HR pixel, tiled or not;
 - the network's activations on the area it sees at once (the whole padded HR image, or one
@@ -23,6 +26,7 @@ from typing import Any
 
 import torch
 
+FIXED_BYTES = 64 * 2**20
 IMAGE_BYTES_PER_PIXEL = 200
 UNET_BYTES_PER_CHANNEL = 36
 INPUT_BYTES_PER_CHANNEL = 8
@@ -65,7 +69,8 @@ def estimate_upscale_bytes(
     network sees ``region`` (h, w) at once: ``hr_size`` untiled, the tile size tiled."""
     pixels = hr_size[0] * hr_size[1]
     seen = min(region[0], hr_size[0]) * min(region[1], hr_size[1])
-    return math.ceil(pixels * IMAGE_BYTES_PER_PIXEL + seen * network_bytes_per_pixel(model_config))
+    network = seen * network_bytes_per_pixel(model_config)
+    return math.ceil(FIXED_BYTES + pixels * IMAGE_BYTES_PER_PIXEL + network)
 
 
 def available_memory_bytes(device: str | torch.device = "cpu") -> int | None:
