@@ -130,6 +130,8 @@ def output_prefixes(
         for suffix in suffixes:
             output = prefix.with_name(prefix.name + suffix)
             key = output.resolve()
+            if key in writers and writers[key].resolve() == path.resolve():
+                raise ValueError(f"input {path} is given twice")
             if key in writers:
                 raise ValueError(
                     f"inputs {writers[key]} and {path} would both write {output}; rename one "
