@@ -95,3 +95,13 @@ def test_epoch_sampler_and_seeded_items_depend_on_seed_and_epoch_only(image_fold
     dataset = SRFolderDataset(image_folder, scale=4, hr_size=32, train=True)
     a, b = dataset[first[0]], dataset[first[0]]
     assert torch.equal(a["hr"], b["hr"]) and torch.equal(a["lr"], b["lr"])
+
+
+def test_paired_folder_with_two_files_of_one_stem_is_refused(tmp_path):
+    hr_dir, lr_dir = tmp_path / "hr", tmp_path / "lr"
+    hr_dir.mkdir(), lr_dir.mkdir()
+    Image.new("RGB", (32, 32)).save(hr_dir / "a.png")
+    Image.new("RGB", (8, 8)).save(lr_dir / "a.png")
+    Image.new("RGB", (8, 8), (255, 0, 0)).save(lr_dir / "a.bmp")
+    with pytest.raises(ValueError, match="a.bmp and a.png share the name 'a'"):
+        PairedFolderDataset(lr_dir, hr_dir, scale=4)

@@ -278,6 +278,13 @@ def test_compare_refuses_results_on_other_images(setup, evaluations, tmp_path, c
     assert "not an evaluation folder" in capsys.readouterr().err
 
 
+def test_compare_into_a_file_is_a_usage_error(evaluations, tmp_path, capsys):
+    taken = tmp_path / "taken"
+    taken.write_text("a file")
+    assert main(["compare", str(evaluations["yoda2"]), "--out", str(taken)]) == 2
+    assert "taken is an existing file" in capsys.readouterr().err
+
+
 def test_fast_demo_writes_a_report_whose_images_exist(tmp_path):
     result = run_demo(tmp_path / "demo", DemoSettings.fast(), progress=False, log=lambda _: None)
     page = result.report

@@ -15,6 +15,18 @@ _LUMA = (0.299, 0.587, 0.114)
 # Below this gradient (luma units per LR pixel, about a quarter grey level) an image counts as
 # flat, so that rounding noise of a constant image is not stretched to full importance.
 _FLAT_GRADIENT = 1e-3
+# Largest map (pixels per image) analysed at full output size: 4096 x 4096, about 1 GB of
+# working memory. Larger outputs are analysed at this many pixels and resized.
+DEFAULT_MAX_ANALYSIS_PIXELS = 4096 * 4096
+
+
+def analysis_size(size: tuple[int, int], max_pixels: int | None) -> tuple[int, int]:
+    """``size`` (H, W), or the largest size of the same aspect with at most ``max_pixels``."""
+    height, width = size
+    if max_pixels is None or height * width <= max_pixels:
+        return height, width
+    factor = math.sqrt(max_pixels / (height * width))
+    return max(1, math.floor(height * factor)), max(1, math.floor(width * factor))
 
 
 class DetailImportance(ImportanceSource):
@@ -28,14 +40,24 @@ class DetailImportance(ImportanceSource):
     saturate at 1 and one very strong edge cannot squash the rest of the map (as min-max
     would). A (near-)flat image maps to zeros. Deterministic, weight-free, any size.
 
+    Memory stays bounded for any output size: an output larger than ``max_analysis_pixels``
+    is analysed at the largest size of the same aspect within that budget (all the steps
+    above, sigmas scaled accordingly) and the map is resized (bilinear) to the output size.
+    Outputs within the budget are computed exactly as described.
+
     Args:
         pool_sigma: Gaussian pooling radius in LR pixels (scaled to output pixels).
         smooth_sigma: extra Gaussian smoothing in output pixels (0: none).
         percentile: quantile in (0, 1] that maps to importance 1.
+        max_analysis_pixels: largest analysed map per image (None: no limit).
     """
 
     def __init__(
-        self, pool_sigma: float = 1.0, smooth_sigma: float = 0.0, percentile: float = 0.98
+        self,
+        pool_sigma: float = 1.0,
+        smooth_sigma: float = 0.0,
+        percentile: float = 0.98,
+        max_analysis_pixels: int | None = DEFAULT_MAX_ANALYSIS_PIXELS,
     ) -> None:
         super().__init__()
         if pool_sigma < 0 or smooth_sigma < 0:
@@ -44,6 +66,9 @@ class DetailImportance(ImportanceSource):
             )
         if not 0.0 < percentile <= 1.0:
             raise ValueError(f"percentile must lie in (0, 1], got {percentile}")
+        if max_analysis_pixels is not None and max_analysis_pixels < 1:
+            raise ValueError(f"max_analysis_pixels must be >= 1, got {max_analysis_pixels}")
+        self.max_analysis_pixels = max_analysis_pixels
         self.pool_sigma = pool_sigma
         self.smooth_sigma = smooth_sigma
         self.percentile = percentile
@@ -59,13 +84,21 @@ class DetailImportance(ImportanceSource):
         height, width = check_input(lr, size)
         device = lr.device
         image = lr.to(device=self.luma.device, dtype=torch.float32)
-        scale = math.sqrt(height * width / (lr.shape[-2] * lr.shape[-1]))
-        luma = (upsample_image(image, (height, width)) * self.luma).sum(dim=1, keepdim=True)
+        work = analysis_size((height, width), self.max_analysis_pixels)
+        # Analysis pixels per LR pixel, and per output pixel (1 unless the map is reduced).
+        scale = math.sqrt(work[0] * work[1] / (lr.shape[-2] * lr.shape[-1]))
+        reduction = math.sqrt(work[0] * work[1] / (height * width))
+        luma = (upsample_image(image, work) * self.luma).sum(dim=1, keepdim=True)
         gradients = F.conv2d(F.pad(luma, (1, 1, 1, 1), mode="replicate"), self.sobel)
         energy = gradients.square().sum(dim=1, keepdim=True).sqrt() * scale
         energy = gaussian_blur(energy, self.pool_sigma * scale)
-        energy = gaussian_blur(energy, self.smooth_sigma)
+        energy = gaussian_blur(energy, self.smooth_sigma * reduction)
         flat = energy.flatten(1)
         k = max(1, math.ceil(self.percentile * flat.shape[1]))
         reference = flat.kthvalue(k, dim=1).values.clamp_min(_FLAT_GRADIENT).view(-1, 1, 1, 1)
-        return (energy / reference).clamp(0.0, 1.0).to(device)
+        importance = (energy / reference).clamp(0.0, 1.0)
+        if work != (height, width):
+            importance = F.interpolate(
+                importance, size=(height, width), mode="bilinear", align_corners=False
+            )
+        return importance.to(device)

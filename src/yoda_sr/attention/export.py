@@ -10,8 +10,17 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from yoda_sr.attention.base import ImportanceSource, upsample_image
-from yoda_sr.data.io import ImageReadError, load_image, save_image
+from yoda_sr.data.io import (
+    ImageReadError,
+    load_image,
+    output_prefixes,
+    prepare_output_dir,
+    save_image,
+)
 from yoda_sr.viz import heatmap_overlay, mask_strip
+
+# What export_attention_maps writes per image, after the image's output name.
+OUTPUT_SUFFIXES = ("_attention.npy", "_attention.png", "_masks.png")
 
 
 def importance_map(source: ImportanceSource, lr: Tensor, scale: int) -> Tensor:
@@ -40,22 +49,31 @@ def export_attention_maps(
     - ``<stem>_attention.png``: heat map over the bicubic-upsampled image;
     - ``<stem>_masks.png``: YODA masks ``M_t`` at several ``t`` (see :func:`mask_strip`).
 
-    Unreadable files are skipped; their errors (naming the file) are returned.
+    ``<stem>`` is the file name without its extension, or with it where inputs share a stem
+    (see :func:`~yoda_sr.data.io.output_prefixes`). Unusable settings, an unwritable
+    ``out_dir`` or colliding outputs raise ValueError before any work. Unreadable files are
+    skipped; their errors (naming the file) are returned.
     """
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    if scale < 1:
+        raise ValueError(f"scale must be a positive int, got {scale}")
+    if num_train_timesteps < 1:
+        raise ValueError(f"num_train_timesteps must be a positive int, got {num_train_timesteps}")
+    if not 0.0 <= lower_bound <= 1.0:
+        raise ValueError(f"lower_bound must lie in [0, 1], got {lower_bound}")
+    prefixes = output_prefixes(images, out_dir, OUTPUT_SUFFIXES)
+    prepare_output_dir(out_dir)
     failures: list[ImageReadError] = []
-    for path in tqdm(images, desc="attention maps", unit="image", disable=not progress):
+    progress_bar = tqdm(images, desc="attention maps", unit="image", disable=not progress)
+    for path, prefix in zip(progress_bar, prefixes, strict=True):
         try:
             lr = load_image(path)
         except ImageReadError as err:
             failures.append(err)
             continue
         importance = importance_map(source, lr, scale)
-        stem = Path(path).stem
-        np.save(out_dir / f"{stem}_attention.npy", importance[0].numpy().astype(np.float32))
+        npy, heat, masks = (prefix.with_name(prefix.name + s) for s in OUTPUT_SUFFIXES)
+        np.save(npy, importance[0].numpy().astype(np.float32))
         upsampled = upsample_image(lr.unsqueeze(0), tuple(importance.shape[-2:]))[0]
-        save_image(heatmap_overlay(upsampled, importance), out_dir / f"{stem}_attention.png")
-        strip = mask_strip(upsampled, importance, num_train_timesteps, lower_bound)
-        save_image(strip, out_dir / f"{stem}_masks.png")
+        save_image(heatmap_overlay(upsampled, importance), heat)
+        save_image(mask_strip(upsampled, importance, num_train_timesteps, lower_bound), masks)
     return failures

@@ -8,6 +8,7 @@ from yoda_sr.attention.base import ImportanceSource
 from yoda_sr.attention.config import AttentionConfig
 from yoda_sr.attention.constant import ConstantImportance
 from yoda_sr.attention.detail import DetailImportance
+from yoda_sr.device import resolve_device
 
 
 def build_importance_source(
@@ -16,8 +17,10 @@ def build_importance_source(
     """``DinoAttention`` (loads weights once) or ``DetailImportance``, in eval mode on ``device``.
 
     Raises :class:`~yoda_sr.attention.errors.WeightsNotFoundError` when DINO weights are
-    not available.
+    not available, ValueError when ``device`` does not exist here.
     """
+    if device is not None:
+        device = resolve_device(device)
     if cfg.source == "dino":
         # Imported here so that the weight-free path does not pay for importing transformers.
         from yoda_sr.attention.dino import DinoAttention

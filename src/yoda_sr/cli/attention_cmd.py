@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-import torch
-
 from yoda_sr.attention import (
     AttentionConfig,
     IncompatibleCheckpointError,
@@ -14,6 +12,7 @@ from yoda_sr.attention import (
     build_importance_source,
     export_attention_maps,
 )
+from yoda_sr.device import resolve_device
 
 
 def _positive_int(text: str) -> int:
@@ -96,19 +95,18 @@ def run(args: argparse.Namespace) -> int:
             analysis_size=args.analysis_size,
             smooth_sigma=args.smooth_sigma,
         )
-        device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
-        source = build_importance_source(config, device=device)
+        source = build_importance_source(config, device=resolve_device(args.device))
+        failures = export_attention_maps(
+            args.images,
+            args.out,
+            source,
+            scale=args.scale,
+            num_train_timesteps=args.steps,
+            lower_bound=args.lower_bound,
+        )
     except (WeightsNotFoundError, IncompatibleCheckpointError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    failures = export_attention_maps(
-        args.images,
-        args.out,
-        source,
-        scale=args.scale,
-        num_train_timesteps=args.steps,
-        lower_bound=args.lower_bound,
-    )
     for failure in failures:
         print(f"error: {failure}", file=sys.stderr)
     return 1 if failures else 0

@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-import torch
-
 from yoda_sr.attention.errors import WeightsNotFoundError
 from yoda_sr.data.io import ImageReadError
 
@@ -35,9 +33,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--lr-data", default=None, help="paired LR folder (same file stems)")
     parser.add_argument("--sampler", choices=("ddpm", "ddim"), default=None)
     parser.add_argument("--steps", type=_positive_int, default=None, help="sampling steps")
-    parser.add_argument("--eta", type=float, default=None, help="DDIM eta")
+    parser.add_argument("--eta", type=float, default=None, help="DDIM eta (>= 0)")
     parser.add_argument("--no-yoda", action="store_true", help="plain backbone (mask = 1)")
-    parser.add_argument("--lower-bound", type=float, default=None, help="YODA lower bound l")
+    parser.add_argument(
+        "--lower-bound", type=float, default=None, help="YODA lower bound l in [0, 1]"
+    )
     parser.add_argument("--limit", type=_positive_int, default=None, help="first N images only")
     parser.add_argument("--seed", type=int, default=0, help="image i is sampled with seed + i")
     parser.add_argument("--lpips-net", choices=("alex", "vgg"), default="alex")
@@ -46,7 +46,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--samples", type=int, default=4, help="images with saved samples/ and crops/"
     )
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument(
+        "--device", default=None, help="cpu, cuda, cuda:1, ... (default: cuda if available)"
+    )
     parser.set_defaults(func=run)
 
 

@@ -4,24 +4,27 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
-
-import torch
-from tqdm.auto import tqdm
-
-from yoda_sr.data.io import ImageReadError, load_image, save_image
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("upscale", help="super-resolve images with a trained model")
+    parser = subparsers.add_parser(
+        "upscale",
+        help="super-resolve images with a trained model",
+        description=(
+            "Write <stem>_x<scale>.png for each INPUT into --out (the whole file name instead "
+            "of the stem where inputs share a stem, e.g. a.png and a.jpg)."
+        ),
+    )
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help="LR image files")
     parser.add_argument("--model", required=True, help="run folder or saved pipeline folder")
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument("--sampler", choices=("ddpm", "ddim"), default=None)
-    parser.add_argument("--steps", type=int, default=None, help="sampling steps")
-    parser.add_argument("--eta", type=float, default=None, help="DDIM eta")
+    parser.add_argument("--steps", type=int, default=None, help="sampling steps (1..T)")
+    parser.add_argument("--eta", type=float, default=None, help="DDIM eta (>= 0)")
     parser.add_argument("--no-yoda", action="store_true", help="plain backbone (mask = 1)")
-    parser.add_argument("--lower-bound", type=float, default=None, help="YODA lower bound l")
+    parser.add_argument(
+        "--lower-bound", type=float, default=None, help="YODA lower bound l in [0, 1]"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--save-masks", action="store_true", help="also write importance maps")
     parser.add_argument(
@@ -31,55 +34,37 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="run the network on HR tiles of this size (bounded memory; skips inactive tiles)",
     )
     parser.add_argument("--tile-overlap", type=int, default=32, help="tile overlap in HR px")
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument(
+        "--device", default=None, help="cpu, cuda, cuda:1, ... (default: cuda if available)"
+    )
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    """0: all images written; 1: some inputs could not be read; 2: bad options or model."""
     from yoda_sr.attention import WeightsNotFoundError
-    from yoda_sr.pipeline import YodaPipeline
+    from yoda_sr.pipeline import YodaPipeline, upscale_files
 
     try:
         pipe = YodaPipeline.from_pretrained(args.model, device=args.device)
-        if not args.no_yoda and pipe.is_diffusion and pipe.config.yoda.enabled:
-            pipe.load_importance_source()
-    except (FileNotFoundError, ValueError, WeightsNotFoundError) as exc:
-        print(f"yoda-sr upscale: error: {exc}", file=sys.stderr)
-        return 2
-    out_dir = Path(args.out)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    failures = 0
-    for path in tqdm(args.inputs, desc="images", disable=len(args.inputs) < 2):
-        try:
-            lr = load_image(path)
-        except ImageReadError as exc:
-            print(f"yoda-sr upscale: error: {exc}", file=sys.stderr)
-            failures += 1
-            continue
-        generator = torch.Generator().manual_seed(args.seed)
-        result = pipe(
-            lr[None],
+        failures = upscale_files(
+            pipe,
+            args.inputs,
+            args.out,
             sampler=args.sampler,
-            num_inference_steps=args.steps,
+            steps=args.steps,
             eta=args.eta,
             use_yoda=not args.no_yoda,
             lower_bound=args.lower_bound,
-            generator=generator,
-            progress=True,
+            seed=args.seed,
+            save_masks=args.save_masks,
             tile=args.tile,
             tile_overlap=args.tile_overlap,
+            progress=True,
         )
-        stem = Path(path).stem
-        save_image(result.images[0], out_dir / f"{stem}_x{pipe.scale}.png")
-        if args.save_masks and result.importance is not None:
-            from yoda_sr.viz import mask_strip
-
-            lower = pipe.config.yoda.lower_bound if args.lower_bound is None else args.lower_bound
-            strip = mask_strip(
-                result.images[0].cpu(),
-                result.importance[0].cpu(),
-                pipe.config.diffusion.num_train_timesteps,
-                lower,
-            )
-            save_image(strip, out_dir / f"{stem}_masks.png")
+    except (FileNotFoundError, ValueError, WeightsNotFoundError) as exc:
+        print(f"yoda-sr upscale: error: {exc}", file=sys.stderr)
+        return 2
+    for failure in failures:
+        print(f"yoda-sr upscale: error: {failure}", file=sys.stderr)
     return 1 if failures else 0

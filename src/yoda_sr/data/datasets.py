@@ -193,8 +193,8 @@ class PairedFolderDataset(Dataset):
     """Paired LR/HR folders matched by file stem, for evaluation. Items: full images."""
 
     def __init__(self, lr_folder: str | Path, hr_folder: str | Path, scale: int) -> None:
-        hr_files = {p.stem: p for p in list_images(hr_folder)}
-        lr_files = {p.stem: p for p in list_images(lr_folder)}
+        hr_files = _files_by_stem(hr_folder)
+        lr_files = _files_by_stem(lr_folder)
         missing = sorted(set(hr_files) - set(lr_files))
         if missing:
             raise FileNotFoundError(
@@ -217,3 +217,16 @@ class PairedFolderDataset(Dataset):
                 f"LR {tuple(lr.shape[1:])} x{self.scale}"
             )
         return {"hr": hr[:, :h, :w], "lr": lr, "name": hr_path.stem}
+
+
+def _files_by_stem(folder: str | Path) -> dict[str, Path]:
+    """Image files of ``folder`` by stem; ValueError when two share one (a.png, a.jpg)."""
+    files: dict[str, Path] = {}
+    for path in list_images(folder):
+        if path.stem in files:
+            raise ValueError(
+                f"{folder}: {files[path.stem].name} and {path.name} share the name "
+                f"{path.stem!r}; pairs are matched by name, keep one"
+            )
+        files[path.stem] = path
+    return files

@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import tempfile
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +33,11 @@ def file_digest(path: str | Path) -> str:
     return digest.hexdigest()
 
 
+# Raised whenever the maps a source computes for the same settings change, so that cached
+# maps of an older version are not reused: 2 = DINO position embeddings interpolated with the
+# official formula.
+MAPS_VERSION = 2
+
 class ImportanceCache:
     """Importance maps keyed by (image content, how the LR was made, attention settings).
 
@@ -50,7 +56,9 @@ class ImportanceCache:
     ) -> None:
         self.source = source
         self.device = torch.device(device)
-        settings = json.dumps(attention.to_dict(), sort_keys=True)
+        settings = json.dumps(
+            {"maps_version": MAPS_VERSION, **attention.to_dict()}, sort_keys=True
+        )
         self.settings_digest = hashlib.sha1(settings.encode()).hexdigest()[:16]
         self.root = Path(root) if root else default_cache_dir()
         self.folder = self.root / "importance" / self.settings_digest
@@ -60,12 +68,21 @@ class ImportanceCache:
         return self.folder / f"{key}.npy"
 
     def get(self, content_digest: str, lr_recipe: str, lr: Tensor, size: tuple[int, int]) -> Tensor:
-        """Importance (1, H, W) in [0, 1] of ``lr`` (3, h, w) at ``size``; cached on disk."""
+        """Importance (1, H, W) in [0, 1] of ``lr`` (3, h, w) at ``size``; cached on disk.
+
+        A cache file that cannot be read is named in a warning and rebuilt.
+        """
         path = self.path_for(content_digest, lr_recipe)
         if path.is_file():
-            array = np.load(path)
-            if array.shape == tuple(size):
-                return torch.from_numpy(array.astype(np.float32))[None]
+            try:
+                array = np.load(path, allow_pickle=False)
+            except (ValueError, OSError, EOFError) as exc:
+                warnings.warn(
+                    f"{path}: corrupt importance cache file ({exc}); rebuilding it", stacklevel=2
+                )
+            else:
+                if array.shape == tuple(size):
+                    return torch.from_numpy(array.astype(np.float32))[None]
         with torch.no_grad():
             importance = self.source(lr[None].to(self.device), size)[0, 0].float().cpu()
         array = importance.numpy().astype(np.float16)

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import os
+from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 from torch import Tensor
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
+# PIL modes of 16-bit single-channel images (e.g. 16-bit grayscale PNG or TIFF).
+_SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N")
 
 
 class ImageReadError(ValueError):
@@ -22,27 +27,73 @@ class ImageReadError(ValueError):
 
 
 def load_image(path: str | Path) -> Tensor:
-    """Load an image file as RGB float (3, H, W) in [0, 1].
+    """Load an image file as RGB float (3, H, W) in [0, 1], upright.
 
+    The EXIF orientation is applied. Values are scaled by the file's real bit depth: 8-bit
+    images by 1/255, 16-bit grayscale (PIL mode ``I;16``) by 1/65535; 16-bit RGB(A) PNGs,
+    which PIL reduces to their high bytes, by 1/255. 32-bit integer images must hold 16-bit
+    values (0..65535). Float images (mode ``F``, e.g. float TIFF) are taken as they are when
+    every value lies in [0, 1]; other float images are refused (ImageReadError).
     Grayscale is replicated to three channels; an alpha channel is composited over white
     (the usual choice for SR of RGBA graphics, so transparent areas do not turn black).
     """
     path = Path(path)
+    if path.is_dir():
+        raise ImageReadError(path, "is a directory, not an image file")
     if not path.is_file():
         raise ImageReadError(path, "no such file")
     try:
         with Image.open(path) as img:
             img.load()
-            if img.mode in ("RGBA", "LA") or (img.mode == "P" and "transparency" in img.info):
-                rgba = img.convert("RGBA")
-                background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-                rgb = Image.alpha_composite(background, rgba).convert("RGB")
-            else:
-                rgb = img.convert("RGB")
+            array = _unit_array(ImageOps.exif_transpose(img))
     except (UnidentifiedImageError, OSError, SyntaxError) as exc:
         raise ImageReadError(path, str(exc) or type(exc).__name__) from exc
-    array = np.asarray(rgb, dtype=np.uint8)
-    return torch.from_numpy(array.copy()).permute(2, 0, 1).float() / 255.0
+    except ValueError as exc:
+        raise ImageReadError(path, str(exc)) from exc
+    if array.ndim == 2:
+        array = np.repeat(array[:, :, None], 3, axis=2)
+    return torch.from_numpy(np.ascontiguousarray(array)).permute(2, 0, 1).float()
+
+
+def read_image_size(path: str | Path) -> tuple[int, int] | None:
+    """(height, width) of an image file from its header, without decoding the pixels (EXIF
+    orientation not applied); None when it cannot be opened (:func:`load_image` says why)."""
+    try:
+        with Image.open(path) as img:
+            return img.height, img.width
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+        return None
+
+
+def _unit_array(img: Image.Image) -> np.ndarray:
+    """(H, W) or (H, W, 3) float32 in [0, 1] from a loaded PIL image, by its bit depth."""
+    if img.mode in _SIXTEEN_BIT_MODES:
+        return np.asarray(img).astype(np.float32) / 65535.0
+    if img.mode == "I":
+        values = np.asarray(img)
+        if values.size and (values.min() < 0 or values.max() > 65535):
+            raise ValueError(
+                f"32-bit integer values span [{values.min()}, {values.max()}]; only 16-bit "
+                "data (0..65535) is supported"
+            )
+        return values.astype(np.float32) / 65535.0
+    if img.mode == "F":
+        values = np.asarray(img, dtype=np.float32)
+        if not np.isfinite(values).all():
+            raise ValueError("float image contains NaN or infinite values")
+        if values.size and (values.min() < 0.0 or values.max() > 1.0):
+            raise ValueError(
+                f"float values span [{values.min():g}, {values.max():g}]; float images must "
+                "lie in [0, 1] (convert to [0, 1] or to an 8/16-bit image)"
+            )
+        return values.copy()
+    if img.mode in ("RGBA", "RGBa", "LA", "La", "PA") or "transparency" in img.info:
+        rgba = img.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        rgb = Image.alpha_composite(background, rgba).convert("RGB")
+    else:
+        rgb = img.convert("RGB")
+    return np.asarray(rgb, dtype=np.float32) / 255.0
 
 
 def to_uint8(image: Tensor) -> np.ndarray:
@@ -58,12 +109,66 @@ def save_image(image: Tensor, path: str | Path) -> None:
     Image.fromarray(to_uint8(image)).save(path)
 
 
+def output_prefixes(
+    inputs: Sequence[str | Path], out_dir: str | Path, suffixes: Sequence[str]
+) -> list[Path]:
+    """Per input file, ``out_dir / name``; its outputs are ``name + suffix`` for each suffix.
+
+    ``name`` is the file stem (``a.png`` -> ``a``), or the whole file name where inputs of
+    the same run share a stem (``a.png``, ``a.jpg`` -> ``a.png``, ``a.jpg``), so no output
+    of a run overwrites another. Raises ValueError, before any work, when two inputs would
+    still write the same file (the same name in two folders, a file given twice) or an
+    output would overwrite an input.
+    """
+    out_dir = Path(out_dir)
+    paths = [Path(p) for p in inputs]
+    stems = Counter(p.stem for p in paths)
+    prefixes = [out_dir / (p.name if stems[p.stem] > 1 else p.stem) for p in paths]
+    writers: dict[Path, Path] = {}
+    sources = {p.resolve(): p for p in paths}
+    for path, prefix in zip(paths, prefixes, strict=True):
+        for suffix in suffixes:
+            output = prefix.with_name(prefix.name + suffix)
+            key = output.resolve()
+            if key in writers and writers[key].resolve() == path.resolve():
+                raise ValueError(f"input {path} is given twice")
+            if key in writers:
+                raise ValueError(
+                    f"inputs {writers[key]} and {path} would both write {output}; rename one "
+                    "or process them in separate runs"
+                )
+            if key in sources:
+                raise ValueError(f"output {output} of {path} would overwrite input {sources[key]}")
+            writers[key] = path
+    return prefixes
+
+
+def prepare_output_dir(path: str | Path) -> Path:
+    """Create the output folder ``path`` if needed and check that it is writable.
+
+    Raises ValueError naming the folder when it is an existing file, cannot be created or
+    cannot be written to, so callers fail before doing any work.
+    """
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"output folder {path} is an existing file")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ValueError(f"cannot create output folder {path} ({exc.strerror or exc})") from exc
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise ValueError(f"output folder {path} is not writable")
+    return path
+
+
 def list_images(folder: str | Path) -> list[Path]:
     """Sorted image files (by suffix) directly inside ``folder``; error if none or missing."""
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder}: not a directory")
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    files = sorted(
+        p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()
+    )
     if not files:
         raise FileNotFoundError(f"{folder}: no image files ({', '.join(IMAGE_SUFFIXES)})")
     return files

@@ -33,6 +33,11 @@ class NoiseScheduleConfig:
     clip_sample: bool = True
 
     def __post_init__(self) -> None:
+        steps = self.num_train_timesteps
+        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+            raise ValueError(
+                f"diffusion.num_train_timesteps must be an integer >= 1, got {steps!r}"
+            )
         if self.beta_schedule not in _BETA_SCHEDULES:
             raise ValueError(
                 f"beta_schedule must be one of {sorted(_BETA_SCHEDULES)}, "

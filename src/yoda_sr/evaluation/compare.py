@@ -16,7 +16,7 @@ from typing import Any
 import torch.nn.functional as F
 from torch import Tensor
 
-from yoda_sr.data.io import load_image
+from yoda_sr.data.io import load_image, prepare_output_dir
 from yoda_sr.evaluation import report
 from yoda_sr.evaluation.evaluate import (
     BICUBIC,
@@ -248,8 +248,7 @@ def compare_results(
         for label, s, d in zip(labels, summaries, dirs, strict=True)
     ]
 
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = prepare_output_dir(out_dir)
     result = ComparisonResult(out_dir=out_dir, rows=rows, summaries=summaries)
     result.files["markdown"] = out_dir / "comparison.md"
     _write_markdown(result.files["markdown"], rows, summaries[0])

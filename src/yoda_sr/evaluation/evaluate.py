@@ -31,7 +31,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from yoda_sr.data.datasets import PairedFolderDataset, quantize
-from yoda_sr.data.io import list_images, load_image, save_image
+from yoda_sr.data.io import list_images, load_image, prepare_output_dir, save_image
 from yoda_sr.data.resize import downscale
 from yoda_sr.evaluation.figures import tile_grid
 from yoda_sr.metrics import LpipsMetric, evaluate_pair, protocol_description
@@ -278,9 +278,10 @@ def evaluate_pipeline(
     config = pipe.config
     diffusion = pipe.is_diffusion
     use_yoda = bool(use_yoda and diffusion and config.yoda.enabled)
+    pipe.check_options(sampler, steps, eta, lower_bound)
     if diffusion:
         sampler = sampler or config.sampling.sampler
-        steps = steps or config.sampling.steps
+        steps = config.sampling.steps if steps is None else steps
         eta = config.sampling.eta if eta is None else eta
     else:
         sampler = steps = eta = None
@@ -294,8 +295,7 @@ def evaluate_pipeline(
     if lpips_metric is None:
         lpips_metric = LpipsMetric("alex", device=pipe.device)
 
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = prepare_output_dir(out_dir)
     rows: dict[str, list[dict[str, Any]]] = {label: [], BICUBIC: []}
     for index, image in enumerate(tqdm(images, desc="evaluate", disable=not progress)):
         image_seed = seed + index
@@ -407,7 +407,7 @@ def evaluate_run(
     scale: int,
     lr_dir: str | Path | None = None,
     limit: int | None = None,
-    device: str | torch.device = "cpu",
+    device: str | torch.device | None = "cpu",
     weights: str = "ema",
     lpips_net: str = "alex",
     **kwargs: Any,
@@ -423,6 +423,9 @@ def evaluate_run(
         device, weights: as for :meth:`YodaPipeline.from_pretrained`.
         lpips_net: ``"alex"`` or ``"vgg"``, unless ``lpips_metric`` is passed.
         **kwargs: the remaining arguments of :func:`evaluate_pipeline`.
+
+    Bad options, a model that cannot be loaded and an unusable ``out_dir`` raise ValueError
+    before any image is read.
     """
     pipe = YodaPipeline.from_pretrained(model, device=device, weights=weights)
     if scale != pipe.scale:
@@ -430,6 +433,10 @@ def evaluate_run(
             f"--scale {scale} does not match the model's scale x{pipe.scale} ({model}); "
             f"evaluate it with --scale {pipe.scale}"
         )
+    pipe.check_options(
+        kwargs.get("sampler"), kwargs.get("steps"), kwargs.get("eta"), kwargs.get("lower_bound")
+    )
+    prepare_output_dir(out_dir)
     images = load_eval_images(hr_dir, scale, lr_dir=lr_dir, limit=limit)
     data_info = {
         "hr_dir": str(hr_dir),
@@ -439,7 +446,7 @@ def evaluate_run(
         else f"HR mod-cropped to x{scale}, {RESIZE_KERNEL} 1/{scale}, clamped, uint8-quantised",
     }
     if kwargs.get("lpips_metric") is None:
-        kwargs["lpips_metric"] = LpipsMetric(lpips_net, device=device)
+        kwargs["lpips_metric"] = LpipsMetric(lpips_net, device=pipe.device)
     return evaluate_pipeline(pipe, images, out_dir, model_path=model, data_info=data_info, **kwargs)
 
 

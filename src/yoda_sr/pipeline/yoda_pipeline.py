@@ -10,8 +10,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+import yoda_sr.pipeline.memory as memory
 from yoda_sr.attention import ImportanceSource, build_importance_source
+from yoda_sr.device import resolve_device
 from yoda_sr.diffusion import make_scheduler, yoda_sample
+from yoda_sr.diffusion.schedule import SAMPLERS
 from yoda_sr.models import SRBackbone, build_model
 from yoda_sr.pipeline.tiling import TiledDenoiser
 from yoda_sr.training.checkpoint import list_checkpoints, load_weights, save_weights
@@ -43,10 +46,10 @@ class YodaPipeline:
         model: nn.Module,
         config: ExperimentConfig,
         importance_source: ImportanceSource | None = None,
-        device: str | torch.device = "cpu",
+        device: str | torch.device | None = "cpu",
     ) -> None:
         self.config = config
-        self.device = torch.device(device)
+        self.device = resolve_device(device)
         self.model = model.to(self.device).eval()
         self._importance_source = importance_source
 
@@ -67,12 +70,15 @@ class YodaPipeline:
 
     @classmethod
     def from_pretrained(
-        cls, path: str | Path, device: str | torch.device = "cpu", weights: str = "ema"
+        cls, path: str | Path, device: str | torch.device | None = "cpu", weights: str = "ema"
     ) -> YodaPipeline:
         """Rebuild from a run folder (newest checkpoint) or a ``save_pretrained`` folder.
 
-        ``weights``: "ema" (default) or "model" for a training run's raw weights.
+        ``weights``: "ema" (default) or "model" for a training run's raw weights. ``device``
+        None picks cuda when available. A missing device, a corrupt weights file or weights
+        that do not fit the config raise ValueError naming the device or file.
         """
+        device = resolve_device(device)
         path = Path(path)
         if (path / "model.safetensors").is_file() and (path / "config.yaml").is_file():
             config_path, weights_path = path / "config.yaml", path / "model.safetensors"
@@ -97,6 +103,93 @@ class YodaPipeline:
         path.mkdir(parents=True, exist_ok=True)
         self.config.save(path / "config.yaml")
         save_weights(self.model, path / "model.safetensors")
+
+    def check_options(
+        self,
+        sampler: str | None = None,
+        num_inference_steps: int | None = None,
+        eta: float | None = None,
+        lower_bound: float | None = None,
+        tile: int | None = None,
+        tile_overlap: int = 32,
+    ) -> None:
+        """Raise ValueError naming the first sampling option out of range (None: the config's
+        default). Steps must lie in 1..T, T the model's ``diffusion.num_train_timesteps``.
+        Regression models ignore these options."""
+        if not self.is_diffusion:
+            return
+        num_t = self.config.diffusion.num_train_timesteps
+        if sampler is not None and sampler not in SAMPLERS:
+            raise ValueError(f"sampler must be one of {', '.join(SAMPLERS)}, got {sampler!r}")
+        if num_inference_steps is not None and not 1 <= num_inference_steps <= num_t:
+            raise ValueError(
+                f"steps must lie in 1..{num_t} (T, the model's diffusion.num_train_timesteps), "
+                f"got {num_inference_steps}"
+            )
+        if eta is not None and not eta >= 0.0:
+            raise ValueError(f"eta must be >= 0, got {eta}")
+        if lower_bound is not None and not 0.0 <= lower_bound <= 1.0:
+            raise ValueError(f"lower bound must lie in [0, 1], got {lower_bound}")
+        if tile is not None and tile < 1:
+            raise ValueError(f"tile must be a positive number of HR pixels, got {tile}")
+        if tile_overlap < 0:
+            raise ValueError(f"tile overlap must be >= 0, got {tile_overlap}")
+
+    def estimate_memory(self, lr_size: tuple[int, int], tile: int | None = None) -> int:
+        """Estimated peak bytes of upscaling one LR image of ``lr_size`` (h, w) with ``tile``
+        (see :mod:`yoda_sr.pipeline.memory`)."""
+        h, w = lr_size
+        if not self.is_diffusion:
+            hr = (h * self.scale, w * self.scale)
+            return memory.estimate_upscale_bytes(self.config.model, hr, hr)
+        lr_multiple = self._lr_multiple()
+        hr = (
+            math.ceil(h / lr_multiple) * lr_multiple * self.scale,
+            math.ceil(w / lr_multiple) * lr_multiple * self.scale,
+        )
+        if tile is None:
+            return memory.estimate_upscale_bytes(self.config.model, hr, hr)
+        tile_multiple = math.lcm(self.model.required_multiple, self.scale)
+        side = math.ceil(tile / tile_multiple) * tile_multiple
+        return memory.estimate_upscale_bytes(self.config.model, hr, (side, side))
+
+    def check_memory(
+        self, lr_size: tuple[int, int], tile: int | None = None, name: str = "image"
+    ) -> None:
+        """Raise :class:`~yoda_sr.pipeline.memory.InsufficientMemoryError` when upscaling an
+        LR image of ``lr_size`` (h, w) is estimated to need more memory than the device has
+        available; the message names ``name`` and suggests a tile size that fits."""
+        available = memory.available_memory_bytes(self.device)
+        needed = self.estimate_memory(lr_size, tile)
+        if available is None or needed <= available:
+            return
+        h, w = lr_size
+        fits = [
+            size
+            for size in memory.TILE_CHOICES
+            if (tile is None or size < tile)
+            and size < max(h, w) * self.scale
+            and self.estimate_memory(lr_size, size) <= available
+        ]
+        suggested = fits[0] if self.is_diffusion and fits else None
+        if suggested is not None:
+            advice = (
+                f"tile the network, e.g. --tile {suggested} (tile={suggested}; about "
+                f"{memory.format_bytes(self.estimate_memory(lr_size, suggested))})"
+            )
+        elif self.is_diffusion:
+            advice = (
+                "even with --tile 64 the full-size buffers of the sampling loop do not fit; "
+                "upscale a smaller image or crop it"
+            )
+        else:
+            advice = "this regression model cannot be tiled; upscale a smaller image or crop it"
+        raise memory.InsufficientMemoryError(
+            f"{name}: upscaling {h}x{w} by x{self.scale} needs about "
+            f"{memory.format_bytes(needed)}, but only {memory.format_bytes(available)} of "
+            f"{self.device.type} memory is available; {advice}",
+            suggested,
+        )
 
     @torch.no_grad()
     def importance(self, lr: Tensor) -> Tensor:
@@ -128,6 +221,7 @@ class YodaPipeline:
         ``tile`` (HR px) runs the network per step on overlapping tiles (bounded memory) and
         skips tiles with no active YODA pixel; see :mod:`yoda_sr.pipeline.tiling`.
         """
+        self.check_options(sampler, num_inference_steps, eta, lower_bound, tile, tile_overlap)
         lr = lr.to(self.device).float()
         if not self.is_diffusion:
             return UpscaleOutput(images=self.model(lr).clamp(0.0, 1.0))
@@ -144,7 +238,7 @@ class YodaPipeline:
         cond = self.model.condition(lr_padded)
         scheduler = make_scheduler(self.config.diffusion, sampler or sampling.sampler)
         denoiser = self.model
-        if tile:
+        if tile is not None:
             multiple = math.lcm(self.model.required_multiple, self.scale)
             denoiser = TiledDenoiser(
                 self.model, tile, tile_overlap, multiple, skip_inactive=tile_skip_inactive
@@ -156,7 +250,9 @@ class YodaPipeline:
             importance=imp_padded,
             condition=cond,
             lower_bound=self.config.yoda.lower_bound if lower_bound is None else lower_bound,
-            num_inference_steps=num_inference_steps or sampling.steps,
+            num_inference_steps=(
+                sampling.steps if num_inference_steps is None else num_inference_steps
+            ),
             eta=sampling.eta if eta is None else eta,
             generator=generator,
             anchor_noise=sampling.anchor_noise,
@@ -173,10 +269,14 @@ class YodaPipeline:
             tiles_total=getattr(denoiser, "tiles_total", 0),
         )
 
+    def _lr_multiple(self) -> int:
+        """LR sides are padded to multiples of this, so that HR sides fit the UNet."""
+        multiple = self.model.required_multiple
+        return multiple // math.gcd(multiple, self.scale)
+
     def _pad(self, lr: Tensor) -> tuple[Tensor, list[int]]:
         """Pad LR (right/bottom, replicate) so that HR sides are multiples of the UNet's."""
-        multiple = self.model.required_multiple
-        lr_multiple = multiple // math.gcd(multiple, self.scale)
+        lr_multiple = self._lr_multiple()
         h, w = lr.shape[-2:]
         pad = [0, (-w) % lr_multiple, 0, (-h) % lr_multiple]
         if any(pad):

@@ -67,13 +67,31 @@ def save_weights(module: nn.Module, path: str | Path) -> None:
 
 
 def load_weights(module: nn.Module, path: str | Path) -> None:
-    """Load safetensors weights; a shape/key mismatch names the file."""
+    """Load safetensors weights. A missing, corrupt or truncated file, or weights that do
+    not fit ``module`` (summarised: counts of missing, unexpected and mismatched keys, and
+    the first few of each), raise ValueError naming the file."""
     try:
-        module.load_state_dict(load_file(str(path)))
-    except RuntimeError as exc:
-        raise ValueError(
-            f"{path}: weights do not fit the model built from the config ({exc})"
-        ) from exc
+        state = load_file(str(path))
+    except (SafetensorError, OSError) as exc:
+        raise ValueError(f"{path}: cannot read the weights ({exc})") from exc
+    expected = module.state_dict()
+    problems = {
+        "missing keys": [k for k in expected if k not in state],
+        "unexpected keys": [k for k in state if k not in expected],
+        "shape mismatches": [
+            f"{k}: file {tuple(state[k].shape)}, model {tuple(v.shape)}"
+            for k, v in expected.items()
+            if k in state and state[k].shape != v.shape
+        ],
+    }
+    if any(problems.values()):
+        summary = "; ".join(
+            f"{len(items)} {kind} (first: {', '.join(items[:3])})"
+            for kind, items in problems.items()
+            if items
+        )
+        raise ValueError(f"{path}: weights do not fit the model built from the config: {summary}")
+    module.load_state_dict(state)
 
 
 def rng_state() -> dict[str, Any]:

@@ -19,6 +19,7 @@ import yaml
 from yoda_sr.attention import AttentionConfig
 from yoda_sr.data.datasets import DataConfig
 from yoda_sr.diffusion import NoiseScheduleConfig, ObjectiveConfig
+from yoda_sr.diffusion.schedule import SAMPLERS
 from yoda_sr.models import model_config_from_dict, model_config_to_dict, model_type
 from yoda_sr.models.sr3 import SR3Config
 
@@ -52,6 +53,25 @@ class TrainConfig:
     val_sampler: str = "ddim"
     val_steps: int = 50
 
+    def __post_init__(self) -> None:
+        for key in (
+            "steps",
+            "batch_size",
+            "gradient_accumulation_steps",
+            "log_every",
+            "checkpoint_every",
+            "validate_every",
+            "sample_every",
+            "val_steps",
+        ):
+            _check_int(self, "train", key, minimum=1)
+        _check_int(self, "train", "warmup_steps", minimum=0)
+        _check_int(self, "train", "keep_last", minimum=0)
+        if self.val_sampler not in SAMPLERS:
+            raise ValueError(
+                f"train.val_sampler must be one of {', '.join(SAMPLERS)}, got {self.val_sampler!r}"
+            )
+
 
 @dataclass
 class SamplingConfig:
@@ -61,6 +81,26 @@ class SamplingConfig:
     steps: int = 50
     eta: float = 0.0
     anchor_noise: str = "fixed"
+
+    def __post_init__(self) -> None:
+        if self.sampler not in SAMPLERS:
+            raise ValueError(
+                f"sampling.sampler must be one of {', '.join(SAMPLERS)}, got {self.sampler!r}"
+            )
+        _check_int(self, "sampling", "steps", minimum=1)
+        if not self.eta >= 0.0:
+            raise ValueError(f"sampling.eta must be >= 0, got {self.eta!r}")
+        if self.anchor_noise not in ("fixed", "fresh"):
+            raise ValueError(
+                f"sampling.anchor_noise must be 'fixed' or 'fresh', got {self.anchor_noise!r}"
+            )
+
+
+def _check_int(section: Any, name: str, key: str, minimum: int) -> None:
+    """ValueError naming ``name.key`` unless the field is an int >= ``minimum``."""
+    value = getattr(section, key)
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{name}.{key} must be an integer >= {minimum}, got {value!r}")
 
 
 @dataclass
@@ -72,6 +112,17 @@ class ExperimentConfig:
     sampling: SamplingConfig = field(default_factory=SamplingConfig)
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+
+    def __post_init__(self) -> None:
+        if self.model_type == "rrdb":
+            return
+        num_t = self.diffusion.num_train_timesteps
+        for key, steps in (
+            ("sampling.steps", self.sampling.steps),
+            ("train.val_steps", self.train.val_steps),
+        ):
+            if steps > num_t:
+                raise ValueError(f"{key} ({steps}) exceeds diffusion.num_train_timesteps ({num_t})")
 
     @property
     def model_type(self) -> str:
@@ -108,9 +159,9 @@ class ExperimentConfig:
                 if bad:
                     raise ValueError(f"unknown setting(s) in section {name!r}: {bad}")
                 kwargs[name] = section_cls(**_coerce(section_cls, values, name))
+            return cls(**kwargs)
         except (TypeError, ValueError) as exc:
             raise ValueError(f"{source}: {exc}") from exc
-        return cls(**kwargs)
 
     def save(self, path: str | Path) -> None:
         Path(path).write_text(yaml.safe_dump(self.to_dict(), sort_keys=False))

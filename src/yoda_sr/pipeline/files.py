@@ -1,0 +1,89 @@
+"""Upscaling image files into a folder: the work behind ``yoda-sr upscale``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from yoda_sr.data.io import (
+    ImageReadError,
+    load_image,
+    output_prefixes,
+    prepare_output_dir,
+    read_image_size,
+    save_image,
+)
+from yoda_sr.pipeline.yoda_pipeline import YodaPipeline
+
+
+def upscale_files(
+    pipe: YodaPipeline,
+    inputs: Sequence[str | Path],
+    out_dir: str | Path,
+    sampler: str | None = None,
+    steps: int | None = None,
+    eta: float | None = None,
+    use_yoda: bool = True,
+    lower_bound: float | None = None,
+    seed: int = 0,
+    save_masks: bool = False,
+    tile: int | None = None,
+    tile_overlap: int = 32,
+    progress: bool = False,
+) -> list[ImageReadError]:
+    """Write ``<name>_x<scale>.png`` (and ``<name>_masks.png`` with ``save_masks``) into
+    ``out_dir`` for each LR image file, each sampled with ``seed``.
+
+    ``<name>`` is the file stem, or the whole file name where inputs share a stem
+    (:func:`~yoda_sr.data.io.output_prefixes`). Before any image is sampled, raises
+    ValueError for options out of range, outputs that would overwrite each other or an
+    input, an unusable ``out_dir``, or (InsufficientMemoryError) an input estimated not to
+    fit in the device's memory. Unreadable inputs are skipped; their errors are returned.
+    """
+    pipe.check_options(sampler, steps, eta, lower_bound, tile, tile_overlap)
+    suffixes = [f"_x{pipe.scale}.png"] + (["_masks.png"] if save_masks else [])
+    prefixes = output_prefixes(inputs, out_dir, suffixes)
+    prepare_output_dir(out_dir)
+    for path in inputs:
+        size = read_image_size(path)
+        if size is not None:
+            pipe.check_memory(size, tile, name=str(path))
+    if use_yoda and pipe.is_diffusion and pipe.config.yoda.enabled:
+        pipe.load_importance_source()
+    failures: list[ImageReadError] = []
+    bar = tqdm(inputs, desc="images", disable=not progress or len(inputs) < 2)
+    for path, prefix in zip(bar, prefixes, strict=True):
+        try:
+            lr = load_image(path)
+        except ImageReadError as exc:
+            failures.append(exc)
+            continue
+        result = pipe(
+            lr[None],
+            sampler=sampler,
+            num_inference_steps=steps,
+            eta=eta,
+            use_yoda=use_yoda,
+            lower_bound=lower_bound,
+            generator=torch.Generator().manual_seed(seed),
+            progress=progress,
+            tile=tile,
+            tile_overlap=tile_overlap,
+        )
+        outputs = [prefix.with_name(prefix.name + suffix) for suffix in suffixes]
+        save_image(result.images[0], outputs[0])
+        if save_masks and result.importance is not None:
+            from yoda_sr.viz import mask_strip
+
+            lower = pipe.config.yoda.lower_bound if lower_bound is None else lower_bound
+            strip = mask_strip(
+                result.images[0].cpu(),
+                result.importance[0].cpu(),
+                pipe.config.diffusion.num_train_timesteps,
+                lower,
+            )
+            save_image(strip, outputs[1])
+    return failures
