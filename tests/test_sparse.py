@@ -1,0 +1,102 @@
+"""Sparse (windowed) denoiser evaluation: exactness, skipped work, batching."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from yoda_sr.pipeline.sparse import WindowedDenoiser
+
+
+class Conv3(torch.nn.Module):
+    """A 3x3 conv denoiser (receptive radius 1) that also adds upsampled LR features."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.conv = torch.nn.Conv2d(3, 3, 3, padding=1)
+        self.calls = 0
+
+    def forward(self, x, timesteps, features=None):
+        self.calls += 1
+        out = self.conv(x) + timesteps.view(-1, 1, 1, 1).float() * 1e-3
+        if features is not None:
+            out = out + F.interpolate(features, scale_factor=4, mode="nearest")
+        return out
+
+
+def inputs(batch=2, size=(48, 64)):
+    gen = torch.Generator().manual_seed(1)
+    x = torch.randn(batch, 3, *size, generator=gen)
+    features = torch.randn(batch, 3, size[0] // 4, size[1] // 4, generator=gen)
+    return x, torch.tensor([5, 9][:batch]), features
+
+
+def test_cores_are_exact_when_the_halo_covers_the_receptive_field():
+    model = Conv3()
+    x, t, features = inputs()
+    dense = model(x, t, features=features)
+    windowed = WindowedDenoiser(model, core=8, halo=4, multiple=4, dense_above=float("inf"))
+    out = windowed(x, t, active=None, features=features)
+    torch.testing.assert_close(out, dense, rtol=0, atol=1e-6)
+    assert windowed.stats.dense_calls == 0 and windowed.stats.windows == 2 * 6 * 8
+
+
+def test_only_cores_with_an_active_pixel_are_evaluated_and_written():
+    model = Conv3()
+    x, t, features = inputs()
+    active = torch.zeros(2, 1, 48, 64)
+    active[0, :, 3, 5] = 1  # one pixel: one core of item 0
+    active[1, :, 20:30, 40:50] = 1  # spans 2 x 2 cores of 8 px... plus partial ones
+    windowed = WindowedDenoiser(model, core=8, halo=4, multiple=4)
+    out = windowed(x, t, active=active, features=features)
+    dense = model(x, t, features=features)
+    cores = F.max_pool2d(active, 8, stride=8) > 0
+    written = cores.repeat_interleave(8, -2).repeat_interleave(8, -1).expand_as(out)
+    torch.testing.assert_close(out[written], dense[written], rtol=0, atol=1e-6)
+    assert torch.all(out[~written] == 0)
+    assert windowed.stats.windows == int(cores.sum()) == 1 + 4
+    assert windowed.stats.pixels_evaluated == 5 * 16 * 16 < windowed.stats.pixels_dense
+
+
+def test_nothing_active_makes_no_call():
+    model = Conv3()
+    x, t, features = inputs()
+    windowed = WindowedDenoiser(model, core=8, halo=4, multiple=4)
+    out = windowed(x, t, active=torch.zeros(2, 1, 48, 64), features=features)
+    assert model.calls == 0 and windowed.stats.calls == 0 and torch.all(out == 0)
+
+
+def test_many_active_cores_fall_back_to_one_full_image_call():
+    model = Conv3()
+    x, t, features = inputs()
+    windowed = WindowedDenoiser(model, core=8, halo=4, multiple=4, dense_above=0.9)
+    out = windowed(x, t, active=torch.ones(2, 1, 48, 64), features=features)
+    assert torch.equal(out, model(x, t, features=features))
+    assert windowed.stats.dense_calls == 1 and windowed.stats.windows == 0
+
+
+def test_batched_windows_equal_windows_one_by_one_on_a_unet():
+    from yoda_sr.models import SR3Backbone, SR3Config
+
+    torch.manual_seed(0)
+    model = SR3Backbone(
+        SR3Config(scale=4, block_out_channels=(16, 32), layers_per_block=1,
+                  attention_levels=(), dropout=0.0, norm_num_groups=8)
+    ).eval()
+    gen = torch.Generator().manual_seed(2)
+    x = torch.randn(1, 3, 64, 64, generator=gen)
+    lr_up = torch.rand(1, 3, 64, 64, generator=gen) * 2 - 1
+    active = torch.zeros(1, 1, 64, 64)
+    active[..., 10:40, 5:60] = 1
+    t = torch.tensor([50])
+    kwargs = {"core": 16, "halo": 8, "multiple": 4, "dense_above": float("inf")}
+    with torch.no_grad():
+        batched = WindowedDenoiser(model, max_windows=64, **kwargs)(x, t, active=active, lr_up=lr_up)
+        single = WindowedDenoiser(model, max_windows=1, **kwargs)(x, t, active=active, lr_up=lr_up)
+    torch.testing.assert_close(batched, single, rtol=0, atol=1e-5)
+    assert batched.abs().sum() > 0
+
+
+def test_bad_settings_are_rejected():
+    with pytest.raises(ValueError, match="core"):
+        WindowedDenoiser(Conv3(), core=0, halo=4)
