@@ -80,8 +80,14 @@ def test_batched_windows_equal_windows_one_by_one_on_a_unet():
 
     torch.manual_seed(0)
     model = SR3Backbone(
-        SR3Config(scale=4, block_out_channels=(16, 32), layers_per_block=1,
-                  attention_levels=(), dropout=0.0, norm_num_groups=8)
+        SR3Config(
+            scale=4,
+            block_out_channels=(16, 32),
+            layers_per_block=1,
+            attention_levels=(),
+            dropout=0.0,
+            norm_num_groups=8,
+        )
     ).eval()
     gen = torch.Generator().manual_seed(2)
     x = torch.randn(1, 3, 64, 64, generator=gen)
@@ -91,7 +97,9 @@ def test_batched_windows_equal_windows_one_by_one_on_a_unet():
     t = torch.tensor([50])
     kwargs = {"core": 16, "halo": 8, "multiple": 4, "dense_above": float("inf")}
     with torch.no_grad():
-        batched = WindowedDenoiser(model, max_windows=64, **kwargs)(x, t, active=active, lr_up=lr_up)
+        batched = WindowedDenoiser(model, max_windows=64, **kwargs)(
+            x, t, active=active, lr_up=lr_up
+        )
         single = WindowedDenoiser(model, max_windows=1, **kwargs)(x, t, active=active, lr_up=lr_up)
     torch.testing.assert_close(batched, single, rtol=0, atol=1e-5)
     assert batched.abs().sum() > 0

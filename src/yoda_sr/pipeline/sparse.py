@@ -105,19 +105,25 @@ class WindowedDenoiser:
             boxes = [self._box(gy, gx, height, width, win_h, win_w) for _, gy, gx in chunk]
             items = [b for b, _, _ in chunk]
             x_win = torch.stack(
-                [x_t[b, :, top : top + win_h, left : left + win_w] for b, (top, left, *_) in
-                 zip(items, boxes, strict=True)]
+                [
+                    x_t[b, :, top : top + win_h, left : left + win_w]
+                    for b, (top, left, *_) in zip(items, boxes, strict=True)
+                ]
             )
             cond = {
                 name: torch.stack(
-                    [_cut(value[b], height, top, win_h, left, win_w) for b, (top, left, *_) in
-                     zip(items, boxes, strict=True)]
+                    [
+                        _cut(value[b], height, top, win_h, left, win_w)
+                        for b, (top, left, *_) in zip(items, boxes, strict=True)
+                    ]
                 )
                 for name, value in condition.items()
             }
             prediction = self.model(x_win, t_all[items], **cond)
             for i, (b, (top, left, y0, y1, x0, x1)) in enumerate(zip(items, boxes, strict=True)):
-                out[b, :, y0:y1, x0:x1] = prediction[i, :, y0 - top : y1 - top, x0 - left : x1 - left]
+                out[b, :, y0:y1, x0:x1] = prediction[
+                    i, :, y0 - top : y1 - top, x0 - left : x1 - left
+                ]
             self.stats.calls += 1
             self.stats.windows += len(chunk)
             self.stats.pixels_evaluated += len(chunk) * win_h * win_w
@@ -137,4 +143,6 @@ class WindowedDenoiser:
 def _cut(value: Tensor, height: int, top: int, win_h: int, left: int, win_w: int) -> Tensor:
     """The window of a (C, h, w) tensor at HR or LR (height / r) resolution."""
     ratio = height // value.shape[-2]
-    return value[..., top // ratio : (top + win_h) // ratio, left // ratio : (left + win_w) // ratio]
+    return value[
+        ..., top // ratio : (top + win_h) // ratio, left // ratio : (left + win_w) // ratio
+    ]
