@@ -33,6 +33,7 @@ from yoda_sr.data.datasets import EpochSampler, SRFolderDataset
 from yoda_sr.data.importance_cache import ImportanceCache
 from yoda_sr.data.io import image_grid, save_image
 from yoda_sr.diffusion import make_scheduler, yoda_loss
+from yoda_sr.distributed import check_launch
 from yoda_sr.metrics import psnr
 from yoda_sr.models import SRBackbone, bicubic_up, build_model
 from yoda_sr.pipeline import YodaPipeline
@@ -289,6 +290,7 @@ class Trainer:
             project_dir=str(self.output_dir),
             dataloader_config=DataLoaderConfiguration(split_batches=True),
         )
+        check_launch(accelerator.num_processes)
         if tc.batch_size % accelerator.num_processes:
             raise ValueError(
                 f"train.batch_size {tc.batch_size} is the global batch, split across the "
