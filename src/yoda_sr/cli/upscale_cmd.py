@@ -37,10 +37,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from yoda_sr.attention import WeightsNotFoundError
+    from yoda_sr.distributed import shard_for
     from yoda_sr.pipeline import YodaPipeline
 
     try:
-        pipe = YodaPipeline.from_pretrained(args.model, device=args.device)
+        shard = shard_for(args.device)
+        pipe = YodaPipeline.from_pretrained(args.model, device=shard.device)
         if not args.no_yoda and pipe.is_diffusion and pipe.config.yoda.enabled:
             pipe.load_importance_source()
     except (FileNotFoundError, ValueError, WeightsNotFoundError) as exc:
@@ -49,7 +51,8 @@ def run(args: argparse.Namespace) -> int:
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
     failures = 0
-    for path in tqdm(args.inputs, desc="images", disable=len(args.inputs) < 2):
+    mine = shard.take(args.inputs)
+    for _, path in tqdm(mine, desc="images", disable=len(args.inputs) < 2 or not shard.is_main):
         try:
             lr = load_image(path)
         except ImageReadError as exc:
@@ -65,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
             use_yoda=not args.no_yoda,
             lower_bound=args.lower_bound,
             generator=generator,
-            progress=True,
+            progress=shard.is_main,
             tile=args.tile,
             tile_overlap=args.tile_overlap,
         )
@@ -82,4 +85,5 @@ def run(args: argparse.Namespace) -> int:
                 lower,
             )
             save_image(strip, out_dir / f"{stem}_masks.png")
-    return 1 if failures else 0
+    # Every process reports the failures of all, so they end together with the same status.
+    return 1 if sum(shard.gather([failures])) else 0
