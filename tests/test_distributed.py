@@ -26,6 +26,7 @@ from yoda_sr.models import build_model
 from yoda_sr.pipeline import YodaPipeline
 from yoda_sr.training.checkpoint import list_checkpoints, load_training_state
 from yoda_sr.training.config import ExperimentConfig
+from yoda_sr.training.trainer import Trainer
 
 # Run under torchrun: trains, then each process writes the weights it ended with, the image
 # names of each of its batches and its shard (index, count).
@@ -145,40 +146,37 @@ def test_two_processes_train_in_step_on_distinct_samples_and_checkpoint_once(two
         assert [seen[0][k], seen[1][k]] == [[batch[0]], [batch[1]]], k
 
 
+def stopped_after_step_3(run: Path, copy: Path) -> Path:
+    """``run`` as it was when stopped right after its step-3 checkpoint (mid-epoch 1)."""
+    shutil.copytree(run, copy, ignore=shutil.ignore_patterns("rank*", "step-000006"))
+    return copy
+
+
 @pytest.mark.slow
 def test_two_process_run_stopped_after_a_checkpoint_resumes_to_the_same_weights(
     two_process_run, tmp_path
 ):
-    # The run folder as it was when stopped right after the step-3 checkpoint (mid-epoch 1).
-    stopped = tmp_path / "stopped"
-    shutil.copytree(two_process_run["run"], stopped, ignore=shutil.ignore_patterns("rank*"))
-    shutil.rmtree(stopped / "checkpoints" / "step-000006")
-    images = two_process_run["images"]
-    sets = [f"--set={o}" for o in [*TRAIN_OVERRIDES, f"data.train_dir={images}"]]
-    out = torchrun(
-        tmp_path,
-        "-m",
-        "yoda_sr.cli.main",
-        "train",
-        "--config",
-        "sr3_tiny",
-        *sets,
-        f"--set=data.val_dir={images}",
-        "--output-dir",
-        str(stopped),
-        "--resume",
-        "--no-progress",
-        cpu_training=True,
-    )
+    run, images = two_process_run["run"], two_process_run["images"]
+    stopped = stopped_after_step_3(run, tmp_path / "stopped")
+    overrides = [*TRAIN_OVERRIDES, f"data.train_dir={images}", f"data.val_dir={images}"]
+    args = ["-m", "yoda_sr.cli.main", "train", "--config", "sr3_tiny"]
+    args += [f"--set={o}" for o in overrides]
+    args += ["--output-dir", str(stopped), "--resume", "--no-progress"]
+    out = torchrun(tmp_path, *args, cpu_training=True)
     assert out.count("trained to step 6") == 1  # one report, from the main process
     assert [c.step for c in list_checkpoints(stopped)] == [3, 6]
-    whole = list_checkpoints(two_process_run["run"])[-1]
     for name in ("model", "ema"):
-        a, b = (
-            load_file(getattr(list_checkpoints(stopped)[-1], name)),
-            load_file(getattr(whole, name)),
-        )
+        a = load_file(getattr(list_checkpoints(stopped)[-1], name))
+        b = load_file(getattr(list_checkpoints(run)[-1], name))
         assert all(torch.equal(a[k], b[k]) for k in b), name
+
+    # On one process: it goes on from the same data position, warning about the noise.
+    alone = stopped_after_step_3(run, tmp_path / "alone")
+    config = ExperimentConfig.load("sr3_tiny", [*overrides, "data.val_dir="])
+    with pytest.warns(UserWarning, match=r"written by 2 process\(es\), resuming on 1"):
+        result = Trainer(config, alone, resume=True).train(progress=False)
+    assert result.step == 6 and len(result.losses) == 3
+    assert load_training_state(list_checkpoints(alone)[-1].training_state)["batches"] == 6
 
 
 def read_rows(path: Path) -> list[dict[str, str]]:
