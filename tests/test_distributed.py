@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -24,9 +25,9 @@ from yoda_sr.evaluation import evaluate_run
 from yoda_sr.metrics import LpipsMetric
 from yoda_sr.models import build_model
 from yoda_sr.pipeline import YodaPipeline
-from yoda_sr.training.checkpoint import list_checkpoints, load_training_state
+from yoda_sr.training.checkpoint import list_checkpoints, load_training_state, rng_state
 from yoda_sr.training.config import ExperimentConfig
-from yoda_sr.training.trainer import Trainer
+from yoda_sr.training.trainer import Trainer, _restore_rng
 
 # Run under torchrun: trains, then each process writes the weights it ended with, the image
 # names of each of its batches and its shard (index, count).
@@ -82,6 +83,25 @@ def test_a_launch_that_accelerate_runs_as_one_process_is_refused(monkeypatch):
     monkeypatch.setenv("WORLD_SIZE", "2")
     with pytest.raises(ValueError, match="launched as 2 processes, but accelerate runs 1"):
         check_launch(1)
+
+
+def test_each_process_gets_its_own_saved_random_state_back():
+    torch.manual_seed(0)
+    first = rng_state()
+    after_first = torch.rand(3)
+    torch.manual_seed(1)
+    second = rng_state()
+    after_second = torch.rand(3)
+
+    alone = SimpleNamespace(num_processes=1, process_index=0, is_main_process=True)
+    _restore_rng(first, alone)  # a checkpoint from before per-process states: one dict
+    assert torch.equal(torch.rand(3), after_first)
+    rank1 = SimpleNamespace(num_processes=2, process_index=1, is_main_process=False)
+    _restore_rng([first, second], rank1)
+    assert torch.equal(torch.rand(3), after_second)
+    with pytest.warns(UserWarning, match=r"written by 2 process\(es\), resuming on 1"):
+        _restore_rng([first, second], alone)
+    assert torch.equal(torch.rand(3), after_first)
 
 
 def torchrun(tmp_path: Path, *args: str, cpu_training: bool = False) -> str:
