@@ -53,6 +53,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from yoda_sr.distributed import shard_for
     from yoda_sr.evaluation import evaluate_run
 
     try:
@@ -79,6 +80,8 @@ def run(args: argparse.Namespace) -> int:
     except (FileNotFoundError, ValueError, ImageReadError, WeightsNotFoundError) as exc:
         print(f"yoda-sr evaluate: error: {exc}", file=sys.stderr)
         return 2
+    if not shard_for(args.device).is_main:  # one report per run, not one per process
+        return 0
     lpips = result.summary["protocol"]["lpips"]
     for method, means in result.summary["results"].items():
         print(

@@ -35,6 +35,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from accelerate import PartialState
+
     from yoda_sr.attention import WeightsNotFoundError
     from yoda_sr.training.trainer import Trainer
 
@@ -48,6 +50,8 @@ def run(args: argparse.Namespace) -> int:
     except FloatingPointError as exc:  # diverged: NaN/inf losses, gradients or weights
         print(f"yoda-sr train: error: {exc}", file=sys.stderr)
         return 1
+    if not PartialState().is_main_process:  # one report per run, not one per process
+        return 0
     last = f"{result.losses[-1]:.4f}" if result.losses else "n/a"
     print(
         f"trained to step {result.step} (loss {last}, {result.steps_per_second:.2f} steps/s); "

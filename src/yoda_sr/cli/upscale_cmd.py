@@ -43,10 +43,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """0: all images written; 1: some inputs could not be read; 2: bad options or model."""
     from yoda_sr.attention import WeightsNotFoundError
+    from yoda_sr.device import resolve_device
+    from yoda_sr.distributed import shard_for
     from yoda_sr.pipeline import YodaPipeline, upscale_files
 
     try:
-        pipe = YodaPipeline.from_pretrained(args.model, device=args.device)
+        shard = shard_for(resolve_device(args.device))
+        pipe = YodaPipeline.from_pretrained(args.model, device=shard.device)
         failures = upscale_files(
             pipe,
             args.inputs,
@@ -60,11 +63,13 @@ def run(args: argparse.Namespace) -> int:
             save_masks=args.save_masks,
             tile=args.tile,
             tile_overlap=args.tile_overlap,
-            progress=True,
+            progress=shard.is_main,
+            shard=shard,
         )
     except (FileNotFoundError, ValueError, WeightsNotFoundError) as exc:
         print(f"yoda-sr upscale: error: {exc}", file=sys.stderr)
         return 2
     for failure in failures:
         print(f"yoda-sr upscale: error: {failure}", file=sys.stderr)
-    return 1 if failures else 0
+    # Every process reports the failures of all, so they end together with the same status.
+    return 1 if sum(shard.gather([len(failures)])) else 0

@@ -12,6 +12,11 @@ model and by bicubic interpolation (the reference row), scored with
   ``importance.png`` (grey map), ``attention.png`` (heat map over bicubic) and ``masks.png``
   (the masks over time), which ``yoda-sr compare`` tiles into its grids;
 - ``outputs/<image>.png``: every model output.
+
+Launched on several processes (``torchrun``, ``accelerate launch``), process ``r`` of ``n``
+takes the images ``i`` with ``i % n == r`` and writes their image files; the rows are gathered
+and the main process writes the one ``per_image.csv`` and ``summary.json``, the same as one
+process would (but for timings).
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from tqdm.auto import tqdm
 from yoda_sr.data.datasets import PairedFolderDataset, quantize
 from yoda_sr.data.io import list_images, load_image, prepare_output_dir, save_image
 from yoda_sr.data.resize import downscale
+from yoda_sr.distributed import shard_for
 from yoda_sr.evaluation.figures import tile_grid
 from yoda_sr.metrics import LpipsMetric, evaluate_pair, protocol_description
 from yoda_sr.models import bicubic_up
@@ -263,7 +269,10 @@ def evaluate_pipeline(
         num_samples: how many images (first in order) get ``samples/`` and ``crops/`` files.
         model_path: recorded in the summary.
         data_info: recorded in the summary (folders, LR source).
-        progress: show a progress bar.
+        progress: show a progress bar (on the main process).
+
+    On several processes each takes its share of ``images`` (see the module docstring) and
+    all return the same result.
     """
     if not images:
         raise ValueError("no images to evaluate")
@@ -296,8 +305,10 @@ def evaluate_pipeline(
         lpips_metric = LpipsMetric("alex", device=pipe.device)
 
     out_dir = prepare_output_dir(out_dir)
-    rows: dict[str, list[dict[str, Any]]] = {label: [], BICUBIC: []}
-    for index, image in enumerate(tqdm(images, desc="evaluate", disable=not progress)):
+    shard = shard_for(pipe.device)
+    own: list[tuple[int, dict[str, Any], dict[str, Any]]] = []  # (index, model row, bicubic row)
+    mine = shard.take(images)
+    for index, image in tqdm(mine, desc="evaluate", disable=not (progress and shard.is_main)):
         image_seed = seed + index
         started = time.perf_counter()
         bicubic = ((bicubic_up(image.lr[None], scale) + 1.0) / 2.0)[0]
@@ -316,29 +327,26 @@ def evaluate_pipeline(
         seconds = time.perf_counter() - started
         importance = result.importance[0].float().cpu() if result.importance is not None else None
         common = {"image": image.name, "height": image.hr.shape[1], "width": image.hr.shape[2]}
-        rows[BICUBIC].append(
-            {
-                "method": BICUBIC,
-                **common,
-                **evaluate_pair(bicubic, image.hr, scale, lpips_metric),
-                "seconds": bicubic_seconds,
-                "denoiser_calls": None,
-                "active_fraction": None,
-                "seed": None,
-            }
-        )
+        bicubic_row = {
+            "method": BICUBIC,
+            **common,
+            **evaluate_pair(bicubic, image.hr, scale, lpips_metric),
+            "seconds": bicubic_seconds,
+            "denoiser_calls": None,
+            "active_fraction": None,
+            "seed": None,
+        }
         fractions = result.active_fraction
-        rows[label].append(
-            {
-                "method": label,
-                **common,
-                **evaluate_pair(output, image.hr, scale, lpips_metric),
-                "seconds": seconds,
-                "denoiser_calls": result.denoiser_calls if diffusion else None,
-                "active_fraction": sum(fractions) / len(fractions) if fractions else None,
-                "seed": image_seed if diffusion else None,
-            }
-        )
+        model_row = {
+            "method": label,
+            **common,
+            **evaluate_pair(output, image.hr, scale, lpips_metric),
+            "seconds": seconds,
+            "denoiser_calls": result.denoiser_calls if diffusion else None,
+            "active_fraction": sum(fractions) / len(fractions) if fractions else None,
+            "seed": image_seed if diffusion else None,
+        }
+        own.append((index, model_row, bicubic_row))
         save_image(output, out_dir / OUTPUTS_DIR / f"{image.name}.png")
         if index < num_samples:
             _save_sample(
@@ -352,8 +360,9 @@ def evaluate_pipeline(
             )
             _save_crop(out_dir / CROPS_DIR / f"{image.name}.png", label, bicubic, output, image.hr)
 
+    gathered = sorted(shard.gather(own), key=lambda item: item[0])
+    rows = {label: [m for _, m, _ in gathered], BICUBIC: [b for _, _, b in gathered]}
     all_rows = rows[label] + rows[BICUBIC]
-    _write_csv(out_dir / PER_IMAGE_FILE, all_rows)
     protocol = protocol_description(crop_border=scale, lpips_net=lpips_metric.net)
     protocol["lpips"].update(
         available=lpips_metric.available, unavailable_reason=lpips_metric.reason or None
@@ -394,9 +403,11 @@ def evaluate_pipeline(
         "results": {label: summarise(rows[label]), BICUBIC: summarise(rows[BICUBIC])},
         "samples": [image.name for image in images[:num_samples]],
     }
-    (out_dir / SUMMARY_FILE).write_text(
-        json.dumps(_json_value(summary), indent=2, allow_nan=False) + "\n"
-    )
+    if shard.is_main:
+        _write_csv(out_dir / PER_IMAGE_FILE, all_rows)
+        (out_dir / SUMMARY_FILE).write_text(
+            json.dumps(_json_value(summary), indent=2, allow_nan=False) + "\n"
+        )
     return EvaluationResult(out_dir=out_dir, summary=summary, rows=all_rows)
 
 
@@ -420,13 +431,15 @@ def evaluate_run(
         out_dir: results folder.
         scale: must equal the model's scale (ValueError otherwise).
         limit: evaluate the first ``limit`` images only.
-        device, weights: as for :meth:`YodaPipeline.from_pretrained`.
+        device, weights: as for :meth:`YodaPipeline.from_pretrained`; on several processes
+            ``"cuda"`` means each process's own GPU.
         lpips_net: ``"alex"`` or ``"vgg"``, unless ``lpips_metric`` is passed.
         **kwargs: the remaining arguments of :func:`evaluate_pipeline`.
 
     Bad options, a model that cannot be loaded and an unusable ``out_dir`` raise ValueError
     before any image is read.
     """
+    device = shard_for(device).device
     pipe = YodaPipeline.from_pretrained(model, device=device, weights=weights)
     if scale != pipe.scale:
         raise ValueError(

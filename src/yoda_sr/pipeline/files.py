@@ -16,6 +16,7 @@ from yoda_sr.data.io import (
     read_image_size,
     save_image,
 )
+from yoda_sr.distributed import Shard
 from yoda_sr.pipeline.yoda_pipeline import YodaPipeline
 
 
@@ -33,6 +34,7 @@ def upscale_files(
     tile: int | None = None,
     tile_overlap: int = 32,
     progress: bool = False,
+    shard: Shard | None = None,
 ) -> list[ImageReadError]:
     """Write ``<name>_x<scale>.png`` (and ``<name>_masks.png`` with ``save_masks``) into
     ``out_dir`` for each LR image file, each sampled with ``seed``.
@@ -42,6 +44,8 @@ def upscale_files(
     ValueError for options out of range, outputs that would overwrite each other or an
     input, an unusable ``out_dir``, or (InsufficientMemoryError) an input estimated not to
     fit in the device's memory. Unreadable inputs are skipped; their errors are returned.
+    Under a multi-process launcher, ``shard`` (:func:`~yoda_sr.distributed.shard_for`) makes
+    this process handle the inputs ``i`` with ``i % count == index``.
     """
     pipe.check_options(sampler, steps, eta, lower_bound, tile, tile_overlap)
     suffixes = [f"_x{pipe.scale}.png"] + (["_masks.png"] if save_masks else [])
@@ -54,8 +58,9 @@ def upscale_files(
     if use_yoda and pipe.is_diffusion and pipe.config.yoda.enabled:
         pipe.load_importance_source()
     failures: list[ImageReadError] = []
-    bar = tqdm(inputs, desc="images", disable=not progress or len(inputs) < 2)
-    for path, prefix in zip(bar, prefixes, strict=True):
+    mine = (shard or Shard(0, 1, pipe.device)).take(list(zip(inputs, prefixes, strict=True)))
+    bar = tqdm(mine, desc="images", disable=not progress or len(inputs) < 2)
+    for _, (path, prefix) in bar:
         try:
             lr = load_image(path)
         except ImageReadError as exc:

@@ -8,7 +8,7 @@ Layout of a run folder::
         ema.safetensors                   so a crash never leaves a half checkpoint
         config.yaml
         training_state.pt                 optimiser, LR scheduler, step, data position,
-                                          RNG states
+                                          RNG states (a list: one per process)
 
 Old checkpoints are pruned by renaming them to ``.trash-<name>`` before deleting them, and
 folders missing any of the four files are not listed, so a kill at any moment leaves only

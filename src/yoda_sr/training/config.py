@@ -28,6 +28,12 @@ from yoda_sr.models.sr3 import SR3Config
 class TrainConfig:
     """Optimisation and bookkeeping. ``mixed_precision``: "no" | "fp16" | "bf16" (accelerate).
 
+    ``batch_size`` is the global batch: the samples of one forward/backward pass summed over
+    all processes. On N processes each takes ``batch_size / N`` of them (N must divide it), so
+    an optimiser step sees ``batch_size * gradient_accumulation_steps`` samples and the run
+    follows the same data order whatever N is. ``learning_rate`` is used as given, never
+    scaled with N; when changing ``batch_size``, scale it in proportion as a starting point.
+
     ``max_bad_steps``: a step whose loss or gradient norm is NaN/inf is skipped (no update);
     more than this many in a row stop training. An update that makes weights NaN/inf always
     stops it.

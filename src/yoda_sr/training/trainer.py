@@ -1,4 +1,9 @@
-"""Training loop on Hugging Face accelerate (CPU, one GPU, or several via ``accelerate launch``)."""
+"""Training loop on Hugging Face accelerate (CPU, one GPU, or several via ``accelerate launch``).
+
+On several processes (``accelerate launch``, ``torchrun``) each one trains on its share of every
+batch (accelerate's ``split_batches``: ``train.batch_size`` is the global batch), gradients are
+averaged by DDP, and only the main process keeps the EMA, validates, logs and writes checkpoints.
+"""
 
 from __future__ import annotations
 
@@ -14,9 +19,9 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 import yaml
-from accelerate import Accelerator
+from accelerate import Accelerator, DataLoaderConfiguration
 from accelerate.data_loader import skip_first_batches
-from accelerate.utils import set_seed
+from accelerate.utils import gather_object, set_seed
 from diffusers.optimization import get_scheduler
 from torch import nn
 from torch.optim.swa_utils import AveragedModel
@@ -28,6 +33,7 @@ from yoda_sr.data.datasets import EpochSampler, SRFolderDataset
 from yoda_sr.data.importance_cache import ImportanceCache
 from yoda_sr.data.io import image_grid, save_image
 from yoda_sr.diffusion import make_scheduler, yoda_loss
+from yoda_sr.distributed import check_launch
 from yoda_sr.metrics import psnr
 from yoda_sr.models import SRBackbone, bicubic_up, build_model
 from yoda_sr.pipeline import YodaPipeline
@@ -117,14 +123,34 @@ class TrainResult:
     skipped_steps: int = 0
 
 
-def _batches(loader: DataLoader, start: int) -> Iterator[dict]:
-    """Batches forever, beginning ``start`` batches in (epoch ``start // len(loader)``)."""
+def _batches(loader: DataLoader, sampler: EpochSampler, start: int) -> Iterator[dict]:
+    """Batches forever, beginning ``start`` batches in (epoch ``start // len(loader)``).
+
+    The epoch is also set on ``sampler`` itself: on several processes accelerate's
+    ``set_epoch`` does not reach it through the skip and shard wrappers of a resumed loader.
+    """
     first_epoch, skip = divmod(start, len(loader))
     for epoch in itertools.count(first_epoch):
         current = skip_first_batches(loader, skip) if skip else loader
         current.set_epoch(epoch)
+        sampler.set_epoch(epoch)
         skip = 0
         yield from current
+
+
+def _restore_rng(saved: dict[str, Any] | list[dict[str, Any]], accelerator: Accelerator) -> None:
+    """Give each process back its own random state (a list, one per process; a single dict in
+    checkpoints written before). On another number of processes, a process without a saved
+    state keeps its seeded one: distinct streams, but not an uninterrupted run's noise."""
+    states = saved if isinstance(saved, list) else [saved]
+    if len(states) != accelerator.num_processes and accelerator.is_main_process:
+        warnings.warn(
+            f"the checkpoint was written by {len(states)} process(es), resuming on "
+            f"{accelerator.num_processes}: same data order and batches, other random noise",
+            stacklevel=3,
+        )
+    if accelerator.process_index < len(states):
+        set_rng_state(states[accelerator.process_index])
 
 
 def _check_weights(model: nn.Module, step: int, learning_rate: float) -> None:
@@ -210,13 +236,13 @@ class Trainer:
             )
         return train, val
 
-    def _loader(self, train_set: SRFolderDataset) -> DataLoader:
-        """Shuffled training batches whose order and crops depend on the seed and epoch only."""
+    def _loader(self, train_set: SRFolderDataset, sampler: EpochSampler) -> DataLoader:
+        """Shuffled global batches whose order and crops depend on the seed and epoch only."""
         cfg, tc = self.config, self.config.train
         return DataLoader(
             train_set,
             batch_size=tc.batch_size,
-            sampler=EpochSampler(len(train_set), tc.seed),
+            sampler=sampler,
             drop_last=len(train_set) >= tc.batch_size,
             num_workers=cfg.data.num_workers,
             persistent_workers=cfg.data.num_workers > 0,
@@ -231,18 +257,24 @@ class Trainer:
         return model
 
     def _restore(
-        self, model: nn.Module, ema: AveragedModel, optimizer, lr_scheduler
+        self,
+        accelerator: Accelerator,
+        model: nn.Module,
+        ema: AveragedModel | None,
+        optimizer,
+        lr_scheduler,
     ) -> tuple[int, int]:
-        """Load the checkpoint picked for resuming; returns (step, batches consumed)."""
+        """Load the checkpoint picked for resuming; returns (step, global batches consumed)."""
         if self.checkpoint is None:
             return 0, 0
         state = self._resume_state
         load_weights(model, self.checkpoint.model)
-        load_weights(ema.module, self.checkpoint.ema)
+        if ema is not None:
+            load_weights(ema.module, self.checkpoint.ema)
+            ema.n_averaged.fill_(state["ema_n_averaged"])
         optimizer.load_state_dict(state["optimizer"])
         lr_scheduler.load_state_dict(state["lr_scheduler"])
-        ema.n_averaged.fill_(state["ema_n_averaged"])
-        set_rng_state(state["rng"])
+        _restore_rng(state["rng"], accelerator)
         step = int(state["step"])
         # Checkpoints written before the data position was saved: one batch per micro-step.
         return step, int(state.get("batches", step * self.config.train.gradient_accumulation_steps))
@@ -256,15 +288,28 @@ class Trainer:
             gradient_accumulation_steps=tc.gradient_accumulation_steps,
             log_with="tensorboard",
             project_dir=str(self.output_dir),
+            dataloader_config=DataLoaderConfiguration(split_batches=True),
         )
-        set_seed(tc.seed)
+        check_launch(accelerator.num_processes)
+        if tc.batch_size % accelerator.num_processes:
+            raise ValueError(
+                f"train.batch_size {tc.batch_size} is the global batch, split across the "
+                f"{accelerator.num_processes} processes: it must be a multiple of their number"
+            )
+        # seed + process index: each process draws its own noise; DDP gives every process the
+        # main process's initial weights.
+        set_seed(tc.seed, device_specific=True)
         config_yaml = yaml.safe_dump(cfg.to_dict(), sort_keys=False)
         if accelerator.is_main_process:
             (self.output_dir / "config.yaml").write_text(config_yaml)
-        train_set, val_set = self._datasets(accelerator.device)
-        loader = self._loader(train_set)
+        with accelerator.main_process_first():  # the main process fills the importance cache
+            train_set, val_set = self._datasets(accelerator.device)
+        sampler = EpochSampler(len(train_set), tc.seed)
+        loader = self._loader(train_set, sampler)
         model = self._build_model()
-        ema = AveragedModel(model, avg_fn=ema_avg_fn(tc.ema_decay), use_buffers=True)
+        ema = None  # the EMA, validation and checkpoints live on the main process only
+        if accelerator.is_main_process:
+            ema = AveragedModel(model, avg_fn=ema_avg_fn(tc.ema_decay), use_buffers=True)
         optimizer = torch.optim.AdamW(
             [p for p in model.parameters() if p.requires_grad],
             lr=tc.learning_rate,
@@ -273,22 +318,23 @@ class Trainer:
         lr_scheduler = get_scheduler(
             tc.lr_schedule,
             optimizer,
-            num_warmup_steps=tc.warmup_steps * accelerator.num_processes,
-            num_training_steps=tc.steps * accelerator.num_processes,
+            num_warmup_steps=tc.warmup_steps,
+            num_training_steps=tc.steps,
         )
-        step, consumed = self._restore(model, ema, optimizer, lr_scheduler)
+        step, consumed = self._restore(accelerator, model, ema, optimizer, lr_scheduler)
         model, optimizer, loader, lr_scheduler = accelerator.prepare(
             model, optimizer, loader, lr_scheduler
         )
-        ema.to(accelerator.device)
+        if ema is not None:
+            ema.to(accelerator.device)
         scheduler = make_scheduler(cfg.diffusion, "ddpm") if cfg.model_type != "rrdb" else None
         accelerator.init_trackers("yoda-sr")
         result = TrainResult(step=step)
-        batches = _batches(loader, consumed)
+        batches = _batches(loader, sampler, consumed)
         bar = tqdm(
             total=tc.steps,
             initial=step,
-            disable=not (progress and accelerator.is_local_main_process),
+            disable=not (progress and accelerator.is_main_process),
             desc="train",
         )
         started, start_step, bad_in_a_row = time.perf_counter(), step, 0
@@ -304,13 +350,14 @@ class Trainer:
             if problem is not None:
                 bad_in_a_row += 1
                 result.skipped_steps += 1
-                self._bad_step(step + 1, problem, bad_in_a_row)
+                self._bad_step(step + 1, problem, bad_in_a_row, accelerator.is_main_process)
                 accelerator.log({"skipped_steps": result.skipped_steps}, step=step + 1)
                 continue
             bad_in_a_row = 0
             step += 1
             _check_weights(accelerator.unwrap_model(model), step, tc.learning_rate)
-            ema.update_parameters(accelerator.unwrap_model(model))
+            if ema is not None:
+                ema.update_parameters(accelerator.unwrap_model(model))
             result.losses.append(loss_value)
             rate = (step - start_step) / max(time.perf_counter() - started, 1e-9)
             bar.update(1)
@@ -320,13 +367,13 @@ class Trainer:
                     {"loss": loss_value, "lr": lr_scheduler.get_last_lr()[0]}, step=step
                 )
             if val_set is not None and (step % tc.validate_every == 0 or step == tc.steps):
-                if accelerator.is_main_process:
+                if ema is not None:
                     value = self._validate(ema.module, val_set, accelerator, step)
                     result.val_psnr.append((step, value))
                     accelerator.log({"val_psnr": value}, step=step)
             if step % tc.checkpoint_every == 0 or step == tc.steps:
-                accelerator.wait_for_everyone()
-                if accelerator.is_main_process:
+                rng = gather_object([rng_state()])  # collective: every process's state
+                if ema is not None:
                     save_checkpoint(
                         self.output_dir,
                         step,
@@ -339,7 +386,7 @@ class Trainer:
                             "ema_n_averaged": int(ema.n_averaged),
                             "step": step,
                             "batches": consumed,
-                            "rng": rng_state(),
+                            "rng": rng,
                         },
                         tc.keep_last,
                     )
@@ -369,19 +416,21 @@ class Trainer:
         optimizer.zero_grad(set_to_none=True)
         return problem
 
-    def _bad_step(self, step: int, problem: str, in_a_row: int) -> None:
-        """Warn about a skipped step, or stop after more than ``train.max_bad_steps`` in a row."""
+    def _bad_step(self, step: int, problem: str, in_a_row: int, warn: bool) -> None:
+        """Warn about a skipped step (if ``warn``: the main process), or stop after more than
+        ``train.max_bad_steps`` in a row (every process: they see the same gathered loss)."""
         limit = self.config.train.max_bad_steps
         if in_a_row > limit:
             raise TrainingDivergedError(
                 f"step {step}: {problem}, {in_a_row} step(s) in a row (train.max_bad_steps="
                 f"{limit}); stopped (train.learning_rate too high? bad data?)"
             )
-        warnings.warn(
-            f"step {step}: {problem}; skipped the batch ({in_a_row} in a row, "
-            f"train.max_bad_steps={limit})",
-            stacklevel=3,
-        )
+        if warn:
+            warnings.warn(
+                f"step {step}: {problem}; skipped the batch ({in_a_row} in a row, "
+                f"train.max_bad_steps={limit})",
+                stacklevel=3,
+            )
 
     def _loss(self, unwrapped: nn.Module, model: nn.Module, scheduler, batch: dict) -> torch.Tensor:
         lr, hr = batch["lr"], batch["hr"]
