@@ -15,6 +15,8 @@ import torch
 from accelerate import PartialState
 from accelerate.utils import gather_object
 
+from yoda_sr.device import resolve_device
+
 T = TypeVar("T")
 
 
@@ -55,11 +57,12 @@ class Shard:
         return gather_object(values) if self.count > 1 else values
 
 
-def shard_for(device: str | torch.device) -> Shard:
+def shard_for(device: str | torch.device | None) -> Shard:
     """This process's shard for work on ``device``. Launched on several processes, a device
     without an index (``cuda``) becomes this process's own (``cuda:LOCAL_RANK``), and a CPU
-    device makes the processes talk over gloo."""
-    device = torch.device(device)
+    device makes the processes talk over gloo. ``None`` picks cuda when available, else cpu;
+    a device that is not there is a ValueError (:func:`~yoda_sr.device.resolve_device`)."""
+    device = resolve_device(device)
     if launched_processes() == 1:
         return Shard(0, 1, device)
     state = PartialState(cpu=device.type == "cpu")

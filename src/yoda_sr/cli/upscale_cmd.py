@@ -43,12 +43,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """0: all images written; 1: some inputs could not be read; 2: bad options or model."""
     from yoda_sr.attention import WeightsNotFoundError
-    from yoda_sr.device import resolve_device
     from yoda_sr.distributed import shard_for
     from yoda_sr.pipeline import YodaPipeline, upscale_files
 
     try:
-        shard = shard_for(resolve_device(args.device))
+        shard = shard_for(args.device)
         pipe = YodaPipeline.from_pretrained(args.model, device=shard.device)
         failures = upscale_files(
             pipe,
