@@ -33,7 +33,7 @@ class NotATensor:
 
 def tiny_net(seed: int = 0, **overrides) -> RRDBNet:
     torch.manual_seed(seed)
-    net = RRDBNet(RRDBConfig(**{**TINY, **overrides}))
+    net = RRDBNet(**{**TINY, **overrides})
     # Non-zero biases so that a mis-mapped bias would change the output.
     with torch.no_grad():
         for name, p in net.named_parameters():
@@ -101,7 +101,7 @@ def test_dense_block_output_is_input_plus_scaled_conv5():
 
 def test_features_are_every_stride_th_hidden_state():
     net = tiny_net(num_blocks=5, feature_stride=2)
-    assert net.config.feature_indices == [1, 3, 5]  # blocks 2, 4 and the fused trunk
+    assert net.settings.feature_indices == [1, 3, 5]  # blocks 2, 4 and the fused trunk
     lr = torch.rand(1, 3, 6, 5)
     hidden = []
     for block in net.body:
@@ -142,7 +142,7 @@ def test_checkpoint_round_trip_gives_identical_outputs(tmp_path, suffix, layout)
     else:
         save_file({k: v.contiguous() for k, v in state.items()}, path)
     loaded = RRDBNet.from_checkpoint(path).eval()
-    assert loaded.config == dataclasses.replace(net.config, feature_stride=3)
+    assert loaded.settings == dataclasses.replace(net.settings, feature_stride=3)
     assert outputs_match(net, loaded, torch.rand(1, 3, 5, 6))
 
 
@@ -173,7 +173,7 @@ def test_real_esrgan_x2_pixel_unshuffle_variant_loads(tmp_path):
     assert state["conv_first.weight"].shape[1] == 12 and "conv_up2.weight" in state
     torch.save({"params_ema": state}, tmp_path / "RealESRGAN_x2plus.pth")
     loaded = RRDBNet.from_checkpoint(tmp_path / "RealESRGAN_x2plus.pth").eval()
-    assert (loaded.config.scale, loaded.config.pixel_unshuffle) == (2, 2)
+    assert (loaded.settings.scale, loaded.settings.pixel_unshuffle) == (2, 2)
     lr = torch.rand(1, 3, 5, 7)  # odd sizes are padded before the unshuffle, output cropped
     assert outputs_match(net, loaded, lr)
     with torch.no_grad():

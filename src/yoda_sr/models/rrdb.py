@@ -17,7 +17,10 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+from diffusers.configuration_utils import register_to_config
 from torch import nn
+
+from yoda_sr.models.backbone import SettingsModel
 
 _RESIDUAL_SCALE = 0.2  # ESRGAN's residual scaling inside dense blocks and RRDBs
 _LEAKY_SLOPE = 0.2
@@ -153,31 +156,44 @@ class RRDB(nn.Module):
         return x + _RESIDUAL_SCALE * self.rdb3(self.rdb2(self.rdb1(x)))
 
 
-class RRDBNet(nn.Module):
+class RRDBNet(SettingsModel):
     """ESRGAN generator: ``conv_first -> body (RRDBs) -> conv_body (+ skip) -> upsampling -> conv_hr
     -> conv_last``. Upsampling is nearest-neighbour x2 followed by a 3x3 conv and LeakyReLU, once
-    per factor 2."""
+    per factor 2. The arguments are :class:`RRDBConfig`'s fields."""
 
-    def __init__(self, config: RRDBConfig | None = None) -> None:
+    settings_class = RRDBConfig
+
+    @register_to_config
+    def __init__(
+        self,
+        in_channels: int = RRDBConfig.in_channels,
+        out_channels: int = RRDBConfig.out_channels,
+        num_features: int = RRDBConfig.num_features,
+        num_blocks: int = RRDBConfig.num_blocks,
+        growth_channels: int = RRDBConfig.growth_channels,
+        scale: int = RRDBConfig.scale,
+        pixel_unshuffle: int = RRDBConfig.pixel_unshuffle,
+        feature_stride: int = RRDBConfig.feature_stride,
+    ) -> None:
         super().__init__()
-        self.config = config = config if config is not None else RRDBConfig()
-        nf = config.num_features
-        in_ch = config.in_channels * config.pixel_unshuffle**2
+        settings = self._register_settings()
+        nf = settings.num_features
+        in_ch = settings.in_channels * settings.pixel_unshuffle**2
         self.conv_first = nn.Conv2d(in_ch, nf, 3, padding=1)
         self.body = nn.Sequential(
-            *(RRDB(nf, config.growth_channels) for _ in range(config.num_blocks))
+            *(RRDB(nf, settings.growth_channels) for _ in range(settings.num_blocks))
         )
         self.conv_body = nn.Conv2d(nf, nf, 3, padding=1)
-        for i in range(1, config.num_upsamples + 1):
+        for i in range(1, settings.num_upsamples + 1):
             self.add_module(f"conv_up{i}", nn.Conv2d(nf, nf, 3, padding=1))
         self.conv_hr = nn.Conv2d(nf, nf, 3, padding=1)
-        self.conv_last = nn.Conv2d(nf, config.out_channels, 3, padding=1)
+        self.conv_last = nn.Conv2d(nf, settings.out_channels, 3, padding=1)
         self.lrelu = nn.LeakyReLU(_LEAKY_SLOPE, inplace=True)
 
     @property
     def feature_channels(self) -> int:
         """Channels of the concatenated features from :meth:`forward_features`."""
-        return self.config.feature_channels
+        return self.settings.feature_channels
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, feature_stride: int | None = None) -> RRDBNet:
@@ -186,25 +202,25 @@ class RRDBNet(nn.Module):
         state_dict, config = load_rrdb_state_dict(path)
         if feature_stride is not None:
             config = replace(config, feature_stride=feature_stride)
-        model = cls(config)
+        model = cls.from_settings(config)
         model.load_state_dict(state_dict, strict=True)
         return model
 
     def _upsample(self, feat: torch.Tensor) -> torch.Tensor:
-        for i in range(1, self.config.num_upsamples + 1):
+        for i in range(1, self.settings.num_upsamples + 1):
             conv = getattr(self, f"conv_up{i}")
             feat = self.lrelu(conv(F.interpolate(feat, scale_factor=2, mode="nearest")))
         return self.conv_last(self.lrelu(self.conv_hr(feat)))
 
     def _trunk(self, lr: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """LR -> (fused trunk features, hidden states of every block plus the trunk)."""
-        if lr.ndim != 4 or lr.shape[1] != self.config.in_channels:
+        if lr.ndim != 4 or lr.shape[1] != self.settings.in_channels:
             raise ValueError(
-                f"RRDBNet expects lr of shape (B, {self.config.in_channels}, h, w), "
+                f"RRDBNet expects lr of shape (B, {self.settings.in_channels}, h, w), "
                 f"got {tuple(lr.shape)}"
             )
         h, w = lr.shape[-2:]
-        p = self.config.pixel_unshuffle
+        p = self.settings.pixel_unshuffle
         x = lr
         if p > 1:
             # Pad bottom/right so pixel_unshuffle divides the size; the output is cropped back.
@@ -226,7 +242,7 @@ class RRDBNet(nn.Module):
     def encode(self, lr: torch.Tensor) -> list[torch.Tensor]:
         """Only the selected hidden states (no upsampling): what SRDiff's denoiser consumes."""
         _, hidden = self._trunk(lr)
-        return [hidden[i] for i in self.config.feature_indices]
+        return [hidden[i] for i in self.settings.feature_indices]
 
     def forward_features(self, lr: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """Super-resolve and return the selected hidden states.
@@ -241,10 +257,10 @@ class RRDBNet(nn.Module):
         """
         feat, hidden = self._trunk(lr)
         sr = self._upsample(feat)
-        if self.config.pixel_unshuffle > 1:
-            s = self.config.scale
+        if self.settings.pixel_unshuffle > 1:
+            s = self.settings.scale
             sr = sr[..., : lr.shape[-2] * s, : lr.shape[-1] * s]
-        return sr, [hidden[i] for i in self.config.feature_indices]
+        return sr, [hidden[i] for i in self.settings.feature_indices]
 
     def forward(self, lr: torch.Tensor) -> torch.Tensor:
         """(B, in_channels, h, w) in [0, 1] -> (B, out_channels, h*scale, w*scale), unclamped."""
@@ -386,7 +402,7 @@ def _infer_config(state: dict[str, torch.Tensor], source: str, layout: str) -> R
 def _check_against(
     state: dict[str, torch.Tensor], config: RRDBConfig, source: str, layout: str
 ) -> None:
-    expected = {k: v.shape for k, v in RRDBNet(config).state_dict().items()}
+    expected = {k: v.shape for k, v in RRDBNet.from_settings(config).state_dict().items()}
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
     wrong = sorted(
