@@ -3,7 +3,16 @@
 The module and parameter names follow the BasicSR / Real-ESRGAN layout (``conv_first``,
 ``body.N.rdbM.convK``, ``conv_body``, ``conv_upK``, ``conv_hr``, ``conv_last``) so that their
 state dicts load directly; :func:`load_rrdb_state_dict` also maps the original ESRGAN layout
-(``RRDB_trunk.N.RDBM.convK``, ``trunk_conv``, ``upconvK``, ``HRconv``) onto it.
+(``RRDB_trunk.N.RDBM.convK``, ``trunk_conv``, ``upconvK``, ``HRconv``) and the pre-2019
+"old arch" layout (one flattened ``model`` Sequential) onto it.
+
+Why not spandrel (chaiNNer's model loader, which detects these layouts too): for RRDBNets it
+recognises the same three layouts plus ESRGAN+ (extra 1x1 convs and noise: another network),
+but it returns its own module, named in the old-arch layout, whose forward gives only the SR
+image. SRDiff needs the hidden state of every block (:meth:`RRDBNet.encode`) and BasicSR names
+(stage-1 run folders), so we would still map its state dict onto ours, for an extra
+dependency (pre-alpha, plus einops) that is otherwise some 40 architectures we cannot use as
+encoders. It would pay off only for encoders of other architectures (SwinIR, HAT, ...).
 """
 
 from __future__ import annotations
@@ -276,6 +285,13 @@ _BASICSR_LAYOUT = (
 _ESRGAN_LAYOUT = (
     "original ESRGAN (conv_first, RRDB_trunk.N.RDBM.convK, trunk_conv, upconvK, HRconv, conv_last)"
 )
+_OLD_ESRGAN_LAYOUT = (
+    "old-arch ESRGAN (model.0, model.1.sub.N.RDBM.convK.0, model.1.sub.<N blocks>, model.3, "
+    "model.6, ... for the x2 upsamplings, then the HR and last convs)"
+)
+_OLD_TOP = re.compile(r"^model\.(\d+)\.(weight|bias)$")
+_OLD_BLOCK = re.compile(r"^model\.1\.sub\.(\d+)\.RDB([123])\.conv([1-5])\.0\.(weight|bias)$")
+_OLD_TRUNK = re.compile(r"^model\.1\.sub\.(\d+)\.(weight|bias)$")
 _ESRGAN_TO_BASICSR = (
     (re.compile(r"^RRDB_trunk\.(\d+)\.RDB([123])\.conv([1-5])\."), r"body.\1.rdb\2.conv\3."),
     (re.compile(r"^trunk_conv\."), "conv_body."),
@@ -343,16 +359,43 @@ def _to_basicsr(state: dict[str, torch.Tensor], source: str) -> tuple[dict[str, 
                 new = pattern.sub(repl, new)
             mapped[new] = value
         return mapped, _ESRGAN_LAYOUT
-    hint = ""
-    if "model.0.weight" in keys:
-        hint = (
-            " This looks like the pre-2019 'old arch' ESRGAN layout (model.N...), which is "
-            "not supported; convert it to the ESRGAN or BasicSR layout first."
-        )
+    if "model.0.weight" in keys and any(k.startswith("model.1.sub.") for k in keys):
+        return _old_arch_to_basicsr(state, source), _OLD_ESRGAN_LAYOUT
     raise RRDBCheckpointError(
-        f"RRDB checkpoint {source}: unrecognised key layout; expected {_BASICSR_LAYOUT} or "
-        f"{_ESRGAN_LAYOUT}, found keys {sorted(keys)[:_MAX_LISTED]}.{hint}"
+        f"RRDB checkpoint {source}: unrecognised key layout; expected {_BASICSR_LAYOUT}, "
+        f"{_ESRGAN_LAYOUT} or {_OLD_ESRGAN_LAYOUT}, found keys {sorted(keys)[:_MAX_LISTED]}"
     )
+
+
+def _old_arch_to_basicsr(state: dict[str, torch.Tensor], source: str) -> dict[str, torch.Tensor]:
+    """Rename the old-arch layout: one flattened Sequential of conv_first (0), a shortcut block
+    (1: the RRDBs, then the trunk conv), [Upsample, conv, LeakyReLU] per x2 upsampling, the HR
+    conv, a LeakyReLU and the last conv. Keys it does not know are kept (and reported as
+    unexpected by :func:`_check_against`)."""
+    convs = sorted({int(m.group(1)) for k in state if (m := _OLD_TOP.match(k))} - {0})
+    blocks = {int(m.group(1)) for k in state if (m := _OLD_BLOCK.match(k))}
+    trunks = {int(m.group(1)) for k in state if (m := _OLD_TRUNK.match(k))}
+    n = len(convs) - 2
+    names = {0: "conv_first", 3 * n + 2: "conv_hr", 3 * n + 4: "conv_last"}
+    names.update({3 * i: f"conv_up{i}" for i in range(1, n + 1)})
+    if n < 0 or convs != sorted(set(names) - {0}) or trunks != {max(blocks, default=-1) + 1}:
+        raise RRDBCheckpointError(
+            f"RRDB checkpoint {source}: keys look like the {_OLD_ESRGAN_LAYOUT} layout, but "
+            f"the convs after the trunk are {', '.join(f'model.{i}' for i in convs) or 'none'} "
+            f"and the trunk convs model.1.sub.{sorted(trunks)} (a pixel-shuffle upsampler is "
+            "not supported)"
+        )
+    mapped = {}
+    for key, value in state.items():
+        new = key
+        if m := _OLD_TOP.match(key):
+            new = f"{names[int(m.group(1))]}.{m.group(2)}"
+        elif m := _OLD_BLOCK.match(key):
+            new = f"body.{m.group(1)}.rdb{m.group(2)}.conv{m.group(3)}.{m.group(4)}"
+        elif m := _OLD_TRUNK.match(key):
+            new = f"conv_body.{m.group(2)}"
+        mapped[new] = value
+    return mapped
 
 
 def _infer_config(state: dict[str, torch.Tensor], source: str, layout: str) -> RRDBConfig:
@@ -432,8 +475,9 @@ def load_rrdb_state_dict(
     Accepts a path (``.pth``/``.pt``/``.ckpt``/``.bin`` via ``torch.load(weights_only=True)``, or
     ``.safetensors``) or an already loaded mapping. Containers ``params_ema`` (preferred),
     ``params``, ``state_dict`` and ``model`` are unwrapped, as is a ``module.`` prefix. Keys in the
-    BasicSR/Real-ESRGAN or original ESRGAN layout are accepted; the architecture (blocks, widths,
-    channels, scale, pixel-unshuffle) is inferred from tensor shapes.
+    BasicSR/Real-ESRGAN, original ESRGAN or old-arch ESRGAN layout are accepted; the
+    architecture (blocks, widths, channels, scale, pixel-unshuffle) is inferred from tensor
+    shapes.
 
     Raises:
         RRDBCheckpointError: unreadable file, unknown layout, or keys/shapes that do not form an
