@@ -25,7 +25,7 @@ class ModelNotFoundError(FileNotFoundError):
             "the local Hugging Face cache (set HF_HUB_OFFLINE=1 to skip network retries when "
             "offline);\n"
             "  2. a folder written by YodaPipeline.save_pretrained (model_index.json, "
-            "backbone/, ...; or config.yaml + model.safetensors from yoda-sr <= 0.2);\n"
+            "backbone/, ...; or config.yaml + model.safetensors, as earlier versions wrote);\n"
             "  3. a training run folder (config.yaml + checkpoints/step-*/)."
         )
         self.name = name
