@@ -17,8 +17,7 @@ from yoda_sr.cli.main import main
 from yoda_sr.diffusion import make_scheduler
 from yoda_sr.models import SR3Backbone, build_model
 from yoda_sr.models.srdiff_backbone import SRDiffBackbone
-from yoda_sr.pipeline import YodaPipeline
-from yoda_sr.pipeline.hub import ModelNotFoundError
+from yoda_sr.pipeline import ModelNotFoundError, YodaPipeline
 from yoda_sr.training.config import ExperimentConfig
 
 SRDIFF_OVERRIDES = [

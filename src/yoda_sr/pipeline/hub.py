@@ -32,11 +32,6 @@ class ModelNotFoundError(FileNotFoundError):
         self.reason = reason
 
 
-def looks_like_repo_id(name: str) -> bool:
-    """Whether ``name`` has the form of a Hub model id (``owner/name``)."""
-    return _REPO_ID.fullmatch(name) is not None
-
-
 def resolve_model_folder(name: str | Path, revision: str | None = None) -> Path:
     """``name`` as a local path if it exists or cannot be a Hub id; otherwise the local
     snapshot of Hub repo ``name`` at ``revision`` (downloaded once, then read from the cache).
@@ -45,7 +40,7 @@ def resolve_model_folder(name: str | Path, revision: str | None = None) -> Path:
     the cache (offline, unknown repo or revision, no access).
     """
     path = Path(name).expanduser()
-    if path.exists() or not looks_like_repo_id(str(name)):
+    if path.exists() or not _REPO_ID.fullmatch(str(name)):
         return path
     try:
         return Path(snapshot_download(str(name), revision=revision))
