@@ -6,6 +6,8 @@ files could not be read; nothing is lost or overwritten within a run.
 
 from __future__ import annotations
 
+import shutil
+
 import numpy as np
 import pytest
 import torch
@@ -39,10 +41,11 @@ def lr_image(tmp_path):
     return path
 
 
+WEIGHTS = "backbone/diffusion_pytorch_model.safetensors"
+
+
 def copy_model(model_dir, target):
-    target.mkdir()
-    for name in ("config.yaml", "model.safetensors"):
-        (target / name).write_bytes((model_dir / name).read_bytes())
+    shutil.copytree(model_dir, target)
     return target
 
 
@@ -121,7 +124,7 @@ def test_evaluate_option_out_of_range_is_a_usage_error(model_dir, lr_image, tmp_
 @pytest.mark.parametrize("damage", ["garbage", "truncated"])
 def test_corrupt_model_file_is_named_by_upscale_and_evaluate(model_dir, lr_image, tmp_path, capsys, damage):
     broken = copy_model(model_dir, tmp_path / "broken")
-    weights = broken / "model.safetensors"
+    weights = broken / WEIGHTS
     data = weights.read_bytes()
     weights.write_bytes(b"not safetensors at all" if damage == "garbage" else data[: len(data) // 2])
     assert upscale(lr_image, "--model", broken, "--out", tmp_path / "out") == 2
@@ -134,14 +137,14 @@ def test_corrupt_model_file_is_named_by_upscale_and_evaluate(model_dir, lr_image
 
 def test_weights_that_do_not_fit_the_config_are_summarised(model_dir, lr_image, tmp_path, capsys):
     changed = copy_model(model_dir, tmp_path / "changed")
-    state = load_file(str(changed / "model.safetensors"))
+    state = load_file(str(changed / WEIGHTS))
     state.pop("unet.conv_out.bias")
     state["extra.weight"] = torch.zeros(2)
     state["unet.conv_in.weight"] = torch.zeros(16, 5, 3, 3)
-    save_file(state, str(changed / "model.safetensors"))
+    save_file(state, str(changed / WEIGHTS))
     assert upscale(lr_image, "--model", changed, "--out", tmp_path / "out") == 2
     err = capsys.readouterr().err
-    assert f"{changed / 'model.safetensors'}: weights do not fit the model" in err
+    assert f"{changed / WEIGHTS}: weights do not fit the model" in err
     assert "1 missing keys (first: unet.conv_out.bias)" in err
     assert "1 unexpected keys (first: extra.weight)" in err
     assert "1 shape mismatches (first: unet.conv_in.weight: file (16, 5, 3, 3), model (16, 6, 3, 3))" in err

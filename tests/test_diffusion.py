@@ -26,7 +26,7 @@ def tiny_sr3(seed: int = 0) -> SR3Backbone:
         dropout=0.0,
         norm_num_groups=8,
     )
-    return SR3Backbone(config).eval()
+    return SR3Backbone.from_settings(config).eval()
 
 
 def sample(model, importance, lower_bound, sampler, steps, seed=0, **kwargs):

@@ -132,7 +132,7 @@ def test_evaluate_cli_writes_csv_summary_and_samples(setup, tmp_path, monkeypatc
     assert (protocol["sampler"], protocol["steps"], protocol["seed"]) == ("ddim", 2, 5)
     assert protocol["yoda"] is True and protocol["lower_bound"] == 0.3
     assert protocol["model_type"] == "sr3"
-    config = ExperimentConfig.load(setup["model"] / "config.yaml")
+    config = YodaPipeline.from_pretrained(setup["model"]).config
     expected_hash = hashlib.sha256(
         json.dumps(config.to_dict(), sort_keys=True, separators=(",", ":")).encode()
     ).hexdigest()

@@ -33,7 +33,7 @@ class NotATensor:
 
 def tiny_net(seed: int = 0, **overrides) -> RRDBNet:
     torch.manual_seed(seed)
-    net = RRDBNet(RRDBConfig(**{**TINY, **overrides}))
+    net = RRDBNet(**{**TINY, **overrides})
     # Non-zero biases so that a mis-mapped bias would change the output.
     with torch.no_grad():
         for name, p in net.named_parameters():
@@ -101,7 +101,7 @@ def test_dense_block_output_is_input_plus_scaled_conv5():
 
 def test_features_are_every_stride_th_hidden_state():
     net = tiny_net(num_blocks=5, feature_stride=2)
-    assert net.config.feature_indices == [1, 3, 5]  # blocks 2, 4 and the fused trunk
+    assert net.settings.feature_indices == [1, 3, 5]  # blocks 2, 4 and the fused trunk
     lr = torch.rand(1, 3, 6, 5)
     hidden = []
     for block in net.body:
@@ -142,7 +142,7 @@ def test_checkpoint_round_trip_gives_identical_outputs(tmp_path, suffix, layout)
     else:
         save_file({k: v.contiguous() for k, v in state.items()}, path)
     loaded = RRDBNet.from_checkpoint(path).eval()
-    assert loaded.config == dataclasses.replace(net.config, feature_stride=3)
+    assert loaded.settings == dataclasses.replace(net.settings, feature_stride=3)
     assert outputs_match(net, loaded, torch.rand(1, 3, 5, 6))
 
 
@@ -173,7 +173,7 @@ def test_real_esrgan_x2_pixel_unshuffle_variant_loads(tmp_path):
     assert state["conv_first.weight"].shape[1] == 12 and "conv_up2.weight" in state
     torch.save({"params_ema": state}, tmp_path / "RealESRGAN_x2plus.pth")
     loaded = RRDBNet.from_checkpoint(tmp_path / "RealESRGAN_x2plus.pth").eval()
-    assert (loaded.config.scale, loaded.config.pixel_unshuffle) == (2, 2)
+    assert (loaded.settings.scale, loaded.settings.pixel_unshuffle) == (2, 2)
     lr = torch.rand(1, 3, 5, 7)  # odd sizes are padded before the unshuffle, output cropped
     assert outputs_match(net, loaded, lr)
     with torch.no_grad():
@@ -211,9 +211,43 @@ def test_unknown_layout_lists_found_keys(tmp_path):
     assert "RRDB_trunk" in str(err.value)
 
 
-def test_old_arch_esrgan_gets_a_hint():
-    with pytest.raises(RRDBCheckpointError, match="old arch"):
-        load_rrdb_state_dict({"model.0.weight": torch.zeros(8, 3, 3, 3)})
+def to_old_arch(state: dict[str, torch.Tensor], num_blocks: int) -> dict[str, torch.Tensor]:
+    """The pre-2019 ESRGAN names, spelled out: model.0 = conv_first, model.1.sub.N.RDBM.convK.0
+    = body.N.rdbM.convK, model.1.sub.<num_blocks> = conv_body, then [Upsample, conv, LReLU]
+    per x2 (model.3, model.6, ...), HR conv, LReLU, last conv."""
+    ups = sum(k.startswith("conv_up") and k.endswith(".weight") for k in state)
+    top = {"conv_first": 0, "conv_body": None, "conv_hr": 3 * ups + 2, "conv_last": 3 * ups + 4}
+    top.update({f"conv_up{i}": 3 * i for i in range(1, ups + 1)})
+    out = {}
+    for key, value in state.items():
+        parts = key.split(".")
+        if parts[0] == "body":
+            out[f"model.1.sub.{parts[1]}.RDB{parts[2][-1]}.{parts[3]}.0.{parts[4]}"] = value
+        elif parts[0] == "conv_body":
+            out[f"model.1.sub.{num_blocks}.{parts[1]}"] = value
+        else:
+            out[f"model.{top[parts[0]]}.{parts[1]}"] = value
+    return out
+
+
+@pytest.mark.parametrize("scale", [2, 4, 8])
+def test_old_arch_esrgan_layout_loads(tmp_path, scale):
+    net = tiny_net(num_blocks=3, scale=scale)
+    state = to_old_arch(net.state_dict(), num_blocks=3)
+    assert "model.1.sub.2.RDB3.conv5.0.weight" in state and "model.1.sub.3.bias" in state
+    torch.save(state, tmp_path / "old.pth")
+    loaded = RRDBNet.from_checkpoint(tmp_path / "old.pth").eval()
+    assert loaded.settings == dataclasses.replace(net.settings, feature_stride=3)
+    assert outputs_match(net, loaded, torch.rand(1, 3, 5, 6))
+
+
+def test_old_arch_with_a_pixel_shuffle_upsampler_is_a_clear_error():
+    state = to_old_arch(tiny_net(scale=4).state_dict(), num_blocks=2)
+    for old, new in ((3, 2), (6, 5)):  # [conv, PixelShuffle, LReLU] per x2: convs 2, 5
+        for kind in ("weight", "bias"):
+            state[f"model.{new}.{kind}"] = state.pop(f"model.{old}.{kind}")
+    with pytest.raises(RRDBCheckpointError, match="model.2, model.5, model.8, model.10"):
+        load_rrdb_state_dict(state)
 
 
 def test_unsupported_scale_in_checkpoint_is_an_error():

@@ -16,7 +16,7 @@ from yoda_sr.models.srdiff import SRDiffConfig, SRDiffDenoiser, SRDiffDenoiserCo
 
 def build(config: SRDiffConfig, seed: int = 0) -> tuple[RRDBNet, SRDiffDenoiser]:
     torch.manual_seed(seed)
-    return RRDBNet(config.rrdb).eval(), SRDiffDenoiser(config.denoiser).eval()
+    return RRDBNet.from_settings(config.rrdb).eval(), SRDiffDenoiser.from_settings(config.denoiser).eval()
 
 
 def inputs(encoder: RRDBNet, lr: torch.Tensor, scale: int, seed: int = 1):
@@ -160,7 +160,7 @@ def test_mismatched_encoder_and_denoiser_are_rejected():
 def test_attention_levels_select_attention_blocks():
     config = dataclasses.replace(SRDiffConfig.srdiff_tiny().denoiser, attention_levels=(1,),
                                  mid_attention=True)
-    denoiser = SRDiffDenoiser(config)
+    denoiser = SRDiffDenoiser.from_settings(config)
     kinds = [type(b).__name__ for b in denoiser.unet.down_blocks]
     assert kinds == ["DownBlock2D", "AttnDownBlock2D"]
     assert [type(b).__name__ for b in denoiser.unet.up_blocks] == ["AttnUpBlock2D", "UpBlock2D"]
@@ -174,7 +174,7 @@ def test_div2k_x4_config_matches_the_paper_setting():
     assert den.block_out_channels == (64, 128, 128, 256)
     assert (den.layers_per_block, den.dropout, den.attention_levels) == (2, 0.0, ())
     assert den.encoder_channels == RRDBConfig(num_blocks=8).feature_channels == 192
-    denoiser = SRDiffDenoiser(den)
+    denoiser = SRDiffDenoiser.from_settings(den)
     assert [len(b.resnets) for b in denoiser.unet.down_blocks] == [2, 2, 2, 2]
     assert not any(isinstance(m, Attention) for m in denoiser.modules())
 
@@ -193,7 +193,7 @@ def test_residual_space_matches_srdiff_img2res_and_res2img():
     from yoda_sr.models.srdiff_backbone import SRDiffBackbone
 
     torch.manual_seed(0)
-    backbone = SRDiffBackbone(SRDiffConfig.srdiff_tiny()).eval()
+    backbone = SRDiffBackbone.from_settings(SRDiffConfig.srdiff_tiny()).eval()
     lr = torch.rand(2, 3, 6, 6)
     cond = backbone.condition(lr)
     hr = (cond["lr_up"] + 1) / 2 + 0.3 * torch.randn(2, 3, 24, 24)  # some residuals clip
@@ -210,7 +210,7 @@ def test_legacy_divide_convention_keeps_the_0_1_residual():
     from yoda_sr.models.srdiff_backbone import SRDiffBackbone
 
     config = dataclasses.replace(SRDiffConfig.srdiff_tiny(), residual_convention="legacy_divide")
-    backbone = SRDiffBackbone(config).eval()
+    backbone = SRDiffBackbone.from_settings(config).eval()
     lr = torch.rand(1, 3, 6, 6)
     cond = backbone.condition(lr)
     hr = torch.rand(1, 3, 24, 24)

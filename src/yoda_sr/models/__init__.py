@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-import dataclasses
 import importlib
 from typing import Any
 
-from torch import nn
-
-from yoda_sr.models.backbone import SRBackbone, bicubic_up
+from yoda_sr.models.backbone import (
+    SettingsModel,
+    SRBackbone,
+    bicubic_up,
+    settings_from_dict,
+    settings_to_dict,
+)
 from yoda_sr.models.sr3 import SR3Backbone, SR3Config
 
 # type -> (config class, model class), as "module:name" so that each backbone is imported
@@ -34,14 +37,7 @@ def model_config_from_dict(data: dict[str, Any]) -> Any:
     kind = data.pop("type", None)
     if kind not in _REGISTRY:
         raise ValueError(f"model.type must be one of {sorted(_REGISTRY)}, got {kind!r}")
-    config_cls = _load(_REGISTRY[kind][0])
-    if hasattr(config_cls, "from_dict"):
-        return config_cls.from_dict(data)
-    names = {f.name for f in dataclasses.fields(config_cls)}
-    unknown = sorted(set(data) - names)
-    if unknown:
-        raise ValueError(f"unknown model setting(s) for type {kind!r}: {unknown}")
-    return config_cls(**data)
+    return settings_from_dict(_load(_REGISTRY[kind][0]), data)
 
 
 def model_type(config: Any) -> str:
@@ -52,23 +48,33 @@ def model_type(config: Any) -> str:
     raise TypeError(f"not a model config: {type(config).__name__}")
 
 
+def model_type_of_class(class_name: str) -> str:
+    """The model type whose model class is named ``class_name`` (e.g. "SR3Backbone" -> "sr3")."""
+    for kind, (_, model_path) in _REGISTRY.items():
+        if model_path.split(":")[1] == class_name:
+            return kind
+    names = sorted(path.split(":")[1] for _, path in _REGISTRY.values())
+    raise ValueError(f"not a yoda-sr model class: {class_name!r} (known: {', '.join(names)})")
+
+
 def model_config_to_dict(config: Any) -> dict[str, Any]:
-    fields = config.to_dict() if hasattr(config, "to_dict") else dataclasses.asdict(config)
-    return {"type": model_type(config), **fields}
+    return {"type": model_type(config), **settings_to_dict(config)}
 
 
-def build_model(config: Any) -> nn.Module:
+def build_model(config: Any) -> SettingsModel:
     """Instantiate the model a config describes (randomly initialised)."""
-    return _load(_REGISTRY[model_type(config)][1])(config)
+    return _load(_REGISTRY[model_type(config)][1]).from_settings(config)
 
 
 __all__ = [
     "SR3Backbone",
     "SR3Config",
     "SRBackbone",
+    "SettingsModel",
     "bicubic_up",
     "build_model",
     "model_config_from_dict",
     "model_config_to_dict",
     "model_type",
+    "model_type_of_class",
 ]

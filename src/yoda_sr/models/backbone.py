@@ -3,15 +3,71 @@
 A backbone bundles the denoising network with its conditioning and its diffusion space
 (image space for SR3, residual space for SRDiff). It knows nothing of noise schedules and
 nothing of YODA: the masks only need :meth:`anchor`, the value an undiffused pixel keeps.
+
+Every network here is a diffusers ``ModelMixin`` + ``ConfigMixin`` (:class:`SettingsModel`):
+``save_pretrained`` writes ``config.json`` + ``diffusion_pytorch_model.safetensors`` and
+``from_pretrained`` reads them back, locally or from the Hub.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from typing import Any, ClassVar, TypeVar
 
+from diffusers import ConfigMixin, ModelMixin
 from torch import Tensor, nn
 
 from yoda_sr.data.resize import imresize
+
+M = TypeVar("M", bound="SettingsModel")
+
+
+def settings_from_dict(settings_class: type, data: Mapping[str, Any]) -> Any:
+    """``data`` (nested settings as dicts) -> a ``settings_class`` dataclass; unknown keys are
+    a ValueError naming them."""
+    if hasattr(settings_class, "from_dict"):
+        return settings_class.from_dict(data)
+    unknown = sorted(set(data) - {f.name for f in dataclasses.fields(settings_class)})
+    if unknown:
+        raise ValueError(f"{settings_class.__name__}: unknown setting(s) {unknown}")
+    return settings_class(**data)
+
+
+def settings_to_dict(settings: Any) -> dict[str, Any]:
+    """A settings dataclass -> its fields, nested settings as dicts."""
+    return settings.to_dict() if hasattr(settings, "to_dict") else dataclasses.asdict(settings)
+
+
+class SettingsModel(ModelMixin, ConfigMixin):
+    """A diffusers model whose constructor arguments are the fields of a settings dataclass
+    (``settings_class``; nested settings as dicts).
+
+    ``config`` is diffusers' frozen dict of those arguments (what ``config.json`` holds),
+    ``settings`` the same arguments as the validated dataclass.
+    """
+
+    settings_class: ClassVar[type]
+
+    def __getattr__(self, name: str) -> Any:
+        # torch's lookup (parameters, buffers, submodules) only: diffusers' would return a
+        # config entry first, and SRDiff's ``denoiser`` is both a setting and a submodule.
+        return nn.Module.__getattr__(self, name)
+
+    def _register_settings(self) -> Any:
+        """Validate the registered constructor arguments as ``settings_class``, register their
+        complete form (every field) so that ``config.json`` does not depend on defaults, and
+        set ``self.settings``. Call first thing in ``__init__`` after ``super().__init__()``."""
+        args = {k: v for k, v in self.config.items() if not k.startswith("_")}
+        self.settings = settings_from_dict(self.settings_class, args)
+        self.register_to_config(**settings_to_dict(self.settings))
+        return self.settings
+
+    @classmethod
+    def from_settings(cls: type[M], settings: Any) -> M:
+        """Build (randomly initialised) from a ``settings_class`` dataclass."""
+        return cls(**settings_to_dict(settings))
 
 
 def bicubic_up(lr: Tensor, scale: int) -> Tensor:
@@ -19,8 +75,8 @@ def bicubic_up(lr: Tensor, scale: int) -> Tensor:
     return imresize(lr, scale=scale).clamp(0.0, 1.0) * 2.0 - 1.0
 
 
-class SRBackbone(nn.Module, ABC):
-    """Base class. Subclasses set ``config`` (a dataclass) and ``scale``.
+class SRBackbone(SettingsModel, ABC):
+    """Base class. Subclasses set ``settings_class`` and ``scale``.
 
     Tensor conventions: ``lr`` and output images are (B, 3, h, w) / (B, 3, H, W) in [0, 1];
     everything in the diffusion space (x_t, x_0, anchor) is (B, 3, H, W) roughly in [-1, 1].

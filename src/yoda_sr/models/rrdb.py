@@ -3,7 +3,16 @@
 The module and parameter names follow the BasicSR / Real-ESRGAN layout (``conv_first``,
 ``body.N.rdbM.convK``, ``conv_body``, ``conv_upK``, ``conv_hr``, ``conv_last``) so that their
 state dicts load directly; :func:`load_rrdb_state_dict` also maps the original ESRGAN layout
-(``RRDB_trunk.N.RDBM.convK``, ``trunk_conv``, ``upconvK``, ``HRconv``) onto it.
+(``RRDB_trunk.N.RDBM.convK``, ``trunk_conv``, ``upconvK``, ``HRconv``) and the pre-2019
+"old arch" layout (one flattened ``model`` Sequential) onto it.
+
+Why not spandrel (chaiNNer's model loader, which detects these layouts too): for RRDBNets it
+recognises the same three layouts plus ESRGAN+ (extra 1x1 convs and noise: another network),
+but it returns its own module, named in the old-arch layout, whose forward gives only the SR
+image. SRDiff needs the hidden state of every block (:meth:`RRDBNet.encode`) and BasicSR names
+(stage-1 run folders), so we would still map its state dict onto ours, for an extra
+dependency (pre-alpha, plus einops) that is otherwise some 40 architectures we cannot use as
+encoders. It would pay off only for encoders of other architectures (SwinIR, HAT, ...).
 """
 
 from __future__ import annotations
@@ -17,7 +26,10 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+from diffusers.configuration_utils import register_to_config
 from torch import nn
+
+from yoda_sr.models.backbone import SettingsModel
 
 _RESIDUAL_SCALE = 0.2  # ESRGAN's residual scaling inside dense blocks and RRDBs
 _LEAKY_SLOPE = 0.2
@@ -153,31 +165,44 @@ class RRDB(nn.Module):
         return x + _RESIDUAL_SCALE * self.rdb3(self.rdb2(self.rdb1(x)))
 
 
-class RRDBNet(nn.Module):
+class RRDBNet(SettingsModel):
     """ESRGAN generator: ``conv_first -> body (RRDBs) -> conv_body (+ skip) -> upsampling -> conv_hr
     -> conv_last``. Upsampling is nearest-neighbour x2 followed by a 3x3 conv and LeakyReLU, once
-    per factor 2."""
+    per factor 2. The arguments are :class:`RRDBConfig`'s fields."""
 
-    def __init__(self, config: RRDBConfig | None = None) -> None:
+    settings_class = RRDBConfig
+
+    @register_to_config
+    def __init__(
+        self,
+        in_channels: int = RRDBConfig.in_channels,
+        out_channels: int = RRDBConfig.out_channels,
+        num_features: int = RRDBConfig.num_features,
+        num_blocks: int = RRDBConfig.num_blocks,
+        growth_channels: int = RRDBConfig.growth_channels,
+        scale: int = RRDBConfig.scale,
+        pixel_unshuffle: int = RRDBConfig.pixel_unshuffle,
+        feature_stride: int = RRDBConfig.feature_stride,
+    ) -> None:
         super().__init__()
-        self.config = config = config if config is not None else RRDBConfig()
-        nf = config.num_features
-        in_ch = config.in_channels * config.pixel_unshuffle**2
+        settings = self._register_settings()
+        nf = settings.num_features
+        in_ch = settings.in_channels * settings.pixel_unshuffle**2
         self.conv_first = nn.Conv2d(in_ch, nf, 3, padding=1)
         self.body = nn.Sequential(
-            *(RRDB(nf, config.growth_channels) for _ in range(config.num_blocks))
+            *(RRDB(nf, settings.growth_channels) for _ in range(settings.num_blocks))
         )
         self.conv_body = nn.Conv2d(nf, nf, 3, padding=1)
-        for i in range(1, config.num_upsamples + 1):
+        for i in range(1, settings.num_upsamples + 1):
             self.add_module(f"conv_up{i}", nn.Conv2d(nf, nf, 3, padding=1))
         self.conv_hr = nn.Conv2d(nf, nf, 3, padding=1)
-        self.conv_last = nn.Conv2d(nf, config.out_channels, 3, padding=1)
+        self.conv_last = nn.Conv2d(nf, settings.out_channels, 3, padding=1)
         self.lrelu = nn.LeakyReLU(_LEAKY_SLOPE, inplace=True)
 
     @property
     def feature_channels(self) -> int:
         """Channels of the concatenated features from :meth:`forward_features`."""
-        return self.config.feature_channels
+        return self.settings.feature_channels
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, feature_stride: int | None = None) -> RRDBNet:
@@ -186,25 +211,25 @@ class RRDBNet(nn.Module):
         state_dict, config = load_rrdb_state_dict(path)
         if feature_stride is not None:
             config = replace(config, feature_stride=feature_stride)
-        model = cls(config)
+        model = cls.from_settings(config)
         model.load_state_dict(state_dict, strict=True)
         return model
 
     def _upsample(self, feat: torch.Tensor) -> torch.Tensor:
-        for i in range(1, self.config.num_upsamples + 1):
+        for i in range(1, self.settings.num_upsamples + 1):
             conv = getattr(self, f"conv_up{i}")
             feat = self.lrelu(conv(F.interpolate(feat, scale_factor=2, mode="nearest")))
         return self.conv_last(self.lrelu(self.conv_hr(feat)))
 
     def _trunk(self, lr: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """LR -> (fused trunk features, hidden states of every block plus the trunk)."""
-        if lr.ndim != 4 or lr.shape[1] != self.config.in_channels:
+        if lr.ndim != 4 or lr.shape[1] != self.settings.in_channels:
             raise ValueError(
-                f"RRDBNet expects lr of shape (B, {self.config.in_channels}, h, w), "
+                f"RRDBNet expects lr of shape (B, {self.settings.in_channels}, h, w), "
                 f"got {tuple(lr.shape)}"
             )
         h, w = lr.shape[-2:]
-        p = self.config.pixel_unshuffle
+        p = self.settings.pixel_unshuffle
         x = lr
         if p > 1:
             # Pad bottom/right so pixel_unshuffle divides the size; the output is cropped back.
@@ -226,7 +251,7 @@ class RRDBNet(nn.Module):
     def encode(self, lr: torch.Tensor) -> list[torch.Tensor]:
         """Only the selected hidden states (no upsampling): what SRDiff's denoiser consumes."""
         _, hidden = self._trunk(lr)
-        return [hidden[i] for i in self.config.feature_indices]
+        return [hidden[i] for i in self.settings.feature_indices]
 
     def forward_features(self, lr: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """Super-resolve and return the selected hidden states.
@@ -241,10 +266,10 @@ class RRDBNet(nn.Module):
         """
         feat, hidden = self._trunk(lr)
         sr = self._upsample(feat)
-        if self.config.pixel_unshuffle > 1:
-            s = self.config.scale
+        if self.settings.pixel_unshuffle > 1:
+            s = self.settings.scale
             sr = sr[..., : lr.shape[-2] * s, : lr.shape[-1] * s]
-        return sr, [hidden[i] for i in self.config.feature_indices]
+        return sr, [hidden[i] for i in self.settings.feature_indices]
 
     def forward(self, lr: torch.Tensor) -> torch.Tensor:
         """(B, in_channels, h, w) in [0, 1] -> (B, out_channels, h*scale, w*scale), unclamped."""
@@ -260,6 +285,13 @@ _BASICSR_LAYOUT = (
 _ESRGAN_LAYOUT = (
     "original ESRGAN (conv_first, RRDB_trunk.N.RDBM.convK, trunk_conv, upconvK, HRconv, conv_last)"
 )
+_OLD_ESRGAN_LAYOUT = (
+    "old-arch ESRGAN (model.0, model.1.sub.N.RDBM.convK.0, model.1.sub.<N blocks>, model.3, "
+    "model.6, ... for the x2 upsamplings, then the HR and last convs)"
+)
+_OLD_TOP = re.compile(r"^model\.(\d+)\.(weight|bias)$")
+_OLD_BLOCK = re.compile(r"^model\.1\.sub\.(\d+)\.RDB([123])\.conv([1-5])\.0\.(weight|bias)$")
+_OLD_TRUNK = re.compile(r"^model\.1\.sub\.(\d+)\.(weight|bias)$")
 _ESRGAN_TO_BASICSR = (
     (re.compile(r"^RRDB_trunk\.(\d+)\.RDB([123])\.conv([1-5])\."), r"body.\1.rdb\2.conv\3."),
     (re.compile(r"^trunk_conv\."), "conv_body."),
@@ -327,16 +359,43 @@ def _to_basicsr(state: dict[str, torch.Tensor], source: str) -> tuple[dict[str, 
                 new = pattern.sub(repl, new)
             mapped[new] = value
         return mapped, _ESRGAN_LAYOUT
-    hint = ""
-    if "model.0.weight" in keys:
-        hint = (
-            " This looks like the pre-2019 'old arch' ESRGAN layout (model.N...), which is "
-            "not supported; convert it to the ESRGAN or BasicSR layout first."
-        )
+    if "model.0.weight" in keys and any(k.startswith("model.1.sub.") for k in keys):
+        return _old_arch_to_basicsr(state, source), _OLD_ESRGAN_LAYOUT
     raise RRDBCheckpointError(
-        f"RRDB checkpoint {source}: unrecognised key layout; expected {_BASICSR_LAYOUT} or "
-        f"{_ESRGAN_LAYOUT}, found keys {sorted(keys)[:_MAX_LISTED]}.{hint}"
+        f"RRDB checkpoint {source}: unrecognised key layout; expected {_BASICSR_LAYOUT}, "
+        f"{_ESRGAN_LAYOUT} or {_OLD_ESRGAN_LAYOUT}, found keys {sorted(keys)[:_MAX_LISTED]}"
     )
+
+
+def _old_arch_to_basicsr(state: dict[str, torch.Tensor], source: str) -> dict[str, torch.Tensor]:
+    """Rename the old-arch layout: one flattened Sequential of conv_first (0), a shortcut block
+    (1: the RRDBs, then the trunk conv), [Upsample, conv, LeakyReLU] per x2 upsampling, the HR
+    conv, a LeakyReLU and the last conv. Keys it does not know are kept (and reported as
+    unexpected by :func:`_check_against`)."""
+    convs = sorted({int(m.group(1)) for k in state if (m := _OLD_TOP.match(k))} - {0})
+    blocks = {int(m.group(1)) for k in state if (m := _OLD_BLOCK.match(k))}
+    trunks = {int(m.group(1)) for k in state if (m := _OLD_TRUNK.match(k))}
+    n = len(convs) - 2
+    names = {0: "conv_first", 3 * n + 2: "conv_hr", 3 * n + 4: "conv_last"}
+    names.update({3 * i: f"conv_up{i}" for i in range(1, n + 1)})
+    if n < 0 or convs != sorted(set(names) - {0}) or trunks != {max(blocks, default=-1) + 1}:
+        raise RRDBCheckpointError(
+            f"RRDB checkpoint {source}: keys look like the {_OLD_ESRGAN_LAYOUT} layout, but "
+            f"the convs after the trunk are {', '.join(f'model.{i}' for i in convs) or 'none'} "
+            f"and the trunk convs model.1.sub.{sorted(trunks)} (a pixel-shuffle upsampler is "
+            "not supported)"
+        )
+    mapped = {}
+    for key, value in state.items():
+        new = key
+        if m := _OLD_TOP.match(key):
+            new = f"{names[int(m.group(1))]}.{m.group(2)}"
+        elif m := _OLD_BLOCK.match(key):
+            new = f"body.{m.group(1)}.rdb{m.group(2)}.conv{m.group(3)}.{m.group(4)}"
+        elif m := _OLD_TRUNK.match(key):
+            new = f"conv_body.{m.group(2)}"
+        mapped[new] = value
+    return mapped
 
 
 def _infer_config(state: dict[str, torch.Tensor], source: str, layout: str) -> RRDBConfig:
@@ -386,7 +445,7 @@ def _infer_config(state: dict[str, torch.Tensor], source: str, layout: str) -> R
 def _check_against(
     state: dict[str, torch.Tensor], config: RRDBConfig, source: str, layout: str
 ) -> None:
-    expected = {k: v.shape for k, v in RRDBNet(config).state_dict().items()}
+    expected = {k: v.shape for k, v in RRDBNet.from_settings(config).state_dict().items()}
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
     wrong = sorted(
@@ -416,8 +475,9 @@ def load_rrdb_state_dict(
     Accepts a path (``.pth``/``.pt``/``.ckpt``/``.bin`` via ``torch.load(weights_only=True)``, or
     ``.safetensors``) or an already loaded mapping. Containers ``params_ema`` (preferred),
     ``params``, ``state_dict`` and ``model`` are unwrapped, as is a ``module.`` prefix. Keys in the
-    BasicSR/Real-ESRGAN or original ESRGAN layout are accepted; the architecture (blocks, widths,
-    channels, scale, pixel-unshuffle) is inferred from tensor shapes.
+    BasicSR/Real-ESRGAN, original ESRGAN or old-arch ESRGAN layout are accepted; the
+    architecture (blocks, widths, channels, scale, pixel-unshuffle) is inferred from tensor
+    shapes.
 
     Raises:
         RRDBCheckpointError: unreadable file, unknown layout, or keys/shapes that do not form an

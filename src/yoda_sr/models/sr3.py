@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import torch
 from diffusers import UNet2DModel
+from diffusers.configuration_utils import register_to_config
 from torch import Tensor
 
 from yoda_sr.models.backbone import SRBackbone, bicubic_up
@@ -46,19 +48,34 @@ class SR3Config:
 
 
 class SR3Backbone(SRBackbone):
-    """Image-space backbone: x_0 = HR in [-1, 1], anchor = bicubic(LR) in [-1, 1]."""
+    """Image-space backbone: x_0 = HR in [-1, 1], anchor = bicubic(LR) in [-1, 1].
 
-    def __init__(self, config: SR3Config) -> None:
+    The arguments are :class:`SR3Config`'s fields.
+    """
+
+    settings_class = SR3Config
+
+    @register_to_config
+    def __init__(
+        self,
+        scale: int = SR3Config.scale,
+        block_out_channels: Sequence[int] = SR3Config.block_out_channels,
+        layers_per_block: int = SR3Config.layers_per_block,
+        attention_levels: Sequence[int] = SR3Config.attention_levels,
+        dropout: float = SR3Config.dropout,
+        norm_num_groups: int = SR3Config.norm_num_groups,
+        attention_head_dim: int = SR3Config.attention_head_dim,
+    ) -> None:
         super().__init__()
-        self.config = config
-        self.scale = config.scale
-        levels = range(len(config.block_out_channels))
-        attn = set(config.attention_levels)
+        settings = self._register_settings()
+        self.scale = settings.scale
+        levels = range(len(settings.block_out_channels))
+        attn = set(settings.attention_levels)
         self.unet = UNet2DModel(
             in_channels=6,
             out_channels=3,
-            block_out_channels=config.block_out_channels,
-            layers_per_block=config.layers_per_block,
+            block_out_channels=settings.block_out_channels,
+            layers_per_block=settings.layers_per_block,
             down_block_types=tuple(
                 "AttnDownBlock2D" if i in attn else "DownBlock2D" for i in levels
             ),
@@ -66,14 +83,14 @@ class SR3Backbone(SRBackbone):
                 "AttnUpBlock2D" if i in attn else "UpBlock2D" for i in reversed(levels)
             ),
             add_attention=bool(attn),
-            dropout=config.dropout,
-            norm_num_groups=config.norm_num_groups,
-            attention_head_dim=config.attention_head_dim,
+            dropout=settings.dropout,
+            norm_num_groups=settings.norm_num_groups,
+            attention_head_dim=settings.attention_head_dim,
         )
 
     @property
     def required_multiple(self) -> int:
-        return 2 ** (len(self.config.block_out_channels) - 1)
+        return 2 ** (len(self.settings.block_out_channels) - 1)
 
     def condition(self, lr: Tensor) -> dict[str, Tensor]:
         return {"lr_up": bicubic_up(lr, self.scale)}

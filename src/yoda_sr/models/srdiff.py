@@ -9,14 +9,16 @@ noise schedules: whether it predicts epsilon or x0 is decided by the caller's tr
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 import torch
 from diffusers import UNet2DModel
+from diffusers.configuration_utils import register_to_config
 from torch import nn
 
+from yoda_sr.models.backbone import SettingsModel
 from yoda_sr.models.rrdb import RRDBConfig
 
 
@@ -138,39 +140,60 @@ class FeatureProjector(nn.Module):
         return self.upsample(self.act(self.reduce(features)))
 
 
-class SRDiffDenoiser(nn.Module):
-    """Conditional noise predictor: ``UNet2DModel(concat(x_t, lr_up, cond_proj(features)), t)``."""
+class SRDiffDenoiser(SettingsModel):
+    """Conditional noise predictor: ``UNet2DModel(concat(x_t, lr_up, cond_proj(features)), t)``.
 
-    def __init__(self, config: SRDiffDenoiserConfig | None = None) -> None:
+    The arguments are :class:`SRDiffDenoiserConfig`'s fields.
+    """
+
+    settings_class = SRDiffDenoiserConfig
+
+    @register_to_config
+    def __init__(
+        self,
+        scale: int = SRDiffDenoiserConfig.scale,
+        encoder_channels: int = SRDiffDenoiserConfig.encoder_channels,
+        cond_channels: int = SRDiffDenoiserConfig.cond_channels,
+        image_channels: int = SRDiffDenoiserConfig.image_channels,
+        base_channels: int = SRDiffDenoiserConfig.base_channels,
+        channel_multipliers: Sequence[int] = SRDiffDenoiserConfig.channel_multipliers,
+        layers_per_block: int = SRDiffDenoiserConfig.layers_per_block,
+        attention_levels: Sequence[int] = SRDiffDenoiserConfig.attention_levels,
+        mid_attention: bool = SRDiffDenoiserConfig.mid_attention,
+        attention_head_dim: int = SRDiffDenoiserConfig.attention_head_dim,
+        dropout: float = SRDiffDenoiserConfig.dropout,
+        norm_num_groups: int = SRDiffDenoiserConfig.norm_num_groups,
+        act_fn: str = SRDiffDenoiserConfig.act_fn,
+    ) -> None:
         super().__init__()
-        self.config = config = config if config is not None else SRDiffDenoiserConfig()
+        settings = self._register_settings()
         self.cond_proj = FeatureProjector(
-            config.encoder_channels, config.cond_channels, config.scale
+            settings.encoder_channels, settings.cond_channels, settings.scale
         )
-        levels = range(len(config.channel_multipliers))
-        attn = set(config.attention_levels)
+        levels = range(len(settings.channel_multipliers))
+        attn = set(settings.attention_levels)
         self.unet = UNet2DModel(
-            in_channels=2 * config.image_channels + config.cond_channels,
-            out_channels=config.image_channels,
+            in_channels=2 * settings.image_channels + settings.cond_channels,
+            out_channels=settings.image_channels,
             down_block_types=tuple(
                 "AttnDownBlock2D" if i in attn else "DownBlock2D" for i in levels
             ),
             up_block_types=tuple(
                 "AttnUpBlock2D" if i in attn else "UpBlock2D" for i in reversed(levels)
             ),
-            block_out_channels=config.block_out_channels,
-            layers_per_block=config.layers_per_block,
-            add_attention=config.mid_attention,
-            attention_head_dim=config.attention_head_dim,
-            dropout=config.dropout,
-            norm_num_groups=config.norm_num_groups,
-            act_fn=config.act_fn,
+            block_out_channels=settings.block_out_channels,
+            layers_per_block=settings.layers_per_block,
+            add_attention=settings.mid_attention,
+            attention_head_dim=settings.attention_head_dim,
+            dropout=settings.dropout,
+            norm_num_groups=settings.norm_num_groups,
+            act_fn=settings.act_fn,
         )
 
     @property
     def required_multiple(self) -> int:
         """HR height and width must be multiples of this; the caller pads LR inputs so they are."""
-        return self.config.required_multiple
+        return self.settings.required_multiple
 
     def _check_inputs(
         self,
@@ -179,7 +202,7 @@ class SRDiffDenoiser(nn.Module):
         lr_up: torch.Tensor,
         features: torch.Tensor,
     ) -> None:
-        c = self.config
+        c = self.settings
         if x_t.ndim != 4 or x_t.shape[1] != c.image_channels:
             raise ValueError(
                 f"SRDiffDenoiser: x_t must be (B, {c.image_channels}, H, W), got {tuple(x_t.shape)}"
@@ -305,8 +328,8 @@ class SRDiffConfig:
             raise ValueError(f"SRDiffConfig.from_dict: unknown keys {unknown}")
         extra = {k: v for k, v in data.items() if k not in ("rrdb", "denoiser")}
         return cls(
-            rrdb=RRDBConfig.from_dict(data.get("rrdb", {})),
-            denoiser=SRDiffDenoiserConfig.from_dict(data.get("denoiser", {})),
+            rrdb=RRDBConfig.from_dict(data.get("rrdb") or {}),
+            denoiser=SRDiffDenoiserConfig.from_dict(data.get("denoiser") or {}),
             **extra,
         )
 

@@ -9,9 +9,12 @@ YODA code exists: the masks and blend are the same as SR3's.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import torch
+from diffusers.configuration_utils import register_to_config
 from torch import Tensor
 
 from yoda_sr.models.backbone import SRBackbone, bicubic_up
@@ -20,27 +23,43 @@ from yoda_sr.models.srdiff import SRDiffConfig, SRDiffDenoiser
 
 
 class SRDiffBackbone(SRBackbone):
-    """Frozen (by default) RRDB encoder + conditional noise predictor, in residual space."""
+    """Frozen (by default) RRDB encoder + conditional noise predictor, in residual space.
 
-    def __init__(self, config: SRDiffConfig) -> None:
+    The arguments are :class:`SRDiffConfig`'s fields, ``rrdb`` and ``denoiser`` as dicts
+    (:class:`RRDBConfig` and :class:`SRDiffDenoiserConfig` fields).
+    """
+
+    settings_class = SRDiffConfig
+
+    @register_to_config
+    def __init__(
+        self,
+        rrdb: Mapping[str, Any] | None = None,
+        denoiser: Mapping[str, Any] | None = None,
+        encoder_checkpoint: str = SRDiffConfig.encoder_checkpoint,
+        freeze_encoder: bool = SRDiffConfig.freeze_encoder,
+        residual_scale: float = SRDiffConfig.residual_scale,
+        clip_residual: bool = SRDiffConfig.clip_residual,
+        residual_convention: str = SRDiffConfig.residual_convention,
+    ) -> None:
         super().__init__()
-        self.config = config
-        self.scale = config.scale
-        self.encoder = RRDBNet(config.rrdb)
-        self.denoiser = SRDiffDenoiser(config.denoiser)
-        self.encoder.requires_grad_(not config.freeze_encoder)
+        settings = self._register_settings()
+        self.scale = settings.scale
+        self.encoder = RRDBNet.from_settings(settings.rrdb)
+        self.denoiser = SRDiffDenoiser.from_settings(settings.denoiser)
+        self.encoder.requires_grad_(not settings.freeze_encoder)
 
     @property
     def required_multiple(self) -> int:
         return self.denoiser.required_multiple
 
     def prepare_for_training(self) -> None:
-        """Load stage-1 encoder weights named by ``config.encoder_checkpoint`` (if set)."""
-        if self.config.encoder_checkpoint:
-            self.encoder.load_state_dict(load_encoder_weights(self.config))
+        """Load the stage-1 encoder weights named by ``encoder_checkpoint`` (if set)."""
+        if self.settings.encoder_checkpoint:
+            self.encoder.load_state_dict(load_encoder_weights(self.settings))
 
     def condition(self, lr: Tensor) -> dict[str, Tensor]:
-        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.config.freeze_encoder):
+        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.settings.freeze_encoder):
             features = torch.cat(self.encoder.encode(lr), dim=1)
         return {"lr_up": bicubic_up(lr, self.scale), "features": features}
 
@@ -49,21 +68,21 @@ class SRDiffBackbone(SRBackbone):
 
     def target(self, hr: Tensor, condition: dict[str, Tensor]) -> Tensor:
         residual = hr * 2.0 - 1.0 - condition["lr_up"]
-        if self.config.residual_convention == "legacy_divide":
-            return residual / self.config.residual_scale
-        x0 = residual * self.config.residual_scale
-        return x0.clamp(-1.0, 1.0) if self.config.clip_residual else x0
+        if self.settings.residual_convention == "legacy_divide":
+            return residual / self.settings.residual_scale
+        x0 = residual * self.settings.residual_scale
+        return x0.clamp(-1.0, 1.0) if self.settings.clip_residual else x0
 
     def anchor(self, condition: dict[str, Tensor]) -> Tensor:
         return torch.zeros_like(condition["lr_up"])
 
     def to_image(self, x0: Tensor, condition: dict[str, Tensor]) -> Tensor:
-        if self.config.residual_convention == "legacy_divide":
-            image = condition["lr_up"] + self.config.residual_scale * x0
+        if self.settings.residual_convention == "legacy_divide":
+            image = condition["lr_up"] + self.settings.residual_scale * x0
         else:
-            if self.config.clip_residual:
+            if self.settings.clip_residual:
                 x0 = x0.clamp(-1.0, 1.0)
-            image = condition["lr_up"] + x0 / self.config.residual_scale
+            image = condition["lr_up"] + x0 / self.settings.residual_scale
         return ((image + 1.0) / 2.0).clamp(0.0, 1.0)
 
 

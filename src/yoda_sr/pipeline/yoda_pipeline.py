@@ -8,6 +8,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from huggingface_hub import CommitInfo
 from torch import Tensor, nn
 
 import yoda_sr.pipeline.memory as memory
@@ -15,9 +16,10 @@ from yoda_sr.attention import ImportanceSource, build_importance_source
 from yoda_sr.device import resolve_device
 from yoda_sr.diffusion import make_scheduler, yoda_sample
 from yoda_sr.diffusion.schedule import SAMPLERS
-from yoda_sr.models import SRBackbone, build_model
+from yoda_sr.models import SRBackbone
+from yoda_sr.pipeline.components import load_model, save_components
+from yoda_sr.pipeline.hub import push_folder, resolve_model_folder
 from yoda_sr.pipeline.tiling import TiledDenoiser
-from yoda_sr.training.checkpoint import list_checkpoints, load_weights, save_weights
 from yoda_sr.training.config import ExperimentConfig
 
 
@@ -70,39 +72,41 @@ class YodaPipeline:
 
     @classmethod
     def from_pretrained(
-        cls, path: str | Path, device: str | torch.device | None = "cpu", weights: str = "ema"
+        cls,
+        name_or_path: str | Path,
+        device: str | torch.device | None = "cpu",
+        weights: str = "ema",
+        revision: str | None = None,
     ) -> YodaPipeline:
-        """Rebuild from a run folder (newest checkpoint) or a ``save_pretrained`` folder.
+        """Rebuild from a ``save_pretrained`` folder (this version's or an earlier one's), a
+        training run folder (newest checkpoint) or a Hugging Face Hub repo id (``owner/name``,
+        at ``revision``; downloaded once, then cached; tried when no such local path exists).
 
         ``weights``: "ema" (default) or "model" for a training run's raw weights. ``device``
-        None picks cuda when available. A missing device, a corrupt weights file or weights
-        that do not fit the config raise ValueError naming the device or file.
+        None picks cuda when available. A model that cannot be found raises
+        :class:`~yoda_sr.pipeline.hub.ModelNotFoundError` (a FileNotFoundError) saying how to
+        provide one; a missing device, a corrupt weights file or weights that do not fit the
+        config raise ValueError naming the device or file.
         """
         device = resolve_device(device)
-        path = Path(path)
-        if (path / "model.safetensors").is_file() and (path / "config.yaml").is_file():
-            config_path, weights_path = path / "config.yaml", path / "model.safetensors"
-        else:
-            checkpoints = list_checkpoints(path)
-            if not checkpoints:
-                raise FileNotFoundError(
-                    f"{path}: neither a saved pipeline (config.yaml + model.safetensors) nor a "
-                    "run folder with checkpoints/step-*/"
-                )
-            newest = checkpoints[-1]
-            config_path = newest.config
-            weights_path = newest.ema if weights == "ema" else newest.model
-        config = ExperimentConfig.load_saved(config_path)
-        model = build_model(config.model)
-        load_weights(model, weights_path)
+        model, config = load_model(resolve_model_folder(name_or_path, revision), weights)
         return cls(model, config, device=device)
 
     def save_pretrained(self, path: str | Path) -> None:
-        """Write ``config.yaml`` + ``model.safetensors`` (loads back with from_pretrained)."""
-        path = Path(path)
-        path.mkdir(parents=True, exist_ok=True)
-        self.config.save(path / "config.yaml")
-        save_weights(self.model, path / "model.safetensors")
+        """Write one folder per component (backbone, scheduler, importance settings; see
+        :mod:`yoda_sr.pipeline.components`); loads back with :meth:`from_pretrained`."""
+        save_components(self.model, self.config, Path(path))
+
+    def push_to_hub(
+        self,
+        repo_id: str,
+        private: bool | None = None,
+        token: str | None = None,
+        commit_message: str = "Upload yoda-sr pipeline",
+    ) -> CommitInfo:
+        """Upload what :meth:`save_pretrained` writes to Hub model repo ``repo_id`` (created
+        if needed) as one commit; ``from_pretrained(repo_id)`` loads it back."""
+        return push_folder(self.save_pretrained, repo_id, private, token, commit_message)
 
     def check_options(
         self,

@@ -1,0 +1,200 @@
+"""A :class:`~yoda_sr.pipeline.YodaPipeline` on disk, one folder per component.
+
+Layout written by :func:`save_components` (diffusers' conventions, so that the backbone and
+the scheduler also load with diffusers alone)::
+
+    model_index.json                      format version, component -> [library, class]
+    backbone/config.json                  the backbone's constructor arguments (ModelMixin)
+    backbone/diffusion_pytorch_model.safetensors
+    scheduler/scheduler_config.json       the noise schedule, as a diffusers DDPMScheduler
+    importance/importance_config.json     the importance source (``attention``), YODA on/off
+                                          and lower bound (``yoda``), sampling defaults
+    training_config.json                  every other setting of the experiment config (data,
+                                          training, YODA's loss): provenance, not needed to run
+
+A regression model (``rrdb``) has no scheduler or importance folder; its unused diffusion
+settings go to ``training_config.json``. Every setting is written exactly once, so the
+experiment config read back equals the one saved.
+
+:func:`load_model` also reads what earlier versions wrote: a ``save_pretrained`` folder with
+``config.yaml`` + ``model.safetensors``, and training run folders (``checkpoints/step-*/``).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from diffusers.utils import CONFIG_NAME, SAFETENSORS_WEIGHTS_NAME
+
+from yoda_sr.diffusion import NoiseScheduleConfig, make_scheduler
+from yoda_sr.diffusion.schedule import _BETA_SCHEDULES
+from yoda_sr.models import SettingsModel, SRBackbone, build_model, model_type_of_class
+from yoda_sr.pipeline.hub import ModelNotFoundError
+from yoda_sr.training.checkpoint import list_checkpoints, load_weights
+from yoda_sr.training.config import ExperimentConfig
+
+INDEX = "model_index.json"
+FORMAT = 1
+SCHEDULER_CONFIG = "scheduler/scheduler_config.json"
+IMPORTANCE_CONFIG = "importance/importance_config.json"
+TRAINING_CONFIG = "training_config.json"
+# Settings of the ``yoda`` section that sampling uses (the rest configure the training loss).
+_SAMPLING_YODA_KEYS = ("enabled", "lower_bound")
+# NoiseScheduleConfig fields as diffusers' scheduler config names them.
+_SCHEDULE_KEYS = (
+    "num_train_timesteps",
+    "beta_schedule",
+    "beta_start",
+    "beta_end",
+    "prediction_type",
+    "clip_sample",
+)
+
+
+def save_components(model: SettingsModel, config: ExperimentConfig, path: Path) -> None:
+    """Write ``model`` and ``config`` in the layout above (see the module docstring)."""
+    path.mkdir(parents=True, exist_ok=True)
+    sections = config.to_dict()
+    del sections["model"]
+    index: dict[str, Any] = {
+        "_class_name": "YodaPipeline",
+        "_yoda_sr_format": FORMAT,
+        "backbone": ["yoda_sr", type(model).__name__],
+    }
+    model.save_pretrained(path / "backbone")
+    if isinstance(model, SRBackbone):
+        make_scheduler(config.diffusion, "ddpm").save_pretrained(path / "scheduler")
+        del sections["diffusion"]
+        yoda = sections["yoda"]
+        importance = {
+            "attention": sections.pop("attention"),
+            "yoda": {key: yoda.pop(key) for key in _SAMPLING_YODA_KEYS},
+            "sampling": sections.pop("sampling"),
+        }
+        _write_json(path / IMPORTANCE_CONFIG, importance)
+        index["scheduler"] = ["diffusers", "DDPMScheduler"]
+        index["importance"] = ["yoda_sr", "ImportanceSource"]
+    _write_json(path / TRAINING_CONFIG, sections)
+    _write_json(path / INDEX, index)
+
+
+def load_model(folder: Path, weights: str = "ema") -> tuple[SettingsModel, ExperimentConfig]:
+    """The model and experiment config of a local folder: a :func:`save_components` folder,
+    an earlier version's ``save_pretrained`` folder (``config.yaml`` + ``model.safetensors``)
+    or a training run folder (newest checkpoint; ``weights`` "ema" or "model")."""
+    if not folder.exists():
+        raise ModelNotFoundError(str(folder), "no such file or folder")
+    if (folder / INDEX).is_file():
+        return load_components(folder)
+    if (folder / "model.safetensors").is_file() and (folder / "config.yaml").is_file():
+        config_path, weights_path = folder / "config.yaml", folder / "model.safetensors"
+    else:
+        checkpoints = list_checkpoints(folder)
+        if not checkpoints:
+            raise ModelNotFoundError(
+                str(folder),
+                f"neither a saved pipeline ({INDEX}, or config.yaml + model.safetensors) nor a "
+                "run folder with checkpoints/step-*/",
+            )
+        newest = checkpoints[-1]
+        config_path = newest.config
+        weights_path = newest.ema if weights == "ema" else newest.model
+    config = ExperimentConfig.load_saved(config_path)
+    model = build_model(config.model)
+    load_weights(model, weights_path)
+    return model, config
+
+
+def load_components(folder: Path) -> tuple[SettingsModel, ExperimentConfig]:
+    """Read a :func:`save_components` folder. A missing or malformed file, or weights that do
+    not fit the backbone's config, raise ValueError naming the file."""
+    index = _read_json(folder / INDEX)
+    if index.get("_class_name") != "YodaPipeline":
+        raise ValueError(
+            f"{folder / INDEX}: not a yoda-sr pipeline (_class_name "
+            f"{index.get('_class_name')!r}, expected 'YodaPipeline')"
+        )
+    if index.get("_yoda_sr_format") != FORMAT:
+        raise ValueError(
+            f"{folder / INDEX}: folder format {index.get('_yoda_sr_format')!r}, but this "
+            f"version of yoda-sr reads format {FORMAT}; upgrade yoda-sr"
+        )
+    backbone = _read_json(folder / "backbone" / CONFIG_NAME)
+    try:
+        kind = model_type_of_class(backbone.get("_class_name", ""))
+    except ValueError as exc:
+        raise ValueError(f"{folder / 'backbone' / CONFIG_NAME}: {exc}") from exc
+    sections = [
+        _read_json(folder / TRAINING_CONFIG) if (folder / TRAINING_CONFIG).is_file() else {},
+        {"model": {"type": kind, **_public(backbone)}},
+    ]
+    if kind != "rrdb":
+        sections.append({"diffusion": _noise_schedule(folder / SCHEDULER_CONFIG)})
+        sections.append(_read_json(folder / IMPORTANCE_CONFIG))
+    config = ExperimentConfig.from_dict(_merge(sections), source=str(folder))
+    model = build_model(config.model)
+    load_weights(model, folder / "backbone" / SAFETENSORS_WEIGHTS_NAME)
+    return model, config
+
+
+def _noise_schedule(path: Path) -> dict[str, Any]:
+    """The ``diffusion`` section that a saved DDPMScheduler config describes. Settings our
+    schedulers do not take (another timestep spacing, variance, ...) are a ValueError."""
+    saved = _read_json(path)
+    names = {diffusers: ours for ours, diffusers in _BETA_SCHEDULES.items()}
+    missing = [key for key in _SCHEDULE_KEYS if key not in saved]
+    if missing or saved["beta_schedule"] not in names:
+        raise ValueError(
+            f"{path}: not a yoda-sr noise schedule (missing {missing}, or beta_schedule "
+            f"{saved.get('beta_schedule')!r} not one of {sorted(names)})"
+        )
+    schedule = {key: saved[key] for key in _SCHEDULE_KEYS}
+    schedule["beta_schedule"] = names[saved["beta_schedule"]]
+    try:
+        expected = make_scheduler(NoiseScheduleConfig(**schedule), "ddpm").config
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from exc
+    unsupported = {
+        key: value
+        for key, value in _public(saved).items()
+        if key in expected and value != expected[key]
+    }
+    if unsupported:
+        raise ValueError(
+            f"{path}: yoda-sr's schedulers do not support "
+            + ", ".join(f"{k}={v!r} (they use {expected[k]!r})" for k, v in unsupported.items())
+        )
+    return schedule
+
+
+def _public(data: dict[str, Any]) -> dict[str, Any]:
+    """Without diffusers' bookkeeping entries (``_class_name``, ``_diffusers_version``, ...)."""
+    return {k: v for k, v in data.items() if not k.startswith("_")}
+
+
+def _merge(parts: list[dict[str, dict[str, Any]]]) -> dict[str, dict[str, Any]]:
+    """Config sections from several files, merged section by section."""
+    merged: dict[str, dict[str, Any]] = {}
+    for part in parts:
+        for name, values in part.items():
+            merged[name] = {**merged.get(name, {}), **values}
+    return merged
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ValueError(f"{path}: missing") from None
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{path}: not readable as JSON ({exc})") from exc
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a JSON object")
+    return data
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2) + "\n")

@@ -1,0 +1,72 @@
+"""Saved pipelines on the Hugging Face Hub: download (cached by huggingface_hub) and upload."""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from huggingface_hub import CommitInfo, create_repo, snapshot_download, upload_folder
+
+# What the Hub accepts as a model id (``owner/name``); also matches some relative paths,
+# so a name is only looked up on the Hub when no such local file or folder exists.
+_REPO_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
+
+
+class ModelNotFoundError(FileNotFoundError):
+    """A model could not be found; the message says how to provide one."""
+
+    def __init__(self, name: str, reason: str) -> None:
+        super().__init__(
+            f"cannot load a yoda-sr model from '{name}': {reason}\n"
+            "Provide it in one of three ways:\n"
+            "  1. a Hugging Face Hub repo id (owner/name) with network access, or already in "
+            "the local Hugging Face cache (set HF_HUB_OFFLINE=1 to skip network retries when "
+            "offline);\n"
+            "  2. a folder written by YodaPipeline.save_pretrained (model_index.json, "
+            "backbone/, ...; or config.yaml + model.safetensors, as earlier versions wrote);\n"
+            "  3. a training run folder (config.yaml + checkpoints/step-*/)."
+        )
+        self.name = name
+        self.reason = reason
+
+
+def resolve_model_folder(name: str | Path, revision: str | None = None) -> Path:
+    """``name`` as a local path if it exists or cannot be a Hub id; otherwise the local
+    snapshot of Hub repo ``name`` at ``revision`` (downloaded once, then read from the cache).
+
+    Raises :class:`ModelNotFoundError` when the repo can be neither downloaded nor found in
+    the cache (offline, unknown repo or revision, no access).
+    """
+    path = Path(name).expanduser()
+    if path.exists() or not _REPO_ID.fullmatch(str(name)):
+        return path
+    try:
+        return Path(snapshot_download(str(name), revision=revision))
+    except (OSError, ValueError) as exc:  # offline and not cached, unknown repo, bad id, ...
+        lines = str(exc).strip().splitlines()
+        reason = lines[0] if lines else type(exc).__name__
+        raise ModelNotFoundError(
+            str(name), f"no such local folder, and not available from the Hub ({reason})"
+        ) from exc
+
+
+def push_folder(
+    write: Callable[[Path], None],
+    repo_id: str,
+    private: bool | None = None,
+    token: str | None = None,
+    commit_message: str = "Upload yoda-sr pipeline",
+) -> CommitInfo:
+    """Create model repo ``repo_id`` if needed and upload what ``write(folder)`` writes into
+    an empty temporary folder, as one commit."""
+    repo = create_repo(repo_id, private=private, token=token, exist_ok=True)
+    with tempfile.TemporaryDirectory() as folder:
+        write(Path(folder))
+        return upload_folder(
+            repo_id=repo.repo_id,
+            folder_path=folder,
+            commit_message=commit_message,
+            token=token,
+        )
