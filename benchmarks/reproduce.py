@@ -40,9 +40,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from yoda_sr.data.datasets import quantize
-from yoda_sr.data.io import list_images, load_image, save_image
-from yoda_sr.data.resize import imresize
+from yoda_sr.imaging import imresize, list_images, load_image, quantize, save_image
 from yoda_sr.masks import diffusion_mask
 from yoda_sr.metrics import evaluate_pair
 from yoda_sr.metrics.perceptual import LpipsMetric

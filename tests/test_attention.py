@@ -30,7 +30,7 @@ from yoda_sr.attention import (
     load_backbone,
 )
 from yoda_sr.attention.base import min_max_normalize
-from yoda_sr.data.io import load_image
+from yoda_sr.imaging import load_image
 from yoda_sr.viz import heatmap_overlay, mask_strip
 
 

@@ -10,7 +10,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from yoda_sr.attention.base import ImportanceSource, upsample_image
-from yoda_sr.data.io import (
+from yoda_sr.imaging import (
     ImageReadError,
     load_image,
     output_prefixes,
@@ -50,7 +50,7 @@ def export_attention_maps(
     - ``<stem>_masks.png``: YODA masks ``M_t`` at several ``t`` (see :func:`mask_strip`).
 
     ``<stem>`` is the file name without its extension, or with it where inputs share a stem
-    (see :func:`~yoda_sr.data.io.output_prefixes`). Unusable settings, an unwritable
+    (see :func:`~yoda_sr.imaging.io.output_prefixes`). Unusable settings, an unwritable
     ``out_dir`` or colliding outputs raise ValueError before any work. Unreadable files are
     skipped; their errors (naming the file) are returned.
     """

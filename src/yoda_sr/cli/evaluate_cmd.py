@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from yoda_sr.attention.errors import WeightsNotFoundError
-from yoda_sr.data.io import ImageReadError
+from yoda_sr.imaging import ImageReadError
 
 
 def _positive_int(text: str) -> int:

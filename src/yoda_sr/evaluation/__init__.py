@@ -9,7 +9,6 @@ from yoda_sr.evaluation.evaluate import (
     evaluate_run,
     load_eval_images,
     load_summary,
-    make_lr,
 )
 
 __all__ = [
@@ -22,5 +21,4 @@ __all__ = [
     "evaluate_run",
     "load_eval_images",
     "load_summary",
-    "make_lr",
 ]

@@ -30,15 +30,13 @@ import torch.nn.functional as F
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from yoda_sr.data.datasets import PairedFolderDataset, quantize
-from yoda_sr.data.io import list_images, load_image, prepare_output_dir, save_image
-from yoda_sr.data.resize import downscale
-from yoda_sr.evaluation.figures import tile_grid
+from yoda_sr.data.datasets import PairedFolderDataset
+from yoda_sr.imaging import list_images, load_image, make_lr, prepare_output_dir, save_image
 from yoda_sr.metrics import LpipsMetric, evaluate_pair, protocol_description
 from yoda_sr.models import bicubic_up
 from yoda_sr.pipeline import YodaPipeline
 from yoda_sr.training.config import ExperimentConfig
-from yoda_sr.viz import heatmap_overlay, mask_strip
+from yoda_sr.viz import heatmap_overlay, image_grid, mask_strip
 
 FORMAT = "yoda-sr-evaluation/1"
 SUMMARY_FILE = "summary.json"
@@ -48,6 +46,8 @@ CROPS_DIR = "crops"
 OUTPUTS_DIR = "outputs"
 BICUBIC = "bicubic"
 RESIZE_KERNEL = "MATLAB bicubic (Keys a=-0.5, antialiased)"
+# Smallest width (px) of an image in the crop and comparison grids (enlarged, nearest).
+GRID_TILE = 160
 METRIC_KEYS = (
     "psnr_rgb",
     "ssim_rgb",
@@ -90,19 +90,6 @@ class EvaluationResult:
     out_dir: Path
     summary: dict[str, Any]
     rows: list[dict[str, Any]]
-
-
-def make_lr(hr: Tensor, scale: int) -> tuple[Tensor, Tensor]:
-    """The benchmarks' LR image of an HR image (3, H, W) in [0, 1].
-
-    Returns ``(hr_cropped, lr)``: the HR mod-cropped to multiples of ``scale`` and its MATLAB
-    bicubic ``1/scale`` downscale, clamped and quantised to 8 bits (as if saved as PNG).
-    """
-    _, h, w = hr.shape
-    hr = hr[:, : h - h % scale, : w - w % scale]
-    if min(hr.shape[1:]) < scale:
-        raise ValueError(f"image {tuple(hr.shape[1:])} is smaller than the scale {scale}")
-    return hr, quantize(downscale(hr, scale))
 
 
 def load_eval_images(
@@ -220,7 +207,8 @@ def _save_crop(path: Path, label: str, bicubic: Tensor, output: Tensor, hr: Tens
     def cut(x: Tensor) -> Tensor:
         return x[:, top : top + side, left : left + side]
 
-    tile_grid([[("bicubic", cut(bicubic)), (label, cut(output)), ("HR", cut(hr))]], path)
+    tiles = [("bicubic", cut(bicubic)), (label, cut(output)), ("HR", cut(hr))]
+    save_image(image_grid([tiles], min_tile=GRID_TILE), path)
 
 
 def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:

@@ -3,7 +3,7 @@
 from yoda_sr.metrics.color import color_shift
 from yoda_sr.metrics.evaluate import evaluate_pair, protocol_description
 from yoda_sr.metrics.fidelity import psnr, ssim
-from yoda_sr.metrics.image import prepare_pair, quantize, rgb_to_y
+from yoda_sr.metrics.image import prepare_pair, rgb_to_y
 from yoda_sr.metrics.perceptual import LpipsMetric
 
 __all__ = [
@@ -13,7 +13,6 @@ __all__ = [
     "prepare_pair",
     "protocol_description",
     "psnr",
-    "quantize",
     "rgb_to_y",
     "ssim",
 ]

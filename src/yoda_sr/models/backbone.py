@@ -11,7 +11,7 @@ from abc import ABC, abstractmethod
 
 from torch import Tensor, nn
 
-from yoda_sr.data.resize import imresize
+from yoda_sr.imaging import imresize
 
 
 def bicubic_up(lr: Tensor, scale: int) -> Tensor:

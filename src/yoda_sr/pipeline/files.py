@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from yoda_sr.data.io import (
+from yoda_sr.imaging import (
     ImageReadError,
     load_image,
     output_prefixes,
@@ -38,7 +38,7 @@ def upscale_files(
     ``out_dir`` for each LR image file, each sampled with ``seed``.
 
     ``<name>`` is the file stem, or the whole file name where inputs share a stem
-    (:func:`~yoda_sr.data.io.output_prefixes`). Before any image is sampled, raises
+    (:func:`~yoda_sr.imaging.io.output_prefixes`). Before any image is sampled, raises
     ValueError for options out of range, outputs that would overwrite each other or an
     input, an unusable ``out_dir``, or (InsufficientMemoryError) an input estimated not to
     fit in the device's memory. Unreadable inputs are skipped; their errors are returned.

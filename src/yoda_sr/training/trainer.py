@@ -26,8 +26,8 @@ from tqdm.auto import tqdm
 from yoda_sr.attention import build_importance_source
 from yoda_sr.data.datasets import EpochSampler, SRFolderDataset
 from yoda_sr.data.importance_cache import ImportanceCache
-from yoda_sr.data.io import image_grid, save_image
 from yoda_sr.diffusion import make_scheduler, yoda_loss
+from yoda_sr.imaging import save_image
 from yoda_sr.metrics import psnr
 from yoda_sr.models import SRBackbone, bicubic_up, build_model
 from yoda_sr.pipeline import YodaPipeline
@@ -42,6 +42,7 @@ from yoda_sr.training.checkpoint import (
     set_rng_state,
 )
 from yoda_sr.training.config import ExperimentConfig
+from yoda_sr.viz import image_grid
 
 # Settings that may change between a run and its resumption (bookkeeping, not the model or
 # the optimisation trajectory). Everything else must match the checkpoint's config.
