@@ -24,14 +24,7 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from yoda_sr.attention import build_importance_source
-from yoda_sr.data.datasets import EpochSampler, SRFolderDataset
-from yoda_sr.data.importance_cache import ImportanceCache
-from yoda_sr.diffusion import make_scheduler, yoda_loss
-from yoda_sr.imaging import save_image
-from yoda_sr.metrics import psnr
-from yoda_sr.models import SRBackbone, bicubic_up, build_model
-from yoda_sr.pipeline import YodaPipeline
-from yoda_sr.training.checkpoint import (
+from yoda_sr.checkpoints import (
     CheckpointFiles,
     CorruptCheckpointError,
     list_checkpoints,
@@ -41,6 +34,13 @@ from yoda_sr.training.checkpoint import (
     save_checkpoint,
     set_rng_state,
 )
+from yoda_sr.data.datasets import EpochSampler, SRFolderDataset
+from yoda_sr.data.importance_cache import ImportanceCache
+from yoda_sr.diffusion import make_scheduler, yoda_loss
+from yoda_sr.imaging import save_image
+from yoda_sr.metrics import psnr
+from yoda_sr.models import SRBackbone, bicubic_up, build_model
+from yoda_sr.pipeline import YodaPipeline
 from yoda_sr.training.config import ExperimentConfig
 from yoda_sr.viz import image_grid
 
