@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import huggingface_hub.constants
@@ -30,6 +31,8 @@ from yoda_sr.attention import (
     load_backbone,
 )
 from yoda_sr.attention.base import min_max_normalize
+from yoda_sr.config import ExperimentConfig
+from yoda_sr.data.importance_cache import ImportanceCache
 from yoda_sr.imaging import load_image
 from yoda_sr.viz import heatmap_overlay, mask_strip
 
@@ -88,11 +91,15 @@ def _lr(height=13, width=17, batch=1, seed=0):
 # ---------------------------------------------------------------- config
 
 
-def test_config_round_trips_and_hashes_stably():
+def test_importance_cache_folder_follows_the_attention_settings(tmp_path):
     cfg = AttentionConfig(source="dino", model="x.pth", head_fusion="heads:0,2", analysis_size=224)
-    assert AttentionConfig.from_dict(cfg.to_dict()) == cfg
-    assert cfg.cache_key() == AttentionConfig.from_dict(cfg.to_dict()).cache_key()
-    assert cfg.cache_key() != AttentionConfig(source="dino", model="x.pth").cache_key()
+    source = DetailImportance()
+
+    def folder(config):
+        return ImportanceCache(source, config, root=tmp_path).folder
+
+    assert folder(cfg) == folder(AttentionConfig(**dataclasses.asdict(cfg)))
+    assert folder(cfg) != folder(AttentionConfig(source="dino", model="x.pth"))
 
 
 @pytest.mark.parametrize(
@@ -111,9 +118,9 @@ def test_config_rejects_bad_values_naming_the_field(kwargs, message):
         AttentionConfig(**kwargs)
 
 
-def test_config_from_dict_rejects_unknown_key():
-    with pytest.raises(ValueError, match="unknown AttentionConfig key.*heads_fusion"):
-        AttentionConfig.from_dict({"source": "dino", "heads_fusion": "max"})
+def test_config_section_rejects_unknown_key():
+    with pytest.raises(ValueError, match="unknown setting.*'attention'.*heads_fusion"):
+        ExperimentConfig.from_dict({"attention": {"source": "dino", "heads_fusion": "max"}})
 
 
 # ---------------------------------------------------------------- detail source

@@ -16,6 +16,7 @@ from conftest import TINY_SR3_OVERRIDES, write_test_images
 from PIL import Image
 
 from yoda_sr.cli.main import main
+from yoda_sr.config import ExperimentConfig
 from yoda_sr.evaluation import (
     compare_results,
     config_hash,
@@ -27,7 +28,6 @@ from yoda_sr.imaging import save_image
 from yoda_sr.metrics import LpipsMetric, psnr
 from yoda_sr.models import bicubic_up, build_model
 from yoda_sr.pipeline import YodaPipeline
-from yoda_sr.training.config import ExperimentConfig
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:

@@ -4,9 +4,9 @@ import pytest
 import torch
 from conftest import TINY_SR3_OVERRIDES
 
+from yoda_sr.config import ExperimentConfig
 from yoda_sr.models import build_model
 from yoda_sr.pipeline import YodaPipeline
-from yoda_sr.training.config import ExperimentConfig
 
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from yoda_sr.config import ExperimentConfig
 from yoda_sr.evaluation import report
 from yoda_sr.evaluation.compare import (
     ComparisonResult,
@@ -23,7 +24,6 @@ from yoda_sr.evaluation.compare import (
 from yoda_sr.evaluation.demo_data import TEST_PHOTO, TRAIN_PHOTOS, write_demo_images
 from yoda_sr.evaluation.evaluate import SAMPLES_DIR, EvaluationResult, evaluate_run
 from yoda_sr.metrics import LpipsMetric
-from yoda_sr.training.config import ExperimentConfig
 from yoda_sr.training.trainer import Trainer
 
 BASE_CONFIG = "sr3_tiny"

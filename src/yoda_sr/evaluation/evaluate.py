@@ -30,12 +30,12 @@ import torch.nn.functional as F
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from yoda_sr.config import ExperimentConfig
 from yoda_sr.data.datasets import PairedFolderDataset
 from yoda_sr.imaging import list_images, load_image, make_lr, prepare_output_dir, save_image
 from yoda_sr.metrics import LpipsMetric, evaluate_pair, protocol_description
 from yoda_sr.models import bicubic_up
 from yoda_sr.pipeline import YodaPipeline
-from yoda_sr.training.config import ExperimentConfig
 from yoda_sr.viz import heatmap_overlay, image_grid, mask_strip
 
 FORMAT = "yoda-sr-evaluation/1"

@@ -10,6 +10,7 @@ from torch import nn
 
 from yoda_sr.models.backbone import SRBackbone, bicubic_up
 from yoda_sr.models.sr3 import SR3Backbone, SR3Config
+from yoda_sr.settings import from_dict
 
 # type -> (config class, model class), as "module:name" so that each backbone is imported
 # only when used.
@@ -37,11 +38,7 @@ def model_config_from_dict(data: dict[str, Any]) -> Any:
     config_cls = _load(_REGISTRY[kind][0])
     if hasattr(config_cls, "from_dict"):
         return config_cls.from_dict(data)
-    names = {f.name for f in dataclasses.fields(config_cls)}
-    unknown = sorted(set(data) - names)
-    if unknown:
-        raise ValueError(f"unknown model setting(s) for type {kind!r}: {unknown}")
-    return config_cls(**data)
+    return from_dict(config_cls, data, "model")
 
 
 def model_type(config: Any) -> str:

@@ -13,12 +13,12 @@ from torch import Tensor, nn
 import yoda_sr.pipeline.memory as memory
 from yoda_sr.attention import ImportanceSource, build_importance_source
 from yoda_sr.checkpoints import list_checkpoints, load_weights, save_weights
+from yoda_sr.config import ExperimentConfig
 from yoda_sr.device import resolve_device
 from yoda_sr.diffusion import make_scheduler, yoda_sample
-from yoda_sr.diffusion.schedule import SAMPLERS
+from yoda_sr.diffusion.config import SAMPLERS
 from yoda_sr.models import SRBackbone, build_model
 from yoda_sr.pipeline.tiling import TiledDenoiser
-from yoda_sr.training.config import ExperimentConfig
 
 
 @dataclass
