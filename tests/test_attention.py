@@ -27,13 +27,13 @@ from yoda_sr.attention import (
     DinoAttention,
     WeightsNotFoundError,
     build_importance_source,
-    importance_map,
     load_backbone,
 )
 from yoda_sr.attention.base import min_max_normalize
 from yoda_sr.config import ExperimentConfig
 from yoda_sr.data.importance_cache import ImportanceCache
 from yoda_sr.imaging import load_image
+from yoda_sr.jobs import importance_map
 from yoda_sr.viz import heatmap_overlay, mask_strip
 
 

@@ -185,7 +185,7 @@ def run_demo(
     timings["data"] = time.perf_counter() - clock
     log(f"data: {len(train_files)} training tiles, {len(test_files)} held-out test crops")
 
-    lpips_metric = LpipsMetric("alex")
+    lpips_metric = LpipsMetric()
     evaluations: dict[str, EvaluationResult] = {}
     configs: dict[str, ExperimentConfig] = {}
     for run_name, label, yoda in MODELS:

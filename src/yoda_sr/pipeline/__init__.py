@@ -1,7 +1,17 @@
-"""Pipelines: a trained backbone + scheduler + importance source, and the sampling loop."""
+"""Inference: a trained backbone + scheduler + importance source (``YodaPipeline``), tiled
+mask-aware denoising, the memory estimate, and the sampling options of a call.
 
-from yoda_sr.pipeline.files import upscale_files
-from yoda_sr.pipeline.memory import InsufficientMemoryError
-from yoda_sr.pipeline.yoda_pipeline import UpscaleOutput, YodaPipeline
+Names are imported on first use, so :mod:`yoda_sr.pipeline.options` loads without torch.
+"""
 
-__all__ = ["InsufficientMemoryError", "UpscaleOutput", "YodaPipeline", "upscale_files"]
+from yoda_sr.lazy import lazy_exports
+
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "memory": ["InsufficientMemoryError"],
+        "options": ["DEFAULT_TILE_OVERLAP", "WEIGHTS", "SamplingOptions", "resolve_options"],
+        "yoda_pipeline": ["UpscaleOutput", "YodaPipeline"],
+    },
+)
+__all__ = __dir__()
