@@ -17,8 +17,6 @@ from transformers import (
     Dinov2WithRegistersModel,
     ResNetConfig,
     ResNetModel,
-    ViTConfig,
-    ViTModel,
 )
 
 from yoda_sr.attention import (
@@ -40,20 +38,6 @@ from yoda_sr.viz import heatmap_overlay, mask_strip
 def _save(model, folder):
     model.save_pretrained(folder)
     return str(folder)
-
-
-@pytest.fixture(scope="module")
-def vit_folder(tmp_path_factory):
-    torch.manual_seed(0)
-    config = ViTConfig(
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        patch_size=8,
-        image_size=224,
-    )
-    return _save(ViTModel(config, add_pooling_layer=False), tmp_path_factory.mktemp("vit"))
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +63,7 @@ def dinov2_registers_folder(tmp_path_factory):
     return _save(Dinov2WithRegistersModel(config), tmp_path_factory.mktemp("dinov2reg"))
 
 
-@pytest.fixture(params=["vit", "dinov2", "dinov2_registers"])
+@pytest.fixture(params=["tiny_vit", "dinov2", "dinov2_registers"])
 def any_folder(request):
     return request.getfixturevalue(f"{request.param}_folder")
 
@@ -182,23 +166,23 @@ def test_dino_map_shape_and_range_for_odd_sizes(any_folder):
     "analysis_size, vit, dinov2", [(None, (56, 72), (56, 70)), (230, (232, 232), (224, 224))]
 )
 def test_dino_analysis_shape_is_rounded_to_patch_multiple(
-    vit_folder, dinov2_folder, analysis_size, vit, dinov2
+    tiny_vit_folder, dinov2_folder, analysis_size, vit, dinov2
 ):
-    for folder, expected in ((vit_folder, vit), (dinov2_folder, dinov2)):
+    for folder, expected in ((tiny_vit_folder, vit), (dinov2_folder, dinov2)):
         source = DinoAttention(load_backbone(folder), analysis_size=analysis_size)
         assert source.analysis_shape((52, 68)) == expected
         grid = (expected[0] // source.patch_size, expected[1] // source.patch_size)
         assert source.patch_map(_lr(), (52, 68)).shape == (1, 1, *grid)
 
 
-def test_grayscale_and_rgba_files_give_maps_of_the_output_size(tmp_path, vit_folder):
+def test_grayscale_and_rgba_files_give_maps_of_the_output_size(tmp_path, tiny_vit_folder):
     rng = np.random.default_rng(0)
     gray = tmp_path / "gray.png"
     Image.fromarray(rng.integers(0, 256, (13, 17), dtype=np.uint8), mode="L").save(gray)
     rgba = tmp_path / "rgba.png"
     Image.fromarray(rng.integers(0, 256, (13, 17, 4), dtype=np.uint8), mode="RGBA").save(rgba)
     sources = [
-        build_importance_source(AttentionConfig(source="dino", model=vit_folder)),
+        build_importance_source(AttentionConfig(source="dino", model=tiny_vit_folder)),
         build_importance_source(AttentionConfig(source="detail")),
     ]
     for path in (gray, rgba):
@@ -209,8 +193,8 @@ def test_grayscale_and_rgba_files_give_maps_of_the_output_size(tmp_path, vit_fol
             assert importance.min() >= 0 and importance.max() <= 1
 
 
-def test_head_fusion_options_combine_per_head_maps(vit_folder):
-    backbone = load_backbone(vit_folder)
+def test_head_fusion_options_combine_per_head_maps(tiny_vit_folder):
+    backbone = load_backbone(tiny_vit_folder)
     lr = _lr(seed=3)
     pixels = torch.randn(1, 3, 56, 72, generator=torch.Generator().manual_seed(4))
     heads = DinoAttention(backbone).cls_attention(pixels)
@@ -252,8 +236,8 @@ def test_dinov2_register_tokens_are_skipped(dinov2_registers_folder):
     torch.testing.assert_close(source.cls_attention(pixels), expected)
 
 
-def test_dino_smoothing_and_resize_modes_keep_shape_and_range(vit_folder):
-    backbone = load_backbone(vit_folder)
+def test_dino_smoothing_and_resize_modes_keep_shape_and_range(tiny_vit_folder):
+    backbone = load_backbone(tiny_vit_folder)
     for kwargs in ({"resize_mode": "nearest"}, {"resize_mode": "bicubic"}, {"smooth_sigma": 3.0}):
         importance = DinoAttention(backbone, **kwargs)(_lr(), (52, 68))
         assert importance.shape == (1, 1, 52, 68)
@@ -277,10 +261,10 @@ def test_missing_local_weights_raise_clear_error(model):
         build_importance_source(AttentionConfig(source="dino", model=model))
 
 
-def test_folder_without_weights_raises_clear_error(tmp_path, vit_folder):
+def test_folder_without_weights_raises_clear_error(tmp_path, tiny_vit_folder):
     folder = tmp_path / "config-only"
     folder.mkdir()
-    (folder / "config.json").write_text((Path(vit_folder) / "config.json").read_text())
+    (folder / "config.json").write_text((Path(tiny_vit_folder) / "config.json").read_text())
     with pytest.raises(WeightsNotFoundError, match="config-only"):
         load_backbone(folder)
 

@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+from conftest import gaussian_blob_importance
 
 from yoda_sr.diffusion import (
     NoiseScheduleConfig,
@@ -10,7 +11,7 @@ from yoda_sr.diffusion import (
     yoda_loss,
     yoda_sample,
 )
-from yoda_sr.masks import gaussian_blob_importance, steps_per_pixel
+from yoda_sr.masks import steps_per_pixel
 from yoda_sr.models import SR3Backbone, SR3Config
 
 SCHEDULE = NoiseScheduleConfig(num_train_timesteps=100, beta_start=1e-4, beta_end=2e-2)
