@@ -6,24 +6,11 @@ import argparse
 import sys
 
 from yoda_sr.attention.config import SOURCES, AttentionConfig
+from yoda_sr.cli.arguments import positive_int, unit_float
 from yoda_sr.diffusion.config import NoiseScheduleConfig, YodaConfig
 
 # Scale factor of the maps unless --scale is given (the usual x4 of SR benchmarks).
 DEFAULT_SCALE = 4
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
-
-
-def _unit_float(text: str) -> float:
-    value = float(text)
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"must lie in [0, 1], got {text}")
-    return value
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -53,17 +40,17 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         help="DINO weights: hub name, local Hugging Face folder, or official DINO .pth file",
     )
     parser.add_argument(
-        "--scale", type=_positive_int, default=DEFAULT_SCALE, help="SR scale factor"
+        "--scale", type=positive_int, default=DEFAULT_SCALE, help="SR scale factor"
     )
     parser.add_argument(
         "--lower-bound",
-        type=_unit_float,
+        type=unit_float,
         default=YodaConfig.lower_bound,
         help="YODA lower bound l of the masks",
     )
     parser.add_argument(
         "--steps",
-        type=_positive_int,
+        type=positive_int,
         default=NoiseScheduleConfig.num_train_timesteps,
         help="number of diffusion steps T",
     )
@@ -74,13 +61,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     )
     parser.add_argument(
         "--analysis-size",
-        type=_positive_int,
+        type=positive_int,
         default=None,
         help="fixed square size the ViT analyses (default: the output size; DINO only)",
     )
     parser.add_argument(
         "--constant",
-        type=_unit_float,
+        type=unit_float,
         default=defaults.constant,
         help="importance of every pixel (constant source only)",
     )

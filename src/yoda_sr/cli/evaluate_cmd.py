@@ -5,16 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 
+from yoda_sr.cli.arguments import positive_int
 from yoda_sr.diffusion.config import SAMPLERS
 from yoda_sr.metrics.protocol import LPIPS_NET, LPIPS_NETS
 from yoda_sr.pipeline.options import WEIGHTS
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -29,19 +23,19 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--model", required=True, help="run folder or saved pipeline folder")
     parser.add_argument("--data", required=True, help="folder of HR images")
-    parser.add_argument("--scale", required=True, type=_positive_int, help="SR scale factor")
+    parser.add_argument("--scale", required=True, type=positive_int, help="SR scale factor")
     parser.add_argument("--out", required=True, help="results folder")
     parser.add_argument("--lr-data", default=None, help="paired LR folder (same file stems)")
     parser.add_argument(
         "--sampler", choices=SAMPLERS, default=None, help="default: the model config's"
     )
-    parser.add_argument("--steps", type=_positive_int, default=None, help="sampling steps")
+    parser.add_argument("--steps", type=positive_int, default=None, help="sampling steps")
     parser.add_argument("--eta", type=float, default=None, help="DDIM eta (>= 0)")
     parser.add_argument("--no-yoda", action="store_true", help="plain backbone (mask = 1)")
     parser.add_argument(
         "--lower-bound", type=float, default=None, help="YODA lower bound l in [0, 1]"
     )
-    parser.add_argument("--limit", type=_positive_int, default=None, help="first N images only")
+    parser.add_argument("--limit", type=positive_int, default=None, help="first N images only")
     parser.add_argument("--seed", type=int, default=0, help="image i is sampled with seed + i")
     parser.add_argument("--lpips-net", choices=LPIPS_NETS, default=LPIPS_NET)
     parser.add_argument("--label", default=None, help="method name in tables")
