@@ -127,10 +127,15 @@ def mask_strip(
 
 
 def _title_band(text: str, width: int, height: int) -> Tensor:
-    """(3, height, width) white band with ``text`` in black (PIL's default font)."""
+    """(3, height, width) white band with ``text`` in black, the font shrunk (to 8 px at
+    least) until the text fits the width."""
     picture = Image.new("RGB", (width, height), (255, 255, 255))
-    font = ImageFont.load_default(size=max(8, height - 6))
-    ImageDraw.Draw(picture).text((2, 2), text, fill=(0, 0, 0), font=font)
+    draw = ImageDraw.Draw(picture)
+    for size in range(max(8, height - 6), 7, -1):
+        font = ImageFont.load_default(size=size)
+        if draw.textlength(text, font=font) <= width - 4:
+            break
+    draw.text((2, 2), text, fill=(0, 0, 0), font=font)
     return torch.from_numpy(np.asarray(picture, dtype=np.float32) / 255.0).permute(2, 0, 1)
 
 
