@@ -49,7 +49,8 @@ def export_attention_maps(
 
     - ``<stem>_attention.npy``: float32 (h*scale, w*scale) importance in [0, 1];
     - ``<stem>_attention.png``: heat map over the bicubic-upsampled image;
-    - ``<stem>_masks.png``: YODA masks ``M_t`` at several ``t`` (see :func:`mask_strip`).
+    - ``<stem>_masks.png``: YODA masks ``M_t`` at several ``t``
+      (see :func:`~yoda_sr.viz.mask_strip`).
 
     ``<stem>`` is the file name without its extension, or with it where inputs share a stem
     (see :func:`~yoda_sr.imaging.output_prefixes`). Unusable settings, an unwritable
