@@ -15,8 +15,8 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
-from yoda_sr.data.io import load_image
-from yoda_sr.evaluation.figures import tile_grid
+from yoda_sr.imaging import load_image, save_image
+from yoda_sr.viz import image_grid
 
 SETS = ("val", "faces")
 COLUMNS = (
@@ -246,7 +246,7 @@ def write_report(out: Path, docs: Path, preset, preset_name: str, runs, dinov2_m
             if len(row) > 1:
                 grid_rows.append([(t, img[:, :96, :96]) for t, img in row])
     if grid_rows:
-        tile_grid(grid_rows, figs / "examples.png", min_tile=192)
+        save_image(image_grid(grid_rows, min_tile=192), figs / "examples.png")
         md += ["## Examples (top-left 96 px of one val crop and one face)", "",
                "![examples](results/examples.png)", ""]
 

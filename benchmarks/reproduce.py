@@ -40,16 +40,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from yoda_sr.data.datasets import quantize
-from yoda_sr.data.io import list_images, load_image, save_image
-from yoda_sr.data.resize import imresize
+from yoda_sr.checkpoints import list_checkpoints, load_weights
+from yoda_sr.config import ExperimentConfig
+from yoda_sr.imaging import imresize, list_images, load_image, quantize, save_image
 from yoda_sr.masks import diffusion_mask
 from yoda_sr.metrics import evaluate_pair
 from yoda_sr.metrics.perceptual import LpipsMetric
 from yoda_sr.models import bicubic_up, build_model
 from yoda_sr.pipeline import YodaPipeline
-from yoda_sr.training.checkpoint import list_checkpoints, load_weights
-from yoda_sr.training.config import ExperimentConfig
 from yoda_sr.training.trainer import Trainer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

@@ -22,13 +22,11 @@ import time
 
 import torch
 
-from yoda_sr.data.datasets import quantize
-from yoda_sr.data.io import load_image
-from yoda_sr.data.resize import imresize
+from yoda_sr.config import ExperimentConfig
+from yoda_sr.imaging import imresize, load_image, quantize
 from yoda_sr.metrics import psnr
 from yoda_sr.models import build_model
 from yoda_sr.pipeline import YodaPipeline
-from yoda_sr.training.config import ExperimentConfig
 
 
 def default_image() -> torch.Tensor:

@@ -23,13 +23,11 @@ from pathlib import Path
 
 import torch
 
-from yoda_sr.data.datasets import quantize
-from yoda_sr.data.io import list_images, load_image, save_image
-from yoda_sr.data.resize import imresize
+from yoda_sr.config import ExperimentConfig
+from yoda_sr.imaging import imresize, list_images, load_image, quantize, save_image
 from yoda_sr.metrics import evaluate_pair
 from yoda_sr.models import bicubic_up
 from yoda_sr.pipeline import YodaPipeline
-from yoda_sr.training.config import ExperimentConfig
 from yoda_sr.training.trainer import Trainer
 
 HERE = Path(__file__).resolve().parent

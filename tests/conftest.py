@@ -1,4 +1,4 @@
-"""Shared test setup: offline hubs, deterministic threads, tiny configs."""
+"""Shared test setup: offline hubs, deterministic threads, tiny configs, a tiny ViT."""
 
 from __future__ import annotations
 
@@ -39,6 +39,25 @@ def write_test_images(folder, count: int = 4, size: int = 48, seed: int = 0) -> 
     return paths
 
 
+@pytest.fixture(scope="session")
+def tiny_vit_folder(tmp_path_factory) -> str:
+    """A tiny random DINO-like ViT (patch 8, 2 layers, 2 heads) saved as a Hugging Face folder."""
+    from transformers import ViTConfig, ViTModel
+
+    torch.manual_seed(0)
+    config = ViTConfig(
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        patch_size=8,
+        image_size=224,
+    )
+    folder = tmp_path_factory.mktemp("tiny-vit")
+    ViTModel(config, add_pooling_layer=False).save_pretrained(folder)
+    return str(folder)
+
+
 @pytest.fixture
 def image_folder(tmp_path):
     folder = tmp_path / "images"
@@ -62,3 +81,22 @@ TINY_SR3_OVERRIDES = [
     "train.val_steps=3",
     "sampling.steps=5",
 ]
+
+
+def gaussian_blob_importance(
+    size: tuple[int, int],
+    centers: tuple[tuple[float, float], ...] = ((0.5, 0.5),),
+    sigma: float = 0.15,
+    batch: int = 1,
+) -> torch.Tensor:
+    """Synthetic importance map (no ViT): a sum of isotropic Gaussian blobs, max-normalised
+    to [0, 1]. ``centers`` are (y, x) in relative [0, 1] coordinates and ``sigma`` is relative
+    to the image height. Returns (batch, 1, H, W)."""
+    h, w = size
+    ys = torch.linspace(0.0, 1.0, h).view(h, 1)
+    xs = torch.linspace(0.0, 1.0, w).view(1, w) * (w / h)
+    blob = torch.zeros(h, w)
+    for cy, cx in centers:
+        blob += torch.exp(-((ys - cy) ** 2 + (xs - cx * w / h) ** 2) / (2 * sigma**2))
+    blob = blob / blob.max().clamp_min(1e-12)
+    return blob.expand(batch, 1, h, w).clone()

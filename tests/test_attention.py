@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import huggingface_hub.constants
@@ -16,8 +17,6 @@ from transformers import (
     Dinov2WithRegistersModel,
     ResNetConfig,
     ResNetModel,
-    ViTConfig,
-    ViTModel,
 )
 
 from yoda_sr.attention import (
@@ -26,31 +25,19 @@ from yoda_sr.attention import (
     DinoAttention,
     WeightsNotFoundError,
     build_importance_source,
-    importance_map,
     load_backbone,
 )
 from yoda_sr.attention.base import min_max_normalize
-from yoda_sr.data.io import load_image
+from yoda_sr.config import ExperimentConfig
+from yoda_sr.data.importance_cache import ImportanceCache
+from yoda_sr.imaging import load_image
+from yoda_sr.jobs import importance_map
 from yoda_sr.viz import heatmap_overlay, mask_strip
 
 
 def _save(model, folder):
     model.save_pretrained(folder)
     return str(folder)
-
-
-@pytest.fixture(scope="module")
-def vit_folder(tmp_path_factory):
-    torch.manual_seed(0)
-    config = ViTConfig(
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        patch_size=8,
-        image_size=224,
-    )
-    return _save(ViTModel(config, add_pooling_layer=False), tmp_path_factory.mktemp("vit"))
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +63,7 @@ def dinov2_registers_folder(tmp_path_factory):
     return _save(Dinov2WithRegistersModel(config), tmp_path_factory.mktemp("dinov2reg"))
 
 
-@pytest.fixture(params=["vit", "dinov2", "dinov2_registers"])
+@pytest.fixture(params=["tiny_vit", "dinov2", "dinov2_registers"])
 def any_folder(request):
     return request.getfixturevalue(f"{request.param}_folder")
 
@@ -88,11 +75,15 @@ def _lr(height=13, width=17, batch=1, seed=0):
 # ---------------------------------------------------------------- config
 
 
-def test_config_round_trips_and_hashes_stably():
+def test_importance_cache_folder_follows_the_attention_settings(tmp_path):
     cfg = AttentionConfig(source="dino", model="x.pth", head_fusion="heads:0,2", analysis_size=224)
-    assert AttentionConfig.from_dict(cfg.to_dict()) == cfg
-    assert cfg.cache_key() == AttentionConfig.from_dict(cfg.to_dict()).cache_key()
-    assert cfg.cache_key() != AttentionConfig(source="dino", model="x.pth").cache_key()
+    source = DetailImportance()
+
+    def folder(config):
+        return ImportanceCache(source, config, root=tmp_path).folder
+
+    assert folder(cfg) == folder(AttentionConfig(**dataclasses.asdict(cfg)))
+    assert folder(cfg) != folder(AttentionConfig(source="dino", model="x.pth"))
 
 
 @pytest.mark.parametrize(
@@ -111,9 +102,9 @@ def test_config_rejects_bad_values_naming_the_field(kwargs, message):
         AttentionConfig(**kwargs)
 
 
-def test_config_from_dict_rejects_unknown_key():
-    with pytest.raises(ValueError, match="unknown AttentionConfig key.*heads_fusion"):
-        AttentionConfig.from_dict({"source": "dino", "heads_fusion": "max"})
+def test_config_section_rejects_unknown_key():
+    with pytest.raises(ValueError, match="unknown setting.*'attention'.*heads_fusion"):
+        ExperimentConfig.from_dict({"attention": {"source": "dino", "heads_fusion": "max"}})
 
 
 # ---------------------------------------------------------------- detail source
@@ -175,23 +166,23 @@ def test_dino_map_shape_and_range_for_odd_sizes(any_folder):
     "analysis_size, vit, dinov2", [(None, (56, 72), (56, 70)), (230, (232, 232), (224, 224))]
 )
 def test_dino_analysis_shape_is_rounded_to_patch_multiple(
-    vit_folder, dinov2_folder, analysis_size, vit, dinov2
+    tiny_vit_folder, dinov2_folder, analysis_size, vit, dinov2
 ):
-    for folder, expected in ((vit_folder, vit), (dinov2_folder, dinov2)):
+    for folder, expected in ((tiny_vit_folder, vit), (dinov2_folder, dinov2)):
         source = DinoAttention(load_backbone(folder), analysis_size=analysis_size)
         assert source.analysis_shape((52, 68)) == expected
         grid = (expected[0] // source.patch_size, expected[1] // source.patch_size)
         assert source.patch_map(_lr(), (52, 68)).shape == (1, 1, *grid)
 
 
-def test_grayscale_and_rgba_files_give_maps_of_the_output_size(tmp_path, vit_folder):
+def test_grayscale_and_rgba_files_give_maps_of_the_output_size(tmp_path, tiny_vit_folder):
     rng = np.random.default_rng(0)
     gray = tmp_path / "gray.png"
     Image.fromarray(rng.integers(0, 256, (13, 17), dtype=np.uint8), mode="L").save(gray)
     rgba = tmp_path / "rgba.png"
     Image.fromarray(rng.integers(0, 256, (13, 17, 4), dtype=np.uint8), mode="RGBA").save(rgba)
     sources = [
-        build_importance_source(AttentionConfig(source="dino", model=vit_folder)),
+        build_importance_source(AttentionConfig(source="dino", model=tiny_vit_folder)),
         build_importance_source(AttentionConfig(source="detail")),
     ]
     for path in (gray, rgba):
@@ -202,8 +193,8 @@ def test_grayscale_and_rgba_files_give_maps_of_the_output_size(tmp_path, vit_fol
             assert importance.min() >= 0 and importance.max() <= 1
 
 
-def test_head_fusion_options_combine_per_head_maps(vit_folder):
-    backbone = load_backbone(vit_folder)
+def test_head_fusion_options_combine_per_head_maps(tiny_vit_folder):
+    backbone = load_backbone(tiny_vit_folder)
     lr = _lr(seed=3)
     pixels = torch.randn(1, 3, 56, 72, generator=torch.Generator().manual_seed(4))
     heads = DinoAttention(backbone).cls_attention(pixels)
@@ -245,8 +236,8 @@ def test_dinov2_register_tokens_are_skipped(dinov2_registers_folder):
     torch.testing.assert_close(source.cls_attention(pixels), expected)
 
 
-def test_dino_smoothing_and_resize_modes_keep_shape_and_range(vit_folder):
-    backbone = load_backbone(vit_folder)
+def test_dino_smoothing_and_resize_modes_keep_shape_and_range(tiny_vit_folder):
+    backbone = load_backbone(tiny_vit_folder)
     for kwargs in ({"resize_mode": "nearest"}, {"resize_mode": "bicubic"}, {"smooth_sigma": 3.0}):
         importance = DinoAttention(backbone, **kwargs)(_lr(), (52, 68))
         assert importance.shape == (1, 1, 52, 68)
@@ -270,10 +261,10 @@ def test_missing_local_weights_raise_clear_error(model):
         build_importance_source(AttentionConfig(source="dino", model=model))
 
 
-def test_folder_without_weights_raises_clear_error(tmp_path, vit_folder):
+def test_folder_without_weights_raises_clear_error(tmp_path, tiny_vit_folder):
     folder = tmp_path / "config-only"
     folder.mkdir()
-    (folder / "config.json").write_text((Path(vit_folder) / "config.json").read_text())
+    (folder / "config.json").write_text((Path(tiny_vit_folder) / "config.json").read_text())
     with pytest.raises(WeightsNotFoundError, match="config-only"):
         load_backbone(folder)
 

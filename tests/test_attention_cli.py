@@ -5,10 +5,8 @@ from __future__ import annotations
 import huggingface_hub.constants
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 from skimage import data
-from transformers import ViTConfig, ViTModel
 
 from yoda_sr.cli.main import main
 
@@ -55,21 +53,10 @@ def test_cli_unreadable_file_is_reported_and_others_are_written(tmp_path, astron
     assert "broken.png" in capsys.readouterr().err
 
 
-def test_cli_dino_source_with_local_folder_and_scale_2(tmp_path, astronaut):
-    torch.manual_seed(0)
-    config = ViTConfig(
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        patch_size=8,
-        image_size=224,
-    )
-    folder = tmp_path / "tiny-dino"
-    ViTModel(config, add_pooling_layer=False).save_pretrained(folder)
+def test_cli_dino_source_with_local_folder_and_scale_2(tmp_path, astronaut, tiny_vit_folder):
     out = tmp_path / "out"
     argv = ["attention", str(astronaut), "--out", str(out), "--source", "dino"]
-    argv += ["--model", str(folder), "--scale", "2", "--head-fusion", "max", "--device", "cpu"]
+    argv += ["--model", tiny_vit_folder, "--scale", "2", "--head-fusion", "max", "--device", "cpu"]
     assert main(argv) == 0
     _check_outputs(out, "astronaut", 2)
 
@@ -92,3 +79,12 @@ def test_cli_rejects_bad_options(tmp_path, astronaut, capsys):
     argv = ["attention", str(astronaut), "--out", str(tmp_path), "--head-fusion", "median"]
     assert main(argv) == 2
     assert "head_fusion" in capsys.readouterr().err
+
+
+def test_cli_constant_source_writes_the_constant_map(tmp_path, astronaut):
+    out = tmp_path / "out"
+    argv = ["attention", str(astronaut), "--out", str(out), "--source", "constant"]
+    assert main([*argv, "--constant", "0.25"]) == 0
+    importance = np.load(out / "astronaut_attention.npy")
+    assert importance.shape == (LR_SIZE[0] * 4, LR_SIZE[1] * 4)
+    assert np.all(importance == np.float32(0.25))

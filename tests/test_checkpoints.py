@@ -7,8 +7,8 @@ import pytest
 import torch
 from torch import nn
 
-from yoda_sr.training import checkpoint as ckpt
-from yoda_sr.training.checkpoint import (
+from yoda_sr import checkpoints as ckpt
+from yoda_sr.checkpoints import (
     CorruptCheckpointError,
     NonFiniteWeightsError,
     list_checkpoints,

@@ -16,9 +16,9 @@ from PIL import Image
 from safetensors.torch import load_file, save_file
 
 from yoda_sr.cli.main import main
+from yoda_sr.config import ExperimentConfig
 from yoda_sr.models import build_model
 from yoda_sr.pipeline import YodaPipeline
-from yoda_sr.training.config import ExperimentConfig
 
 T = 100  # diffusion.num_train_timesteps of the tiny model
 

@@ -6,10 +6,9 @@ import torch
 from PIL import Image
 
 from yoda_sr.attention import AttentionConfig, build_importance_source
-from yoda_sr.data.datasets import EpochSampler, PairedFolderDataset, SRFolderDataset, quantize
+from yoda_sr.data.datasets import EpochSampler, PairedFolderDataset, SRFolderDataset
 from yoda_sr.data.importance_cache import ImportanceCache
-from yoda_sr.data.io import load_image
-from yoda_sr.data.resize import imresize
+from yoda_sr.imaging import imresize, load_image, quantize
 
 
 def detail_cache(tmp_path, **settings) -> ImportanceCache:

@@ -2,15 +2,16 @@
 
 import pytest
 import torch
+from conftest import gaussian_blob_importance
 
 from yoda_sr.diffusion import (
     NoiseScheduleConfig,
-    ObjectiveConfig,
+    YodaConfig,
     make_scheduler,
     yoda_loss,
     yoda_sample,
 )
-from yoda_sr.masks import gaussian_blob_importance, steps_per_pixel
+from yoda_sr.masks import steps_per_pixel
 from yoda_sr.models import SR3Backbone, SR3Config
 
 SCHEDULE = NoiseScheduleConfig(num_train_timesteps=100, beta_start=1e-4, beta_end=2e-2)
@@ -128,7 +129,7 @@ def test_loss_only_reaches_masked_pixels(normalization, count):
     scheduler = make_scheduler(SCHEDULE)
     denoiser = Recorder((4, 3, 8, 8))
     x0, anchor = torch.ones(4, 3, 8, 8), -torch.ones(4, 3, 8, 8)
-    config = ObjectiveConfig(lower_bound=0.0, loss_normalization=normalization)
+    config = YodaConfig(lower_bound=0.0, loss_normalization=normalization)
     loss = yoda_loss(denoiser, scheduler, x0, anchor, half_importance(), config)
     loss.backward()
     grad = denoiser.output.grad
@@ -149,7 +150,7 @@ def test_default_loss_weighs_an_active_pixel_the_same_whatever_else_is_active():
     for normalization in ("all", "active"):
         for name, importance in (("few", few), ("many", many)):
             denoiser = Recorder((1, 3, 8, 8))
-            config = ObjectiveConfig(lower_bound=0.0, loss_normalization=normalization)
+            config = YodaConfig(lower_bound=0.0, loss_normalization=normalization)
             gen = torch.Generator().manual_seed(0)
             yoda_loss(denoiser, scheduler, x0, anchor, importance, config, generator=gen).backward()
             grads[normalization, name] = denoiser.output.grad[..., 0, 0]
@@ -162,7 +163,7 @@ def test_anchored_inputs_noise_the_anchor_outside_the_mask(input_mode):
     scheduler = make_scheduler(SCHEDULE)
     denoiser = Recorder((4, 3, 8, 8))
     x0, anchor = torch.ones(4, 3, 8, 8), -torch.ones(4, 3, 8, 8)
-    config = ObjectiveConfig(lower_bound=0.0, input_mode=input_mode)
+    config = YodaConfig(lower_bound=0.0, input_mode=input_mode)
     yoda_loss(
         denoiser,
         scheduler,
@@ -196,7 +197,7 @@ def test_disabled_yoda_is_a_plain_mean_loss():
         x0,
         x0,
         torch.zeros(4, 1, 8, 8),
-        ObjectiveConfig(enabled=False, loss="l2"),
+        YodaConfig(enabled=False, loss="l2"),
         generator=torch.Generator().manual_seed(0),
     )
     g = torch.Generator().manual_seed(0)

@@ -18,15 +18,15 @@ from PIL import Image
 from safetensors.torch import load_file
 
 import yoda_sr
+from yoda_sr.checkpoints import list_checkpoints, load_training_state, rng_state
 from yoda_sr.cli.main import main
+from yoda_sr.config import ExperimentConfig
 from yoda_sr.data.datasets import EpochSampler
 from yoda_sr.distributed import Shard, check_launch, shard_for
 from yoda_sr.evaluation import evaluate_run
 from yoda_sr.metrics import LpipsMetric
 from yoda_sr.models import build_model
 from yoda_sr.pipeline import YodaPipeline
-from yoda_sr.training.checkpoint import list_checkpoints, load_training_state, rng_state
-from yoda_sr.training.config import ExperimentConfig
 from yoda_sr.training.trainer import Trainer, _restore_rng
 
 # Run under torchrun: trains, then each process writes the weights it ended with, the image
@@ -39,8 +39,8 @@ from pathlib import Path
 from safetensors.torch import save_file
 
 from yoda_sr.distributed import shard_for
-from yoda_sr.training.checkpoint import state_dict_for_saving
-from yoda_sr.training.config import ExperimentConfig
+from yoda_sr.checkpoints import state_dict_for_saving
+from yoda_sr.config import ExperimentConfig
 from yoda_sr.training.trainer import Trainer
 
 

@@ -16,21 +16,18 @@ from conftest import TINY_SR3_OVERRIDES, write_test_images
 from PIL import Image
 
 from yoda_sr.cli.main import main
-from yoda_sr.data.datasets import quantize
-from yoda_sr.data.io import save_image
-from yoda_sr.data.resize import downscale
+from yoda_sr.config import ExperimentConfig
 from yoda_sr.evaluation import (
     compare_results,
     config_hash,
     evaluate_run,
     load_eval_images,
-    make_lr,
 )
 from yoda_sr.evaluation.demo import DemoSettings, run_demo
+from yoda_sr.imaging import save_image
 from yoda_sr.metrics import LpipsMetric, psnr
 from yoda_sr.models import bicubic_up, build_model
 from yoda_sr.pipeline import YodaPipeline
-from yoda_sr.training.config import ExperimentConfig
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:
@@ -94,15 +91,6 @@ def evaluations(setup) -> dict[str, Path]:
             num_samples=2,
         )
     return out
-
-
-def test_make_lr_mod_crops_and_quantises_matlab_bicubic():
-    hr = torch.rand(3, 50, 47, generator=torch.Generator().manual_seed(0))
-    cropped, lr = make_lr(hr, 4)
-    assert cropped.shape == (3, 48, 44) and lr.shape == (3, 12, 11)
-    torch.testing.assert_close(cropped, hr[:, :48, :44])
-    torch.testing.assert_close(lr, quantize(downscale(cropped, 4)))
-    assert torch.equal(lr * 255, (lr * 255).round())
 
 
 def test_evaluate_cli_writes_csv_summary_and_samples(setup, tmp_path, monkeypatch, capsys):

@@ -13,7 +13,7 @@ from PIL import Image
 
 from yoda_sr.attention import AttentionConfig, build_importance_source
 from yoda_sr.data.importance_cache import ImportanceCache
-from yoda_sr.data.io import ImageReadError, load_image, output_prefixes, prepare_output_dir
+from yoda_sr.imaging import ImageReadError, load_image, output_prefixes, prepare_output_dir
 
 
 def write_png16(path, array: np.ndarray) -> None:

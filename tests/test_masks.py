@@ -1,6 +1,7 @@
-"""Mask algebra of the YODA rule T * (A + l) >= t."""
+"""Mask algebra of the YODA rule T * (A + l) >= t, checked against the rule stated in the test."""
 
 import math
+from fractions import Fraction
 
 import pytest
 import torch
@@ -9,7 +10,6 @@ from yoda_sr.masks import (
     active_fraction,
     blend,
     diffusion_mask,
-    gaussian_blob_importance,
     steps_per_pixel,
 )
 
@@ -20,12 +20,37 @@ def ramp(n: int = 101) -> torch.Tensor:
     return torch.linspace(0, 1, n).view(1, 1, 1, n)
 
 
-def test_mask_matches_rule_pixelwise():
-    a = ramp()
-    for lower in (0.0, 0.1, 0.37):
-        for k in range(T):
-            expected = (T * (a.double() + lower) >= k + 1 - 1e-6 * T).float()
-            assert torch.equal(diffusion_mask(a, k, T, lower), expected)
+def paper_steps(importance: str, lower: str, T: int) -> set[int]:
+    """The paper's rule, independently of the implementation: the steps t in 1..T at which a
+    pixel of importance A is diffused are those with T * (A + l) >= t, in exact arithmetic
+    on the decimals as written (so A = 0.7, l = 0.3 gets all T steps)."""
+    budget = T * (Fraction(importance) + Fraction(lower))
+    return {t for t in range(1, T + 1) if budget >= t}
+
+
+# Importance values as a user writes them; stored as float32 they are not exact (0.7f < 0.7).
+DECIMALS = [f"{i / 100:.2f}" for i in range(101)]
+
+
+@pytest.mark.parametrize("T", [7, 50, 2000])
+@pytest.mark.parametrize("lower", ["0", "0.1", "0.25", "0.3"])
+def test_masks_follow_the_paper_rule_step_by_step(T, lower):
+    importance = torch.tensor([float(a) for a in DECIMALS]).view(1, 1, 1, -1)
+    expected = [paper_steps(a, lower, T) for a in DECIMALS]
+    for t in range(1, T + 1):  # diffusers' timestep index k is the paper's t - 1
+        mask = diffusion_mask(importance, t - 1, T, float(lower)).flatten().tolist()
+        assert mask == [float(t in steps) for steps in expected], f"t={t}"
+    counts = steps_per_pixel(importance, T, float(lower)).flatten().tolist()
+    assert counts == [len(steps) for steps in expected]
+
+
+def test_respaced_sampling_counts_the_visited_steps_the_rule_allows():
+    importance = torch.tensor([float(a) for a in DECIMALS]).view(1, 1, 1, -1)
+    visited = list(range(T - 1, -1, -7))  # diffusers indices k of a DDIM-like subset
+    counts = steps_per_pixel(importance, T, 0.25, timesteps=visited).flatten().tolist()
+    assert counts == [
+        sum(1 for k in visited if k + 1 in paper_steps(a, "0.25", T)) for a in DECIMALS
+    ]
 
 
 def test_mask_is_binary_and_grows_as_t_falls():
@@ -88,11 +113,3 @@ def test_blend_with_full_mask_is_bit_identical_to_diffused():
     x, y = torch.randn(2, 3, 4, 4), torch.randn(2, 3, 4, 4)
     assert torch.equal(blend(x, y, torch.ones(2, 1, 4, 4)), x)
     assert torch.equal(blend(x, y, torch.zeros(2, 1, 4, 4)), y)
-
-
-def test_gaussian_blob_peaks_at_center_and_lies_in_unit_range():
-    blob = gaussian_blob_importance((32, 48), centers=[(0.5, 0.25)], sigma=0.1, batch=2)
-    assert blob.shape == (2, 1, 32, 48)
-    assert blob.min() >= 0 and blob.max() == pytest.approx(1.0)
-    peak = torch.nonzero(blob[0, 0] == blob[0, 0].max())[0]
-    assert abs(peak[0].item() - 15.5) <= 1 and abs(peak[1].item() - 11.75) <= 1.5

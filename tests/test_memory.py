@@ -14,9 +14,9 @@ from torch.utils._pytree import tree_leaves
 
 import yoda_sr.pipeline.memory as memory
 from yoda_sr.attention.detail import DetailImportance
+from yoda_sr.config import ExperimentConfig
 from yoda_sr.models import build_model
 from yoda_sr.pipeline import InsufficientMemoryError, YodaPipeline
-from yoda_sr.training.config import ExperimentConfig
 
 
 class LargestTensor(TorchDispatchMode):

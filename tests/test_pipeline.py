@@ -1,12 +1,13 @@
-"""YodaPipeline: shapes, value ranges, padding, determinism, save/load round trip."""
+"""YodaPipeline: shapes, value ranges, padding, determinism, tiling, save/load round trip."""
 
 import pytest
 import torch
 from conftest import TINY_SR3_OVERRIDES
 
+from yoda_sr.config import ExperimentConfig
+from yoda_sr.metrics import psnr
 from yoda_sr.models import build_model
 from yoda_sr.pipeline import YodaPipeline
-from yoda_sr.training.config import ExperimentConfig
 
 
 @pytest.fixture(scope="module")
@@ -60,6 +61,19 @@ def test_save_pretrained_round_trip(pipe, tmp_path):
     assert torch.equal(a.images, b.images)
 
 
+def test_sampling_options_take_the_config_defaults_and_the_overrides(pipe):
+    options = pipe.sampling_options()
+    assert (options.sampler, options.steps, options.eta) == ("ddim", 5, 0.0)
+    assert options.use_yoda and options.lower_bound == pipe.config.yoda.lower_bound
+    options = pipe.sampling_options("ddpm", 3, use_yoda=False, lower_bound=0.5, tile=64)
+    assert (options.sampler, options.steps, options.use_yoda, options.lower_bound) == (
+        "ddpm", 3, False, None
+    )
+    assert (options.tile, options.tile_overlap) == (64, 32)
+    with pytest.raises(ValueError, match=r"steps must lie in 1\.\.100"):
+        pipe.sampling_options(num_inference_steps=101)
+
+
 def test_missing_run_folder_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="neither a saved pipeline"):
         YodaPipeline.from_pretrained(tmp_path)
@@ -77,23 +91,35 @@ def test_tiled_sampling_skips_tiles_outside_the_mask_and_keeps_them_bicubic(pipe
     lr = lr_image(16, 16)
     importance = torch.zeros(1, 1, 64, 64)
     importance[..., :16, :16] = 1.0  # only the top-left corner is ever diffused
-    out = pipe(lr, lower_bound=0.0, importance=importance, tile=16, tile_overlap=0)
+    out = pipe(lr, lower_bound=0.0, importance=importance, tile=16, tile_overlap=0,
+               generator=torch.Generator().manual_seed(0))
     assert out.tiles_total == 16 * 5
     assert out.tiles_evaluated == 1 * 5
     bicubic = ((pipe.model.condition(lr)["lr_up"] + 1) / 2).clamp(0, 1)
     torch.testing.assert_close(out.images[..., 16:, :], bicubic[..., 16:, :])
     torch.testing.assert_close(out.images[..., :, 16:], bicubic[..., :, 16:])
-    untiled = pipe(lr, lower_bound=0.0, importance=importance)
+    untiled = pipe(lr, lower_bound=0.0, importance=importance,
+                   generator=torch.Generator().manual_seed(0))
     assert not torch.equal(out.images[..., :16, :16], bicubic[..., :16, :16])
-    assert untiled.images.shape == out.images.shape
+    # The one evaluated 16 px tile sees no context, yet stays near the untiled network's
+    # result (21.7 dB measured on CPU); both are bicubic elsewhere.
+    assert psnr(out.images[0, :, :16, :16], untiled.images[0, :, :16, :16]) > 18.0
+    torch.testing.assert_close(out.images[..., 16:, :], untiled.images[..., 16:, :])
 
 
-def test_tiled_output_is_close_to_untiled_with_overlap(pipe):
+def test_tiled_output_is_close_to_untiled_and_closer_with_larger_tiles(pipe):
     lr = lr_image(16, 16)
-    a = pipe(lr, generator=torch.Generator().manual_seed(0), lower_bound=1.0)
-    b = pipe(lr, generator=torch.Generator().manual_seed(0), lower_bound=1.0, tile=32, tile_overlap=16)
-    assert b.tiles_evaluated == b.tiles_total == 9 * 5
-    assert (a.images - b.images).abs().mean() < 0.05
+
+    def run(**tiling):
+        return pipe(lr, generator=torch.Generator().manual_seed(0), lower_bound=1.0, **tiling)
+
+    untiled = run()
+    small, large = run(tile=32, tile_overlap=16), run(tile=48, tile_overlap=16)
+    assert small.tiles_evaluated == small.tiles_total == 9 * 5
+    # Measured on CPU: 32.4 dB with 32 px tiles, 39.4 dB with 48 px tiles (64 px output).
+    small_psnr = psnr(small.images[0], untiled.images[0])
+    assert small_psnr > 28.0
+    assert psnr(large.images[0], untiled.images[0]) > small_psnr + 3.0
 
 
 def test_upscale_with_missing_dino_weights_fails_early_with_a_clear_error(pipe, tmp_path, capsys):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from yoda_sr.data.resize import downscale, imresize, upscale_bicubic
+from yoda_sr.imaging import downscale, imresize, make_lr, quantize, upscale_bicubic
 
 
 def _keys_cubic(x: float) -> float:
@@ -159,3 +159,12 @@ def test_bad_arguments_raise_clear_errors():
         imresize(torch.rand(8, 8), scale=0.5)
     with pytest.raises(ValueError, match="positive integer"):
         downscale(image, 0)
+
+
+def test_make_lr_mod_crops_and_quantises_matlab_bicubic():
+    hr = torch.rand(3, 50, 47, generator=torch.Generator().manual_seed(0))
+    cropped, lr = make_lr(hr, 4)
+    assert cropped.shape == (3, 48, 44) and lr.shape == (3, 12, 11)
+    torch.testing.assert_close(cropped, hr[:, :48, :44])
+    torch.testing.assert_close(lr, quantize(downscale(cropped, 4)))
+    assert torch.equal(lr * 255, (lr * 255).round())

@@ -10,8 +10,28 @@ import torch
 import torch.nn.functional as F
 from diffusers.models.attention_processor import Attention
 
+from yoda_sr.config import ExperimentConfig
 from yoda_sr.models.rrdb import RRDBConfig, RRDBNet
 from yoda_sr.models.srdiff import SRDiffConfig, SRDiffDenoiser, SRDiffDenoiserConfig
+
+
+def tiny_config(scale: int = 4) -> SRDiffConfig:
+    """Tiny networks for fast tests (HR sizes must be multiples of 2)."""
+    rrdb = RRDBConfig(
+        num_features=16, num_blocks=2, growth_channels=8, scale=scale, feature_stride=1
+    )
+    denoiser = SRDiffDenoiserConfig(
+        scale=scale,
+        encoder_channels=rrdb.feature_channels,
+        cond_channels=16,
+        base_channels=16,
+        channel_multipliers=(1, 2),
+        layers_per_block=1,
+        attention_levels=(),
+        mid_attention=False,
+        norm_num_groups=8,
+    )
+    return SRDiffConfig(rrdb=rrdb, denoiser=denoiser)
 
 
 def build(config: SRDiffConfig, seed: int = 0) -> tuple[RRDBNet, SRDiffDenoiser]:
@@ -34,7 +54,7 @@ def inputs(encoder: RRDBNet, lr: torch.Tensor, scale: int, seed: int = 1):
 @pytest.mark.parametrize("scale", [2, 4, 8])
 @pytest.mark.parametrize("lr_size", [(5, 7), (6, 4)])
 def test_prediction_has_hr_shape(scale, lr_size):
-    encoder, denoiser = build(SRDiffConfig.srdiff_tiny(scale=scale))
+    encoder, denoiser = build(tiny_config(scale=scale))
     x_t, t, lr_up, feats = inputs(encoder, torch.rand(2, 3, *lr_size), scale)
     assert feats.shape == (2, encoder.feature_channels, *lr_size)
     with torch.no_grad():
@@ -44,7 +64,7 @@ def test_prediction_has_hr_shape(scale, lr_size):
 
 
 def three_level_config(scale: int) -> SRDiffConfig:
-    tiny = SRDiffConfig.srdiff_tiny(scale=scale)
+    tiny = tiny_config(scale=scale)
     return SRDiffConfig(
         rrdb=tiny.rrdb,
         denoiser=dataclasses.replace(tiny.denoiser, channel_multipliers=(1, 1, 2)),
@@ -52,8 +72,8 @@ def three_level_config(scale: int) -> SRDiffConfig:
 
 
 def test_required_multiple_is_total_unet_downsampling():
-    assert SRDiffConfig.srdiff_tiny().denoiser.required_multiple == 2
-    assert SRDiffConfig.srdiff_div2k_x4().denoiser.required_multiple == 8
+    assert tiny_config().denoiser.required_multiple == 2
+    assert ExperimentConfig.load("srdiff_div2k_x4").model.denoiser.required_multiple == 8
     _, denoiser = build(three_level_config(scale=2))
     assert denoiser.required_multiple == 4
     downsamplers = [b for b in denoiser.unet.down_blocks if b.downsamplers is not None]
@@ -73,7 +93,7 @@ def test_odd_lr_must_be_padded_by_the_caller():
 
 
 def test_outputs_are_deterministic_under_seed():
-    config = SRDiffConfig.srdiff_tiny()
+    config = tiny_config()
     enc_a, den_a = build(config, seed=3)
     enc_b, den_b = build(config, seed=3)
     _, den_c = build(config, seed=4)
@@ -87,7 +107,7 @@ def test_outputs_are_deterministic_under_seed():
 
 @pytest.mark.parametrize("changed", ["x_t", "timesteps", "lr_up", "features"])
 def test_every_input_conditions_the_prediction(changed):
-    encoder, denoiser = build(SRDiffConfig.srdiff_tiny())
+    encoder, denoiser = build(tiny_config())
     names = ("x_t", "timesteps", "lr_up", "features")
     args = dict(zip(names, inputs(encoder, torch.rand(1, 3, 4, 4), 4), strict=True))
     with torch.no_grad():
@@ -98,7 +118,7 @@ def test_every_input_conditions_the_prediction(changed):
 
 
 def test_gradients_reach_cond_proj_and_unet_with_frozen_encoder():
-    encoder, denoiser = build(SRDiffConfig.srdiff_tiny())
+    encoder, denoiser = build(tiny_config())
     encoder.requires_grad_(False)
     denoiser.train()
     lr = torch.rand(2, 3, 4, 4)
@@ -117,13 +137,13 @@ def test_gradients_reach_cond_proj_and_unet_with_frozen_encoder():
 
 def test_feature_projection_upsamples_exactly_by_scale():
     for scale in (2, 4, 8):
-        _, denoiser = build(SRDiffConfig.srdiff_tiny(scale=scale))
+        _, denoiser = build(tiny_config(scale=scale))
         feats = torch.randn(1, denoiser.config.encoder_channels, 3, 5)
         assert denoiser.cond_proj(feats).shape == (1, 16, 3 * scale, 5 * scale)
 
 
 def test_bad_shapes_are_clear_errors():
-    encoder, denoiser = build(SRDiffConfig.srdiff_tiny())
+    encoder, denoiser = build(tiny_config())
     x_t, t, lr_up, feats = inputs(encoder, torch.rand(2, 3, 4, 4), 4)
     with pytest.raises(ValueError, match=r"features must be \(2, 48, 4, 4\)"):
         denoiser(x_t, t, lr_up, feats[..., :3])
@@ -134,7 +154,7 @@ def test_bad_shapes_are_clear_errors():
 
 
 def test_config_round_trips_through_json_and_rebuilds_the_model():
-    config = SRDiffConfig.srdiff_tiny(scale=2)
+    config = tiny_config(scale=2)
     data = json.loads(json.dumps(config.to_dict()))
     rebuilt = SRDiffConfig.from_dict(data)
     assert rebuilt == config
@@ -145,7 +165,7 @@ def test_config_round_trips_through_json_and_rebuilds_the_model():
 
 
 def test_mismatched_encoder_and_denoiser_are_rejected():
-    tiny = SRDiffConfig.srdiff_tiny()
+    tiny = tiny_config()
     with pytest.raises(ValueError, match="encoder yields 48 feature channels"):
         SRDiffConfig(rrdb=tiny.rrdb, denoiser=dataclasses.replace(tiny.denoiser,
                                                                   encoder_channels=64))
@@ -158,7 +178,7 @@ def test_mismatched_encoder_and_denoiser_are_rejected():
 
 
 def test_attention_levels_select_attention_blocks():
-    config = dataclasses.replace(SRDiffConfig.srdiff_tiny().denoiser, attention_levels=(1,),
+    config = dataclasses.replace(tiny_config().denoiser, attention_levels=(1,),
                                  mid_attention=True)
     denoiser = SRDiffDenoiser.from_settings(config)
     kinds = [type(b).__name__ for b in denoiser.unet.down_blocks]
@@ -167,8 +187,8 @@ def test_attention_levels_select_attention_blocks():
     assert isinstance(denoiser.unet.mid_block.attentions[0], Attention)
 
 
-def test_div2k_x4_config_matches_the_paper_setting():
-    config = SRDiffConfig.srdiff_div2k_x4()
+def test_bundled_div2k_x4_config_matches_the_paper_setting():
+    config = ExperimentConfig.load("srdiff_div2k_x4").model
     rrdb, den = config.rrdb, config.denoiser
     assert (rrdb.num_features, rrdb.num_blocks, rrdb.growth_channels, rrdb.scale) == (64, 8, 32, 4)
     assert den.block_out_channels == (64, 128, 128, 256)
@@ -193,7 +213,7 @@ def test_residual_space_matches_srdiff_img2res_and_res2img():
     from yoda_sr.models.srdiff_backbone import SRDiffBackbone
 
     torch.manual_seed(0)
-    backbone = SRDiffBackbone.from_settings(SRDiffConfig.srdiff_tiny()).eval()
+    backbone = SRDiffBackbone.from_settings(tiny_config()).eval()
     lr = torch.rand(2, 3, 6, 6)
     cond = backbone.condition(lr)
     hr = (cond["lr_up"] + 1) / 2 + 0.3 * torch.randn(2, 3, 24, 24)  # some residuals clip
@@ -209,7 +229,7 @@ def test_residual_space_matches_srdiff_img2res_and_res2img():
 def test_legacy_divide_convention_keeps_the_0_1_residual():
     from yoda_sr.models.srdiff_backbone import SRDiffBackbone
 
-    config = dataclasses.replace(SRDiffConfig.srdiff_tiny(), residual_convention="legacy_divide")
+    config = dataclasses.replace(tiny_config(), residual_convention="legacy_divide")
     backbone = SRDiffBackbone.from_settings(config).eval()
     lr = torch.rand(1, 3, 6, 6)
     cond = backbone.condition(lr)

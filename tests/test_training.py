@@ -13,11 +13,11 @@ from PIL import Image
 from safetensors.torch import load_file
 
 import yoda_sr
+from yoda_sr.checkpoints import list_checkpoints, load_training_state
 from yoda_sr.cli.main import main
+from yoda_sr.config import ExperimentConfig
 from yoda_sr.data.datasets import SRFolderDataset
-from yoda_sr.data.io import ImageReadError
-from yoda_sr.training.checkpoint import list_checkpoints, load_training_state
-from yoda_sr.training.config import ExperimentConfig
+from yoda_sr.imaging import ImageReadError
 from yoda_sr.training.trainer import ConfigMismatchError, Trainer, TrainingDivergedError
 
 

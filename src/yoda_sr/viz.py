@@ -1,7 +1,11 @@
-"""Pictures of importance maps and of YODA's time-dependent masks, as image tensors."""
+"""Pictures as image tensors: importance heat maps, YODA's masks over time, image grids.
+
+matplotlib is used for its colormaps only; charts are in :mod:`yoda_sr.evaluation.figures`.
+"""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -120,3 +124,58 @@ def mask_strip(
         tiles.append(tile)
         tiles.append(torch.ones(3, image.shape[1], gap))
     return torch.cat(tiles[:-1], dim=2)
+
+
+def _title_band(text: str, width: int, height: int) -> Tensor:
+    """(3, height, width) white band with ``text`` in black, the font shrunk (to 8 px at
+    least) until the text fits the width."""
+    picture = Image.new("RGB", (width, height), (255, 255, 255))
+    draw = ImageDraw.Draw(picture)
+    for size in range(max(8, height - 6), 7, -1):
+        font = ImageFont.load_default(size=size)
+        if draw.textlength(text, font=font) <= width - 4:
+            break
+    draw.text((2, 2), text, fill=(0, 0, 0), font=font)
+    return torch.from_numpy(np.asarray(picture, dtype=np.float32) / 255.0).permute(2, 0, 1)
+
+
+def image_grid(
+    rows: Sequence[Sequence[Tensor | tuple[str, Tensor]]], gap: int = 2, min_tile: int = 0
+) -> Tensor:
+    """Tile rows of images (3, H, W) in [0, 1] into one (3, H', W') image on white.
+
+    A tile given as ``(title, image)`` gets its title in a band above it. All images are
+    enlarged by the smallest whole factor (nearest neighbour, so pixels stay visible) that
+    makes the widest at least ``min_tile`` px wide. Tiles of a row are top-aligned; rows are
+    stacked left-aligned.
+    """
+    if not rows or not all(rows):
+        raise ValueError("image_grid needs at least one non-empty row")
+    cells = [[tile if isinstance(tile, tuple) else ("", tile) for tile in row] for row in rows]
+    widest = max(image.shape[-1] for row in cells for _, image in row)
+    zoom = max(1, math.ceil(min_tile / widest))
+    band = 20 if any(title for row in cells for title, _ in row) else 0
+    row_images = []
+    for row in cells:
+        tiles = []
+        for title, image in row:
+            image = _check_image(image).repeat_interleave(zoom, 1).repeat_interleave(zoom, 2)
+            if band:
+                image = torch.cat([_title_band(title, image.shape[2], band), image], dim=1)
+            tiles.append(image)
+        height = max(tile.shape[1] for tile in tiles)
+        width = sum(tile.shape[2] for tile in tiles) + gap * (len(tiles) - 1)
+        canvas = torch.ones(3, height, width)
+        x = 0
+        for tile in tiles:
+            canvas[:, : tile.shape[1], x : x + tile.shape[2]] = tile
+            x += tile.shape[2] + gap
+        row_images.append(canvas)
+    width = max(r.shape[2] for r in row_images)
+    height = sum(r.shape[1] for r in row_images) + gap * (len(row_images) - 1)
+    grid = torch.ones(3, height, width)
+    y = 0
+    for r in row_images:
+        grid[:, y : y + r.shape[1], : r.shape[2]] = r
+        y += r.shape[1] + gap
+    return grid

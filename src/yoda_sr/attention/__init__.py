@@ -1,43 +1,23 @@
 """Importance (attention) maps that tell YODA where and how long to diffuse.
 
-The DINO names (``DinoAttention``, ``load_backbone``, ...) are imported on first use, so
-that the weight-free path does not import transformers (several seconds).
+Names are imported on first use: the DINO code imports transformers (several seconds), and
+the command line reads :class:`AttentionConfig` without torch.
 """
 
-from importlib import import_module
+from yoda_sr.lazy import lazy_exports
 
-from yoda_sr.attention.base import ImportanceSource
-from yoda_sr.attention.config import AttentionConfig
-from yoda_sr.attention.detail import DetailImportance
-from yoda_sr.attention.errors import IncompatibleCheckpointError, WeightsNotFoundError
-from yoda_sr.attention.export import export_attention_maps, importance_map
-from yoda_sr.attention.factory import build_importance_source
-
-_LAZY = {
-    "CLS_ATTENTION": "yoda_sr.attention.dino",
-    "DinoAttention": "yoda_sr.attention.dino",
-    "load_backbone": "yoda_sr.attention.loading",
-    "load_official_dino_checkpoint": "yoda_sr.attention.official",
-}
-
-
-def __getattr__(name: str):
-    if name in _LAZY:
-        return getattr(import_module(_LAZY[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-__all__ = [
-    "CLS_ATTENTION",
-    "AttentionConfig",
-    "DetailImportance",
-    "DinoAttention",
-    "ImportanceSource",
-    "IncompatibleCheckpointError",
-    "WeightsNotFoundError",
-    "build_importance_source",
-    "export_attention_maps",
-    "importance_map",
-    "load_backbone",
-    "load_official_dino_checkpoint",
-]
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "base": ["ImportanceSource"],
+        "config": ["SOURCES", "AttentionConfig"],
+        "constant": ["ConstantImportance"],
+        "detail": ["DetailImportance"],
+        "dino": ["CLS_ATTENTION", "DinoAttention"],
+        "errors": ["IncompatibleCheckpointError", "WeightsNotFoundError"],
+        "factory": ["build_importance_source"],
+        "loading": ["load_backbone"],
+        "official": ["load_official_dino_checkpoint"],
+    },
+)
+__all__ = __dir__()

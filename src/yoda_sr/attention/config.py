@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 
 SOURCES = ("dino", "detail", "constant")
 RESIZE_MODES = ("nearest", "bilinear", "bicubic")
@@ -83,24 +81,3 @@ class AttentionConfig:
             raise ValueError(f"constant must lie in [0, 1], got {self.constant!r}")
         if not self.smooth_sigma >= 0.0:
             raise ValueError(f"smooth_sigma must be >= 0, got {self.smooth_sigma!r}")
-
-    def to_dict(self) -> dict:
-        """Plain dict of all fields (JSON-serialisable; stable keys for hashing)."""
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> AttentionConfig:
-        """Inverse of :meth:`to_dict`; unknown keys raise ``ValueError`` naming them."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(
-                f"unknown AttentionConfig key(s): {', '.join(unknown)} "
-                f"(known: {', '.join(sorted(known))})"
-            )
-        return cls(**d)
-
-    def cache_key(self) -> str:
-        """Short stable hash of :meth:`to_dict` for naming cached importance maps."""
-        payload = json.dumps(self.to_dict(), sort_keys=True)
-        return hashlib.sha256(payload.encode()).hexdigest()[:16]

@@ -5,28 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from yoda_sr.attention import (
-    AttentionConfig,
-    IncompatibleCheckpointError,
-    WeightsNotFoundError,
-    build_importance_source,
-    export_attention_maps,
-)
-from yoda_sr.device import resolve_device
+from yoda_sr.attention.config import SOURCES, AttentionConfig
+from yoda_sr.cli.arguments import positive_int, unit_float
+from yoda_sr.diffusion.config import NoiseScheduleConfig, YodaConfig
 
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
-
-
-def _unit_float(text: str) -> float:
-    value = float(text)
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"must lie in [0, 1], got {text}")
-    return value
+# Scale factor of the maps unless --scale is given (the usual x4 of SR benchmarks).
+DEFAULT_SCALE = 4
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -45,21 +29,30 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument(
         "--source",
-        choices=("dino", "detail"),
+        choices=SOURCES,
         default=defaults.source,
-        help="importance source: DINO self-attention (needs weights) or weight-free detail",
+        help="importance source: DINO self-attention (needs weights), weight-free detail, or "
+        "constant (--constant everywhere)",
     )
     parser.add_argument(
         "--model",
         default=defaults.model,
         help="DINO weights: hub name, local Hugging Face folder, or official DINO .pth file",
     )
-    parser.add_argument("--scale", type=_positive_int, default=4, help="SR scale factor")
     parser.add_argument(
-        "--lower-bound", type=_unit_float, default=0.2, help="YODA lower bound l of the masks"
+        "--scale", type=positive_int, default=DEFAULT_SCALE, help="SR scale factor"
     )
     parser.add_argument(
-        "--steps", type=_positive_int, default=2000, help="number of diffusion steps T"
+        "--lower-bound",
+        type=unit_float,
+        default=YodaConfig.lower_bound,
+        help="YODA lower bound l of the masks",
+    )
+    parser.add_argument(
+        "--steps",
+        type=positive_int,
+        default=NoiseScheduleConfig.num_train_timesteps,
+        help="number of diffusion steps T",
     )
     parser.add_argument(
         "--head-fusion",
@@ -68,9 +61,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     )
     parser.add_argument(
         "--analysis-size",
-        type=_positive_int,
+        type=positive_int,
         default=None,
         help="fixed square size the ViT analyses (default: the output size; DINO only)",
+    )
+    parser.add_argument(
+        "--constant",
+        type=unit_float,
+        default=defaults.constant,
+        help="importance of every pixel (constant source only)",
     )
     parser.add_argument(
         "--smooth-sigma",
@@ -87,6 +86,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 def run(args: argparse.Namespace) -> int:
     """0: all images written; 1: some images could not be read; 2: bad options or weights."""
+    from yoda_sr.attention import (
+        IncompatibleCheckpointError,
+        WeightsNotFoundError,
+        build_importance_source,
+    )
+    from yoda_sr.device import resolve_device
+    from yoda_sr.jobs import export_attention_maps
+
     try:
         config = AttentionConfig(
             source=args.source,
@@ -94,6 +101,7 @@ def run(args: argparse.Namespace) -> int:
             head_fusion=args.head_fusion,
             analysis_size=args.analysis_size,
             smooth_sigma=args.smooth_sigma,
+            constant=args.constant,
         )
         source = build_importance_source(config, device=resolve_device(args.device))
         failures = export_attention_maps(

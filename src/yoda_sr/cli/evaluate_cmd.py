@@ -5,15 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from yoda_sr.attention.errors import WeightsNotFoundError
-from yoda_sr.data.io import ImageReadError
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
+from yoda_sr.cli.arguments import positive_int
+from yoda_sr.diffusion.config import SAMPLERS
+from yoda_sr.metrics.protocol import LPIPS_NET, LPIPS_NETS
+from yoda_sr.pipeline.options import WEIGHTS
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -28,21 +23,23 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--model", required=True, help="run folder or saved pipeline folder")
     parser.add_argument("--data", required=True, help="folder of HR images")
-    parser.add_argument("--scale", required=True, type=_positive_int, help="SR scale factor")
+    parser.add_argument("--scale", required=True, type=positive_int, help="SR scale factor")
     parser.add_argument("--out", required=True, help="results folder")
     parser.add_argument("--lr-data", default=None, help="paired LR folder (same file stems)")
-    parser.add_argument("--sampler", choices=("ddpm", "ddim"), default=None)
-    parser.add_argument("--steps", type=_positive_int, default=None, help="sampling steps")
+    parser.add_argument(
+        "--sampler", choices=SAMPLERS, default=None, help="default: the model config's"
+    )
+    parser.add_argument("--steps", type=positive_int, default=None, help="sampling steps")
     parser.add_argument("--eta", type=float, default=None, help="DDIM eta (>= 0)")
     parser.add_argument("--no-yoda", action="store_true", help="plain backbone (mask = 1)")
     parser.add_argument(
         "--lower-bound", type=float, default=None, help="YODA lower bound l in [0, 1]"
     )
-    parser.add_argument("--limit", type=_positive_int, default=None, help="first N images only")
+    parser.add_argument("--limit", type=positive_int, default=None, help="first N images only")
     parser.add_argument("--seed", type=int, default=0, help="image i is sampled with seed + i")
-    parser.add_argument("--lpips-net", choices=("alex", "vgg"), default="alex")
+    parser.add_argument("--lpips-net", choices=LPIPS_NETS, default=LPIPS_NET)
     parser.add_argument("--label", default=None, help="method name in tables")
-    parser.add_argument("--weights", choices=("ema", "model"), default="ema")
+    parser.add_argument("--weights", choices=WEIGHTS, default=WEIGHTS[0])
     parser.add_argument(
         "--samples", type=int, default=4, help="images with saved samples/ and crops/"
     )
@@ -53,8 +50,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from yoda_sr.attention import WeightsNotFoundError
     from yoda_sr.distributed import shard_for
     from yoda_sr.evaluation import evaluate_run
+    from yoda_sr.imaging import ImageReadError
 
     try:
         result = evaluate_run(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from yoda_sr.training.config import ExperimentConfig, bundled_configs
+from yoda_sr.configs import bundled_configs
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -38,6 +38,7 @@ def run(args: argparse.Namespace) -> int:
     from accelerate import PartialState
 
     from yoda_sr.attention import WeightsNotFoundError
+    from yoda_sr.config import ExperimentConfig
     from yoda_sr.training.trainer import Trainer
 
     try:

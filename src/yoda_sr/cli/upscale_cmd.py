@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
+from yoda_sr.diffusion.config import SAMPLERS
+from yoda_sr.pipeline.options import DEFAULT_TILE_OVERLAP
+
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -18,22 +21,30 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help="LR image files")
     parser.add_argument("--model", required=True, help="run folder or saved pipeline folder")
     parser.add_argument("--out", required=True, help="output folder")
-    parser.add_argument("--sampler", choices=("ddpm", "ddim"), default=None)
-    parser.add_argument("--steps", type=int, default=None, help="sampling steps (1..T)")
+    parser.add_argument(
+        "--sampler", choices=SAMPLERS, default=None, help="default: the model config's"
+    )
+    parser.add_argument(
+        "--steps", type=int, default=None, help="sampling steps (1..T; default: the config's)"
+    )
     parser.add_argument("--eta", type=float, default=None, help="DDIM eta (>= 0)")
     parser.add_argument("--no-yoda", action="store_true", help="plain backbone (mask = 1)")
     parser.add_argument(
         "--lower-bound", type=float, default=None, help="YODA lower bound l in [0, 1]"
     )
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--save-masks", action="store_true", help="also write importance maps")
+    parser.add_argument("--seed", type=int, default=0, help="every image is sampled with it")
+    parser.add_argument(
+        "--save-masks", action="store_true", help="also write <stem>_masks.png (masks over time)"
+    )
     parser.add_argument(
         "--tile",
         type=int,
         default=None,
         help="run the network on HR tiles of this size (bounded memory; skips inactive tiles)",
     )
-    parser.add_argument("--tile-overlap", type=int, default=32, help="tile overlap in HR px")
+    parser.add_argument(
+        "--tile-overlap", type=int, default=DEFAULT_TILE_OVERLAP, help="tile overlap in HR px"
+    )
     parser.add_argument(
         "--device", default=None, help="cpu, cuda, cuda:1, ... (default: cuda if available)"
     )
@@ -44,7 +55,8 @@ def run(args: argparse.Namespace) -> int:
     """0: all images written; 1: some inputs could not be read; 2: bad options or model."""
     from yoda_sr.attention import WeightsNotFoundError
     from yoda_sr.distributed import shard_for
-    from yoda_sr.pipeline import YodaPipeline, upscale_files
+    from yoda_sr.jobs import upscale_files
+    from yoda_sr.pipeline import YodaPipeline
 
     try:
         shard = shard_for(args.device)

@@ -1,1 +1,2 @@
-"""Datasets, image I/O, MATLAB-compatible resizing and the importance-map cache."""
+"""Training data: HR folders with LR made on the fly, paired LR/HR folders, the importance-map
+cache, and the ``data:`` config section."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 import random
 import warnings
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -15,43 +14,7 @@ from torch.utils.data import Dataset, Sampler
 from tqdm.auto import tqdm
 
 from yoda_sr.data.importance_cache import ImportanceCache, file_digest
-from yoda_sr.data.io import ImageReadError, list_images, load_image
-from yoda_sr.data.resize import imresize
-
-MODES = ("patch", "face")
-
-
-@dataclass
-class DataConfig:
-    """Where the images are and how training samples are cut from them.
-
-    ``mode="patch"``: random ``hr_size`` crops of each (mod-cropped) HR image, LR made by
-    MATLAB bicubic downscaling of the whole image, flips. ``mode="face"``: each image is
-    centre-cropped to a square and resized to ``hr_size`` (faces 16->128), horizontal flip.
-    Validation uses a deterministic centre crop of ``hr_size``.
-    """
-
-    train_dir: str = ""
-    val_dir: str = ""
-    hr_size: int = 64
-    mode: str = "patch"
-    flip: bool = True
-    skip_unreadable: bool = False
-    cache_dir: str = ""
-    num_workers: int = 0
-    val_limit: int = 8
-
-    def __post_init__(self) -> None:
-        if self.mode not in MODES:
-            raise ValueError(f"data.mode must be one of {MODES}, got {self.mode!r}")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-def quantize(image: Tensor) -> Tensor:
-    """Clamp to [0, 1] and round to 8 bits, as an LR image saved to disk would be."""
-    return image.clamp(0.0, 1.0).mul(255.0).round().div(255.0)
+from yoda_sr.imaging import ImageReadError, imresize, list_images, load_image, mod_crop, quantize
 
 
 def prepare_hr(image: Tensor, scale: int, mode: str, hr_size: int) -> Tensor:
@@ -64,8 +27,7 @@ def prepare_hr(image: Tensor, scale: int, mode: str, hr_size: int) -> Tensor:
         if side != hr_size:
             square = quantize(imresize(square, size=(hr_size, hr_size)))
         return square
-    _, h, w = image.shape
-    return image[:, : h - h % scale, : w - w % scale]
+    return mod_crop(image, scale)
 
 
 class EpochSampler(Sampler[tuple[int, int]]):

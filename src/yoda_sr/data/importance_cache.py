@@ -7,13 +7,15 @@ import json
 import os
 import tempfile
 import warnings
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from yoda_sr.attention import AttentionConfig, ImportanceSource
+from yoda_sr.attention.base import ImportanceSource
+from yoda_sr.attention.config import AttentionConfig
 
 
 def default_cache_dir() -> Path:
@@ -56,9 +58,7 @@ class ImportanceCache:
     ) -> None:
         self.source = source
         self.device = torch.device(device)
-        settings = json.dumps(
-            {"maps_version": MAPS_VERSION, **attention.to_dict()}, sort_keys=True
-        )
+        settings = json.dumps({"maps_version": MAPS_VERSION, **asdict(attention)}, sort_keys=True)
         self.settings_digest = hashlib.sha1(settings.encode()).hexdigest()[:16]
         self.root = Path(root) if root else default_cache_dir()
         self.folder = self.root / "importance" / self.settings_digest

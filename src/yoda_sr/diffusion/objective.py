@@ -3,58 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
 
 import torch
 from torch import Tensor
 
+from yoda_sr.diffusion.config import YodaConfig
 from yoda_sr.masks import blend, diffusion_mask
 
 Denoiser = Callable[..., Tensor]
-
-
-@dataclass
-class ObjectiveConfig:
-    """How a YODA training step forms x_t and the loss.
-
-    - ``enabled``: YODA masking on; off gives the plain backbone (M = 1 everywhere: the same
-      code path, not a second one).
-    - ``lower_bound``: ``l`` of the mask rule (see :mod:`yoda_sr.masks.yoda`).
-    - ``input_mode``: ``"anchored"`` (default): masked pixels hold q(x_t | x_0) and unmasked
-      pixels q(x_t | anchor) with the same noise, so training sees what sampling sees.
-      ``"plain"``: x_t = q(x_t | x_0) everywhere and only the loss is masked. The paper
-      describes masking the diffusion of unimportant regions during training but gives no
-      formula for their inputs; we choose "anchored" because it matches the sampler's blend.
-    - ``loss``: ``"l1"`` (SR3) or ``"l2"``, on masked pixels only.
-    - ``loss_normalization``: ``"all"`` (default): the paper's plain masked loss
-      ``mean |M * (eps - eps_theta)|``, a sum over active elements divided by the number of
-      *all* elements, so every active pixel-step weighs the same whatever else is active.
-      ``"active"``: divided by the number of active elements in the batch (yoda-sr 0.1.0); at
-      small batches this reweights pixels by how many others happen to be active (at batch 1
-      an active pixel at t >= 0.9T weighs ~14-25x one at t < 0.2T).
-    """
-
-    enabled: bool = True
-    lower_bound: float = 0.2
-    input_mode: str = "anchored"
-    loss: str = "l1"
-    loss_normalization: str = "all"
-
-    def __post_init__(self) -> None:
-        if self.input_mode not in ("anchored", "plain"):
-            raise ValueError(f"input_mode must be 'anchored' or 'plain', got {self.input_mode!r}")
-        if self.loss not in ("l1", "l2"):
-            raise ValueError(f"loss must be 'l1' or 'l2', got {self.loss!r}")
-        if self.loss_normalization not in ("all", "active"):
-            raise ValueError(
-                "loss_normalization must be 'all' or 'active', "
-                f"got {self.loss_normalization!r}"
-            )
-        if not 0.0 <= self.lower_bound <= 1.0:
-            raise ValueError(f"lower_bound must lie in [0, 1], got {self.lower_bound}")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def yoda_loss(
@@ -63,7 +19,7 @@ def yoda_loss(
     x0: Tensor,
     anchor: Tensor,
     importance: Tensor,
-    config: ObjectiveConfig,
+    config: YodaConfig,
     condition: dict[str, Tensor] | None = None,
     generator: torch.Generator | None = None,
 ) -> Tensor:

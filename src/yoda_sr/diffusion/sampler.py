@@ -27,6 +27,7 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from yoda_sr.diffusion.config import ANCHOR_NOISES, YodaConfig
 from yoda_sr.masks import blend, diffusion_mask
 
 # ``denoiser(x_t, timesteps, **condition) -> prediction``; every condition tensor is batched
@@ -64,7 +65,7 @@ def yoda_sample(
     anchor: Tensor,
     importance: Tensor | None,
     condition: dict[str, Tensor] | None = None,
-    lower_bound: float = 0.2,
+    lower_bound: float = YodaConfig.lower_bound,
     num_inference_steps: int | None = None,
     eta: float = 0.0,
     generator: torch.Generator | None = None,
@@ -88,7 +89,7 @@ def yoda_sample(
             pixels are all overwritten by the blend, so deterministic sampling (DDIM, eta=0)
             gives the identical result; stochastic steps then draw noise for fewer items.
     """
-    if anchor_noise not in ("fixed", "fresh"):
+    if anchor_noise not in ANCHOR_NOISES:
         raise ValueError(f"anchor_noise must be 'fixed' or 'fresh', got {anchor_noise!r}")
     num_t = scheduler.config.num_train_timesteps
     scheduler.set_timesteps(num_inference_steps or num_t)

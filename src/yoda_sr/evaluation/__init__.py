@@ -4,23 +4,25 @@ from yoda_sr.evaluation.compare import ComparisonResult, compare_results
 from yoda_sr.evaluation.evaluate import (
     EvalImage,
     EvaluationResult,
+    ScoredImage,
     config_hash,
     evaluate_pipeline,
     evaluate_run,
     load_eval_images,
     load_summary,
-    make_lr,
+    score_images,
 )
 
 __all__ = [
     "ComparisonResult",
     "EvalImage",
     "EvaluationResult",
+    "ScoredImage",
     "compare_results",
     "config_hash",
     "evaluate_pipeline",
     "evaluate_run",
     "load_eval_images",
     "load_summary",
-    "make_lr",
+    "score_images",
 ]

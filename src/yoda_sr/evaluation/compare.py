@@ -16,16 +16,18 @@ from typing import Any
 import torch.nn.functional as F
 from torch import Tensor
 
-from yoda_sr.data.io import load_image, prepare_output_dir
 from yoda_sr.evaluation import report
 from yoda_sr.evaluation.evaluate import (
     BICUBIC,
+    GRID_TILE,
     METRIC_KEYS,
     SAMPLES_DIR,
     crop_window,
     load_summary,
 )
-from yoda_sr.evaluation.figures import metric_bars, steps_plot, tile_grid
+from yoda_sr.evaluation.figures import metric_bars, steps_plot
+from yoda_sr.imaging import load_image, prepare_output_dir, save_image
+from yoda_sr.viz import image_grid
 
 # Table columns: (CSV key, Markdown/HTML header).
 COLUMNS = (
@@ -219,7 +221,8 @@ def _grid(
     top, left, side = crop_window(bicubic, hr, crop)
     if side < max(size):
         tiles = [(t, img[:, top : top + side, left : left + side]) for t, img in tiles]
-    return tile_grid([tiles], path)
+    save_image(image_grid([tiles], min_tile=GRID_TILE), path)
+    return path
 
 
 def compare_results(

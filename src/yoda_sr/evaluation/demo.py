@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from yoda_sr.config import ExperimentConfig
 from yoda_sr.evaluation import report
 from yoda_sr.evaluation.compare import (
     ComparisonResult,
@@ -23,7 +24,6 @@ from yoda_sr.evaluation.compare import (
 from yoda_sr.evaluation.demo_data import TEST_PHOTO, TRAIN_PHOTOS, write_demo_images
 from yoda_sr.evaluation.evaluate import SAMPLES_DIR, EvaluationResult, evaluate_run
 from yoda_sr.metrics import LpipsMetric
-from yoda_sr.training.config import ExperimentConfig
 from yoda_sr.training.trainer import Trainer
 
 BASE_CONFIG = "sr3_tiny"
@@ -185,7 +185,7 @@ def run_demo(
     timings["data"] = time.perf_counter() - clock
     log(f"data: {len(train_files)} training tiles, {len(test_files)} held-out test crops")
 
-    lpips_metric = LpipsMetric("alex")
+    lpips_metric = LpipsMetric()
     evaluations: dict[str, EvaluationResult] = {}
     configs: dict[str, ExperimentConfig] = {}
     for run_name, label, yoda in MODELS:

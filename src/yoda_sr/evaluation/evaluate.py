@@ -26,6 +26,7 @@ import hashlib
 import json
 import math
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,16 +36,14 @@ import torch.nn.functional as F
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from yoda_sr.data.datasets import PairedFolderDataset, quantize
-from yoda_sr.data.io import list_images, load_image, prepare_output_dir, save_image
-from yoda_sr.data.resize import downscale
-from yoda_sr.distributed import shard_for
-from yoda_sr.evaluation.figures import tile_grid
-from yoda_sr.metrics import LpipsMetric, evaluate_pair, protocol_description
+from yoda_sr.config import ExperimentConfig
+from yoda_sr.data.datasets import PairedFolderDataset
+from yoda_sr.distributed import Shard, shard_for
+from yoda_sr.imaging import list_images, load_image, make_lr, prepare_output_dir, save_image
+from yoda_sr.metrics import LPIPS_NET, LpipsMetric, evaluate_pair, protocol_description
 from yoda_sr.models import bicubic_up
-from yoda_sr.pipeline import YodaPipeline
-from yoda_sr.training.config import ExperimentConfig
-from yoda_sr.viz import heatmap_overlay, mask_strip
+from yoda_sr.pipeline import SamplingOptions, YodaPipeline
+from yoda_sr.viz import heatmap_overlay, image_grid, mask_strip
 
 FORMAT = "yoda-sr-evaluation/1"
 SUMMARY_FILE = "summary.json"
@@ -54,6 +53,8 @@ CROPS_DIR = "crops"
 OUTPUTS_DIR = "outputs"
 BICUBIC = "bicubic"
 RESIZE_KERNEL = "MATLAB bicubic (Keys a=-0.5, antialiased)"
+# Smallest width (px) of an image in the crop and comparison grids (enlarged, nearest).
+GRID_TILE = 160
 METRIC_KEYS = (
     "psnr_rgb",
     "ssim_rgb",
@@ -98,26 +99,14 @@ class EvaluationResult:
     rows: list[dict[str, Any]]
 
 
-def make_lr(hr: Tensor, scale: int) -> tuple[Tensor, Tensor]:
-    """The benchmarks' LR image of an HR image (3, H, W) in [0, 1].
-
-    Returns ``(hr_cropped, lr)``: the HR mod-cropped to multiples of ``scale`` and its MATLAB
-    bicubic ``1/scale`` downscale, clamped and quantised to 8 bits (as if saved as PNG).
-    """
-    _, h, w = hr.shape
-    hr = hr[:, : h - h % scale, : w - w % scale]
-    if min(hr.shape[1:]) < scale:
-        raise ValueError(f"image {tuple(hr.shape[1:])} is smaller than the scale {scale}")
-    return hr, quantize(downscale(hr, scale))
-
-
 def load_eval_images(
     hr_dir: str | Path,
     scale: int,
     lr_dir: str | Path | None = None,
     limit: int | None = None,
 ) -> list[EvalImage]:
-    """Evaluation pairs from an HR folder (LR made by :func:`make_lr`) or paired folders.
+    """Evaluation pairs from an HR folder (LR made by :func:`~yoda_sr.imaging.make_lr`) or
+    paired folders.
 
     Paired folders are matched by file stem; each HR is cropped to ``scale`` x its LR size.
     ``limit`` keeps the first images in sorted order.
@@ -150,12 +139,10 @@ def config_hash(config: ExperimentConfig) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def default_label(
-    pipe: YodaPipeline, use_yoda: bool, sampler: str | None, steps: int | None
-) -> str:
+def default_label(pipe: YodaPipeline, options: SamplingOptions) -> str:
     """E.g. ``"SR3+YODA ddim-50"``, ``"SR3 ddpm-2000"``, ``"RRDB"``."""
-    name = pipe.config.model_type.upper() + ("+YODA" if use_yoda else "")
-    return f"{name} {sampler}-{steps}" if pipe.is_diffusion else name
+    name = pipe.config.model_type.upper() + ("+YODA" if options.use_yoda else "")
+    return f"{name} {options.sampler}-{options.steps}" if pipe.is_diffusion else name
 
 
 def _json_value(value: Any) -> Any:
@@ -198,35 +185,107 @@ def crop_window(bicubic: Tensor, hr: Tensor, size: int) -> tuple[int, int, int]:
     return top * stride, left * stride, side
 
 
-def _save_sample(
-    folder: Path,
-    image: EvalImage,
-    bicubic: Tensor,
-    output: Tensor,
-    importance: Tensor | None,
-    num_train_timesteps: int,
-    lower_bound: float | None,
-) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    save_image(image.lr, folder / "lr.png")
-    save_image(bicubic, folder / "bicubic.png")
-    save_image(output, folder / "output.png")
-    save_image(image.hr, folder / "hr.png")
-    if importance is not None and lower_bound is not None:
-        save_image(importance.expand(3, -1, -1), folder / "importance.png")
-        save_image(heatmap_overlay(bicubic, importance), folder / "attention.png")
-        save_image(
-            mask_strip(output, importance, num_train_timesteps, lower_bound), folder / "masks.png"
+@dataclass
+class ScoredImage:
+    """One evaluation pair upscaled by the model and by bicubic, and a CSV row for each.
+    ``index``: the image's position in the list passed to :func:`score_images`."""
+
+    index: int
+    image: EvalImage
+    bicubic: Tensor
+    output: Tensor
+    importance: Tensor | None
+    bicubic_row: dict[str, Any]
+    model_row: dict[str, Any]
+
+
+def score_images(
+    pipe: YodaPipeline,
+    images: list[EvalImage],
+    options: SamplingOptions,
+    label: str,
+    seed: int,
+    lpips_metric: LpipsMetric,
+    progress: bool = False,
+    shard: Shard | None = None,
+) -> Iterator[ScoredImage]:
+    """Upscale each image with ``pipe`` (image ``i`` seeded with ``seed + i``) and with
+    bicubic, and score both against the HR image; writes nothing. With ``shard``
+    (:func:`~yoda_sr.distributed.shard_for`) only this process's images ``i`` (those with
+    ``i % count == index``) are scored, each with the seed it has on one process."""
+    scale = pipe.scale
+    diffusion = pipe.is_diffusion
+    mine = shard.take(images) if shard is not None else list(enumerate(images))
+    for index, image in tqdm(mine, desc="evaluate", disable=not progress):
+        image_seed = seed + index
+        started = time.perf_counter()
+        bicubic = ((bicubic_up(image.lr[None], scale) + 1.0) / 2.0)[0]
+        bicubic_seconds = time.perf_counter() - started
+        started = time.perf_counter()
+        result = pipe(
+            image.lr[None],
+            sampler=options.sampler,
+            num_inference_steps=options.steps,
+            eta=options.eta,
+            use_yoda=options.use_yoda,
+            lower_bound=options.lower_bound,
+            generator=torch.Generator().manual_seed(image_seed),
+        )
+        output = result.images[0].float().cpu()  # the copy also waits for the GPU
+        seconds = time.perf_counter() - started
+        importance = result.importance[0].float().cpu() if result.importance is not None else None
+        common = {"image": image.name, "height": image.hr.shape[1], "width": image.hr.shape[2]}
+        fractions = result.active_fraction
+        yield ScoredImage(
+            index=index,
+            image=image,
+            bicubic=bicubic,
+            output=output,
+            importance=importance,
+            bicubic_row={
+                "method": BICUBIC,
+                **common,
+                **evaluate_pair(bicubic, image.hr, scale, lpips_metric),
+                "seconds": bicubic_seconds,
+                "denoiser_calls": None,
+                "active_fraction": None,
+                "seed": None,
+            },
+            model_row={
+                "method": label,
+                **common,
+                **evaluate_pair(output, image.hr, scale, lpips_metric),
+                "seconds": seconds,
+                "denoiser_calls": result.denoiser_calls if diffusion else None,
+                "active_fraction": sum(fractions) / len(fractions) if fractions else None,
+                "seed": image_seed if diffusion else None,
+            },
         )
 
 
-def _save_crop(path: Path, label: str, bicubic: Tensor, output: Tensor, hr: Tensor) -> None:
-    top, left, side = crop_window(bicubic, hr, 96)
+def _save_sample(
+    folder: Path, scored: ScoredImage, num_train_timesteps: int, lower_bound: float | None
+) -> None:
+    """``lr``, ``bicubic``, ``output``, ``hr`` and, with YODA, the importance pictures."""
+    folder.mkdir(parents=True, exist_ok=True)
+    save_image(scored.image.lr, folder / "lr.png")
+    save_image(scored.bicubic, folder / "bicubic.png")
+    save_image(scored.output, folder / "output.png")
+    save_image(scored.image.hr, folder / "hr.png")
+    importance = scored.importance
+    if importance is not None and lower_bound is not None:
+        save_image(importance.expand(3, -1, -1), folder / "importance.png")
+        save_image(heatmap_overlay(scored.bicubic, importance), folder / "attention.png")
+        strip = mask_strip(scored.output, importance, num_train_timesteps, lower_bound)
+        save_image(strip, folder / "masks.png")
 
-    def cut(x: Tensor) -> Tensor:
-        return x[:, top : top + side, left : left + side]
 
-    tile_grid([[("bicubic", cut(bicubic)), (label, cut(output)), ("HR", cut(hr))]], path)
+def _save_crop(path: Path, label: str, scored: ScoredImage) -> None:
+    """bicubic | output | HR on the 96 px square where bicubic is worst."""
+    top, left, side = crop_window(scored.bicubic, scored.image.hr, 96)
+    tiles = [("bicubic", scored.bicubic), (label, scored.output), ("HR", scored.image.hr)]
+    cut = [(title, image[:, top : top + side, left : left + side]) for title, image in tiles]
+    save_image(image_grid([cut], min_tile=GRID_TILE), path)
 
 
 def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
@@ -235,6 +294,62 @@ def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
         writer.writeheader()
         for row in rows:
             writer.writerow({k: "" if row[k] is None else row[k] for k in CSV_COLUMNS})
+
+
+def _summary(
+    pipe: YodaPipeline,
+    options: SamplingOptions,
+    label: str,
+    rows: dict[str, list[dict[str, Any]]],
+    images: list[EvalImage],
+    seed: int,
+    lpips_metric: LpipsMetric,
+    num_samples: int,
+    model_path: str | Path | None,
+    data_info: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """The ``summary.json`` content: means per method and the full protocol."""
+    config, scale, diffusion = pipe.config, pipe.scale, pipe.is_diffusion
+    protocol = protocol_description(crop_border=scale, lpips_net=lpips_metric.net)
+    protocol["lpips"].update(
+        available=lpips_metric.available, unavailable_reason=lpips_metric.reason or None
+    )
+    protocol.update(
+        resize_kernel=RESIZE_KERNEL,
+        lr_source=(data_info or {}).get("lr_source", "given"),
+        scale=scale,
+        model_type=config.model_type,
+        model_config_hash=config_hash(config),
+        sampler=options.sampler,
+        steps=options.steps,
+        eta=options.eta,
+        yoda=options.use_yoda,
+        lower_bound=options.lower_bound,
+        attention=config.attention.source if options.use_yoda else None,
+        seed=seed if diffusion else None,
+        seeds="image i (sorted order) uses torch.Generator().manual_seed(seed + i)"
+        if diffusion
+        else None,
+        device=str(pipe.device),
+        torch_version=torch.__version__,
+    )
+    return {
+        "format": FORMAT,
+        "method": label,
+        "model": {
+            "path": str(model_path) if model_path is not None else None,
+            "type": config.model_type,
+            "config_hash": protocol["model_config_hash"],
+            "scale": scale,
+            "diffusion": diffusion,
+            "yoda": options.use_yoda,
+            "config": config.to_dict(),
+        },
+        "data": {**(data_info or {}), "images": [image.name for image in images]},
+        "protocol": protocol,
+        "results": {method: summarise(method_rows) for method, method_rows in rows.items()},
+        "samples": [image.name for image in images[:num_samples]],
+    }
 
 
 def evaluate_pipeline(
@@ -256,6 +371,9 @@ def evaluate_pipeline(
 ) -> EvaluationResult:
     """Upscale ``images`` with ``pipe`` and with bicubic, score both, write the results folder.
 
+    Scoring is :func:`score_images`; this writes what it yields (``outputs/``, ``samples/``,
+    ``crops/``), then ``per_image.csv`` and ``summary.json``.
+
     Args:
         pipe: the model; its ``scale`` must fit the images.
         images: pairs from :func:`load_eval_images`.
@@ -264,7 +382,7 @@ def evaluate_pipeline(
         sampler, steps, eta, use_yoda, lower_bound: as for :class:`YodaPipeline`; ``None``
             means the model config's default (the values used are recorded).
         seed: image ``i`` is sampled with ``torch.Generator().manual_seed(seed + i)``.
-        lpips_metric: LPIPS scorer; default ``LpipsMetric("alex")`` on the pipeline's device.
+        lpips_metric: LPIPS scorer; default :class:`LpipsMetric` on the pipeline's device.
             When its weights are missing LPIPS is recorded as null with the reason.
         num_samples: how many images (first in order) get ``samples/`` and ``crops/`` files.
         model_path: recorded in the summary.
@@ -284,125 +402,35 @@ def evaluate_pipeline(
                 f"image {image.name}: HR {tuple(image.hr.shape[1:])} is not the LR size "
                 f"{tuple(image.lr.shape[1:])} x{scale}; does --scale match the model's?"
             )
-    config = pipe.config
-    diffusion = pipe.is_diffusion
-    use_yoda = bool(use_yoda and diffusion and config.yoda.enabled)
-    pipe.check_options(sampler, steps, eta, lower_bound)
-    if diffusion:
-        sampler = sampler or config.sampling.sampler
-        steps = config.sampling.steps if steps is None else steps
-        eta = config.sampling.eta if eta is None else eta
-    else:
-        sampler = steps = eta = None
-    if not use_yoda:
-        lower_bound = None
-    elif lower_bound is None:
-        lower_bound = config.yoda.lower_bound
-    label = label or default_label(pipe, use_yoda, sampler, steps)
+    options = pipe.sampling_options(sampler, steps, eta, use_yoda, lower_bound)
+    label = label or default_label(pipe, options)
     if label == BICUBIC:
         raise ValueError(f"label {BICUBIC!r} is reserved for the reference row")
     if lpips_metric is None:
-        lpips_metric = LpipsMetric("alex", device=pipe.device)
+        lpips_metric = LpipsMetric(device=pipe.device)
 
     out_dir = prepare_output_dir(out_dir)
     shard = shard_for(pipe.device)
     own: list[tuple[int, dict[str, Any], dict[str, Any]]] = []  # (index, model row, bicubic row)
-    mine = shard.take(images)
-    for index, image in tqdm(mine, desc="evaluate", disable=not (progress and shard.is_main)):
-        image_seed = seed + index
-        started = time.perf_counter()
-        bicubic = ((bicubic_up(image.lr[None], scale) + 1.0) / 2.0)[0]
-        bicubic_seconds = time.perf_counter() - started
-        started = time.perf_counter()
-        result = pipe(
-            image.lr[None],
-            sampler=sampler,
-            num_inference_steps=steps,
-            eta=eta,
-            use_yoda=use_yoda,
-            lower_bound=lower_bound,
-            generator=torch.Generator().manual_seed(image_seed),
-        )
-        output = result.images[0].float().cpu()  # the copy also waits for the GPU
-        seconds = time.perf_counter() - started
-        importance = result.importance[0].float().cpu() if result.importance is not None else None
-        common = {"image": image.name, "height": image.hr.shape[1], "width": image.hr.shape[2]}
-        bicubic_row = {
-            "method": BICUBIC,
-            **common,
-            **evaluate_pair(bicubic, image.hr, scale, lpips_metric),
-            "seconds": bicubic_seconds,
-            "denoiser_calls": None,
-            "active_fraction": None,
-            "seed": None,
-        }
-        fractions = result.active_fraction
-        model_row = {
-            "method": label,
-            **common,
-            **evaluate_pair(output, image.hr, scale, lpips_metric),
-            "seconds": seconds,
-            "denoiser_calls": result.denoiser_calls if diffusion else None,
-            "active_fraction": sum(fractions) / len(fractions) if fractions else None,
-            "seed": image_seed if diffusion else None,
-        }
-        own.append((index, model_row, bicubic_row))
-        save_image(output, out_dir / OUTPUTS_DIR / f"{image.name}.png")
+    num_t = pipe.config.diffusion.num_train_timesteps
+    scored_images = score_images(
+        pipe, images, options, label, seed, lpips_metric, progress and shard.is_main, shard
+    )
+    for scored in scored_images:
+        index = scored.index
+        own.append((index, scored.model_row, scored.bicubic_row))
+        name = scored.image.name
+        save_image(scored.output, out_dir / OUTPUTS_DIR / f"{name}.png")
         if index < num_samples:
-            _save_sample(
-                out_dir / SAMPLES_DIR / image.name,
-                image,
-                bicubic,
-                output,
-                importance,
-                config.diffusion.num_train_timesteps,
-                lower_bound,
-            )
-            _save_crop(out_dir / CROPS_DIR / f"{image.name}.png", label, bicubic, output, image.hr)
+            _save_sample(out_dir / SAMPLES_DIR / name, scored, num_t, options.lower_bound)
+            _save_crop(out_dir / CROPS_DIR / f"{name}.png", label, scored)
 
     gathered = sorted(shard.gather(own), key=lambda item: item[0])
     rows = {label: [m for _, m, _ in gathered], BICUBIC: [b for _, _, b in gathered]}
     all_rows = rows[label] + rows[BICUBIC]
-    protocol = protocol_description(crop_border=scale, lpips_net=lpips_metric.net)
-    protocol["lpips"].update(
-        available=lpips_metric.available, unavailable_reason=lpips_metric.reason or None
+    summary = _summary(
+        pipe, options, label, rows, images, seed, lpips_metric, num_samples, model_path, data_info
     )
-    protocol.update(
-        resize_kernel=RESIZE_KERNEL,
-        lr_source=(data_info or {}).get("lr_source", "given"),
-        scale=scale,
-        model_type=config.model_type,
-        model_config_hash=config_hash(config),
-        sampler=sampler,
-        steps=steps,
-        eta=eta,
-        yoda=use_yoda,
-        lower_bound=lower_bound,
-        attention=config.attention.source if use_yoda else None,
-        seed=seed if diffusion else None,
-        seeds="image i (sorted order) uses torch.Generator().manual_seed(seed + i)"
-        if diffusion
-        else None,
-        device=str(pipe.device),
-        torch_version=torch.__version__,
-    )
-    summary = {
-        "format": FORMAT,
-        "method": label,
-        "model": {
-            "path": str(model_path) if model_path is not None else None,
-            "type": config.model_type,
-            "config_hash": protocol["model_config_hash"],
-            "scale": scale,
-            "diffusion": diffusion,
-            "yoda": use_yoda,
-            "config": config.to_dict(),
-        },
-        "data": {**(data_info or {}), "images": [image.name for image in images]},
-        "protocol": protocol,
-        "results": {label: summarise(rows[label]), BICUBIC: summarise(rows[BICUBIC])},
-        "samples": [image.name for image in images[:num_samples]],
-    }
     if shard.is_main:
         _write_csv(out_dir / PER_IMAGE_FILE, all_rows)
         (out_dir / SUMMARY_FILE).write_text(
@@ -420,7 +448,7 @@ def evaluate_run(
     limit: int | None = None,
     device: str | torch.device | None = "cpu",
     weights: str = "ema",
-    lpips_net: str = "alex",
+    lpips_net: str = LPIPS_NET,
     **kwargs: Any,
 ) -> EvaluationResult:
     """Load a run folder (or saved pipeline) and :func:`evaluate_pipeline` it on a folder.
@@ -433,7 +461,8 @@ def evaluate_run(
         limit: evaluate the first ``limit`` images only.
         device, weights: as for :meth:`YodaPipeline.from_pretrained`; on several processes
             ``"cuda"`` means each process's own GPU.
-        lpips_net: ``"alex"`` or ``"vgg"``, unless ``lpips_metric`` is passed.
+        lpips_net: one of :data:`~yoda_sr.metrics.LPIPS_NETS`, unless ``lpips_metric`` is
+            passed.
         **kwargs: the remaining arguments of :func:`evaluate_pipeline`.
 
     Bad options, a model that cannot be loaded and an unusable ``out_dir`` raise ValueError
@@ -446,8 +475,11 @@ def evaluate_run(
             f"--scale {scale} does not match the model's scale x{pipe.scale} ({model}); "
             f"evaluate it with --scale {pipe.scale}"
         )
-    pipe.check_options(
-        kwargs.get("sampler"), kwargs.get("steps"), kwargs.get("eta"), kwargs.get("lower_bound")
+    pipe.sampling_options(  # checks the options before any image is read
+        sampler=kwargs.get("sampler"),
+        num_inference_steps=kwargs.get("steps"),
+        eta=kwargs.get("eta"),
+        lower_bound=kwargs.get("lower_bound"),
     )
     prepare_output_dir(out_dir)
     images = load_eval_images(hr_dir, scale, lr_dir=lr_dir, limit=limit)

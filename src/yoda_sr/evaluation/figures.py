@@ -1,4 +1,4 @@
-"""Matplotlib figures for evaluation results: labelled image grids, metric bars, PSNR vs steps.
+"""Matplotlib charts of evaluation results: metric bars and PSNR vs steps.
 
 Figures are built with :class:`matplotlib.figure.Figure` directly (no ``pyplot``), which renders
 through Agg without touching the global backend, so this works on headless machines and inside
@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from matplotlib.figure import Figure
-from torch import Tensor
 
 DPI = 100
 
@@ -22,43 +21,6 @@ def _save(fig: Figure, path: str | Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=DPI)
     return path
-
-
-def tile_grid(
-    rows: Sequence[Sequence[tuple[str, Tensor]]], path: str | Path, min_tile: int = 160
-) -> Path:
-    """Save rows of titled image tiles as one PNG.
-
-    Args:
-        rows: per row, ``(title, image)`` pairs; images (3, H, W) in [0, 1], any sizes.
-        path: output PNG.
-        min_tile: each tile is shown at least this many pixels wide (nearest-neighbour
-            enlargement, so small crops stay readable and pixels stay visible).
-    """
-    if not rows or not all(rows):
-        raise ValueError("tile_grid needs at least one non-empty row")
-    ncols = max(len(row) for row in rows)
-    widths = [img.shape[-1] for row in rows for _, img in row]
-    heights = [img.shape[-2] for row in rows for _, img in row]
-    zoom = max(1.0, min_tile / max(widths))
-    tile_w, tile_h = max(widths) * zoom, max(heights) * zoom
-    title_px = 22
-    fig = Figure(
-        figsize=(ncols * (tile_w + 6) / DPI, len(rows) * (tile_h + title_px + 6) / DPI),
-        layout="constrained",
-    )
-    axes = fig.subplots(len(rows), ncols, squeeze=False)
-    for r, row in enumerate(rows):
-        for c in range(ncols):
-            ax = axes[r][c]
-            ax.set_axis_off()
-            if c >= len(row):
-                continue
-            title, image = row[c]
-            array = image.detach().float().cpu().clamp(0.0, 1.0).permute(1, 2, 0).numpy()
-            ax.imshow(array, interpolation="nearest")
-            ax.set_title(title, fontsize=9)
-    return _save(fig, path)
 
 
 def metric_bars(

@@ -20,12 +20,16 @@ from typing import Any
 
 from PIL import Image
 
+from yoda_sr.settings import flatten
+
 TEMPLATE = "page.html"
 
 
 def format_value(value: Any, digits: int = 4) -> str:
     """A table cell: floats to ``digits`` decimals (whole numbers without), None as an en
-    dash, inf as "inf"."""
+    dash, inf as "inf", lists joined with ", "."""
+    if isinstance(value, (list, tuple)):
+        return ", ".join(format_value(v, digits) for v in value)
     if value is None:
         return "–"
     if isinstance(value, bool):
@@ -59,26 +63,12 @@ def table(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
 
 
 def key_value_table(items: dict[str, Any]) -> str:
-    """Two-column table of a (flattened) mapping, e.g. the evaluation protocol."""
+    """Two-column table of a mapping flattened to dotted keys, e.g. the evaluation protocol."""
     body = "".join(
         f"<tr><td>{html.escape(str(k))}</td><td>{html.escape(format_value(v))}</td></tr>"
         for k, v in flatten(items).items()
     )
     return f'<table class="kv"><tbody>{body}</tbody></table>'
-
-
-def flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Nested dicts -> ``{"a.b": value}``; lists are joined with ", "."""
-    out: dict[str, Any] = {}
-    for key, value in data.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            out.update(flatten(value, name + "."))
-        elif isinstance(value, (list, tuple)):
-            out[name] = ", ".join(format_value(v) for v in value)
-        else:
-            out[name] = value
-    return out
 
 
 def figure(src: str | Path, caption: str, page_dir: str | Path, zoom: int = 1) -> str:

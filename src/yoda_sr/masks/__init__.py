@@ -4,7 +4,6 @@ from yoda_sr.masks.yoda import (
     active_fraction,
     blend,
     diffusion_mask,
-    gaussian_blob_importance,
     paper_step,
     steps_per_pixel,
 )
@@ -13,7 +12,6 @@ __all__ = [
     "active_fraction",
     "blend",
     "diffusion_mask",
-    "gaussian_blob_importance",
     "paper_step",
     "steps_per_pixel",
 ]

@@ -98,24 +98,3 @@ def active_fraction(
         for k in torch.as_tensor(timesteps).tolist()
     ]
     return torch.stack(rows)
-
-
-def gaussian_blob_importance(
-    size: tuple[int, int],
-    centers: Sequence[tuple[float, float]] = ((0.5, 0.5),),
-    sigma: float = 0.15,
-    batch: int = 1,
-) -> Tensor:
-    """Synthetic importance map: a sum of isotropic Gaussian blobs, max-normalised to [0, 1].
-
-    For testing the masking without a ViT. ``centers`` are (y, x) in relative [0, 1]
-    coordinates and ``sigma`` is relative to the image height. Returns (batch, 1, H, W).
-    """
-    h, w = size
-    ys = torch.linspace(0.0, 1.0, h).view(h, 1)
-    xs = torch.linspace(0.0, 1.0, w).view(1, w) * (w / h)
-    blob = torch.zeros(h, w)
-    for cy, cx in centers:
-        blob += torch.exp(-((ys - cy) ** 2 + (xs - cx * w / h) ** 2) / (2 * sigma**2))
-    blob = blob / blob.max().clamp_min(1e-12)
-    return blob.expand(batch, 1, h, w).clone()

@@ -1,19 +1,19 @@
-"""Image-quality metrics under the SR field's protocol (PSNR, SSIM, LPIPS, colour shift)."""
+"""Image-quality metrics under the SR field's protocol (PSNR, SSIM, LPIPS, colour shift).
 
-from yoda_sr.metrics.color import color_shift
-from yoda_sr.metrics.evaluate import evaluate_pair, protocol_description
-from yoda_sr.metrics.fidelity import psnr, ssim
-from yoda_sr.metrics.image import prepare_pair, quantize, rgb_to_y
-from yoda_sr.metrics.perceptual import LpipsMetric
+Names are imported on first use, so :mod:`yoda_sr.metrics.protocol` loads without torch.
+"""
 
-__all__ = [
-    "LpipsMetric",
-    "color_shift",
-    "evaluate_pair",
-    "prepare_pair",
-    "protocol_description",
-    "psnr",
-    "quantize",
-    "rgb_to_y",
-    "ssim",
-]
+from yoda_sr.lazy import lazy_exports
+
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "color": ["color_shift"],
+        "evaluate": ["evaluate_pair"],
+        "fidelity": ["psnr", "ssim"],
+        "image": ["prepare_pair", "rgb_to_y"],
+        "perceptual": ["LpipsMetric"],
+        "protocol": ["LPIPS_NET", "LPIPS_NETS", "protocol_description"],
+    },
+)
+__all__ = __dir__()

@@ -15,12 +15,7 @@ from scipy.ndimage import correlate1d
 from torch import Tensor
 
 from yoda_sr.metrics.image import prepare_pair, rgb_to_y
-
-DATA_RANGE = 255.0
-SSIM_WINDOW = 11
-SSIM_SIGMA = 1.5
-SSIM_K1 = 0.01
-SSIM_K2 = 0.03
+from yoda_sr.metrics.protocol import DATA_RANGE, SSIM_K1, SSIM_K2, SSIM_SIGMA, SSIM_WINDOW
 
 
 def _channels(img: np.ndarray, ref: np.ndarray, test_y_channel: bool) -> tuple[np.ndarray, ...]:

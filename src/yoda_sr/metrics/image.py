@@ -3,42 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
-import torch
 from torch import Tensor
 
-from yoda_sr.data.io import to_uint8
+from yoda_sr.imaging import to_uint8
 
 # MATLAB rgb2ycbcr / ITU-R BT.601 luma coefficients for R, G, B in [0, 1], giving Y in [16, 235].
 _Y_COEFFS = np.array([65.481, 128.553, 24.966])
 _Y_OFFSET = 16.0
-
-
-def quantize(image: np.ndarray | Tensor, name: str = "image") -> np.ndarray:
-    """Return ``image`` as a uint8 (H, W, C) array, the form every metric here works on.
-
-    Accepts a numpy uint8 (H, W, C) or (H, W) array, a float tensor (C, H, W) in [0, 1]
-    (clamped, then ``round(x * 255)``, as images are saved), or a uint8 tensor (C, H, W).
-    """
-    if isinstance(image, Tensor):
-        if image.dim() != 3:
-            raise ValueError(f"{name}: expected a (C, H, W) tensor, got shape {tuple(image.shape)}")
-        if image.dtype == torch.uint8:
-            return image.permute(1, 2, 0).cpu().numpy()
-        if not image.is_floating_point():
-            raise TypeError(f"{name}: tensor must be float in [0, 1] or uint8, got {image.dtype}")
-        return to_uint8(image)
-    if isinstance(image, np.ndarray):
-        if image.dtype != np.uint8:
-            raise TypeError(
-                f"{name}: numpy arrays must be uint8 (H, W, C), got {image.dtype}; "
-                "pass float images as (C, H, W) torch tensors in [0, 1]"
-            )
-        if image.ndim == 2:
-            return image[:, :, None]
-        if image.ndim != 3:
-            raise ValueError(f"{name}: expected a (H, W, C) array, got shape {image.shape}")
-        return image
-    raise TypeError(f"{name}: expected a numpy uint8 array or a torch tensor, got {type(image)}")
 
 
 def prepare_pair(
@@ -48,7 +19,7 @@ def prepare_pair(
 
     Returns two uint8 (H', W', C) arrays.
     """
-    img_u8, ref_u8 = quantize(img, "img"), quantize(ref, "ref")
+    img_u8, ref_u8 = to_uint8(img, "img"), to_uint8(ref, "ref")
     if img_u8.shape != ref_u8.shape:
         raise ValueError(
             f"img and ref shapes differ: img {img_u8.shape} vs ref {ref_u8.shape} (as H, W, C)"

@@ -19,12 +19,7 @@ import torch
 from torch import Tensor
 
 from yoda_sr.metrics.image import prepare_pair
-
-# Backbone files that torchvision's legacy ``pretrained=True`` (used by lpips) downloads.
-BACKBONE_FILES = {
-    "alex": "alexnet-owt-7be5be79.pth",
-    "vgg": "vgg16-397923af.pth",
-}
+from yoda_sr.metrics.protocol import BACKBONE_FILES, LPIPS_NET
 
 
 class LpipsMetric:
@@ -47,7 +42,7 @@ class LpipsMetric:
 
     def __init__(
         self,
-        net: str = "alex",
+        net: str = LPIPS_NET,
         version: str = "0.1",
         device: str | torch.device = "cpu",
         hub_dir: str | Path | None = None,

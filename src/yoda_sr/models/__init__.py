@@ -37,7 +37,7 @@ def model_config_from_dict(data: dict[str, Any]) -> Any:
     kind = data.pop("type", None)
     if kind not in _REGISTRY:
         raise ValueError(f"model.type must be one of {sorted(_REGISTRY)}, got {kind!r}")
-    return settings_from_dict(_load(_REGISTRY[kind][0]), data)
+    return settings_from_dict(_load(_REGISTRY[kind][0]), data, "model")
 
 
 def model_type(config: Any) -> str:

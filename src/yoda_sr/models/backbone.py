@@ -19,20 +19,21 @@ from typing import Any, ClassVar, TypeVar
 from diffusers import ConfigMixin, ModelMixin
 from torch import Tensor, nn
 
-from yoda_sr.data.resize import imresize
+from yoda_sr.imaging import imresize
+from yoda_sr.settings import from_dict
 
 M = TypeVar("M", bound="SettingsModel")
 
 
-def settings_from_dict(settings_class: type, data: Mapping[str, Any]) -> Any:
+def settings_from_dict(
+    settings_class: type, data: Mapping[str, Any], section: str | None = None
+) -> Any:
     """``data`` (nested settings as dicts) -> a ``settings_class`` dataclass; unknown keys are
-    a ValueError naming them."""
+    a ValueError naming them and ``section`` (default: the class name), YAML strings are
+    coerced to int/float fields (:func:`yoda_sr.settings.from_dict`)."""
     if hasattr(settings_class, "from_dict"):
         return settings_class.from_dict(data)
-    unknown = sorted(set(data) - {f.name for f in dataclasses.fields(settings_class)})
-    if unknown:
-        raise ValueError(f"{settings_class.__name__}: unknown setting(s) {unknown}")
-    return settings_class(**data)
+    return from_dict(settings_class, data, section or settings_class.__name__)
 
 
 def settings_to_dict(settings: Any) -> dict[str, Any]:

@@ -92,7 +92,7 @@ def load_encoder_weights(config: SRDiffConfig) -> dict[str, Tensor]:
     The checkpoint's architecture must equal ``config.rrdb`` (blocks, widths, scale); a
     mismatch is an error naming the file and both architectures.
     """
-    from yoda_sr.training.checkpoint import list_checkpoints
+    from yoda_sr.checkpoints import list_checkpoints
 
     path = Path(config.encoder_checkpoint)
     if path.is_dir():

@@ -1,14 +1,19 @@
-"""Pipelines: a trained backbone + scheduler + importance source, and the sampling loop."""
+"""Inference: a trained backbone + scheduler + importance source (``YodaPipeline``), tiled
+mask-aware denoising, the memory estimate, the sampling options of a call, and saving and
+loading pipelines (folder-per-component layout, the Hugging Face Hub).
 
-from yoda_sr.pipeline.files import upscale_files
-from yoda_sr.pipeline.hub import ModelNotFoundError
-from yoda_sr.pipeline.memory import InsufficientMemoryError
-from yoda_sr.pipeline.yoda_pipeline import UpscaleOutput, YodaPipeline
+Names are imported on first use, so :mod:`yoda_sr.pipeline.options` loads without torch.
+"""
 
-__all__ = [
-    "InsufficientMemoryError",
-    "ModelNotFoundError",
-    "UpscaleOutput",
-    "YodaPipeline",
-    "upscale_files",
-]
+from yoda_sr.lazy import lazy_exports
+
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "hub": ["ModelNotFoundError"],
+        "memory": ["InsufficientMemoryError"],
+        "options": ["DEFAULT_TILE_OVERLAP", "WEIGHTS", "SamplingOptions", "resolve_options"],
+        "yoda_pipeline": ["UpscaleOutput", "YodaPipeline"],
+    },
+)
+__all__ = __dir__()

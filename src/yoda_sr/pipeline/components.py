@@ -28,12 +28,12 @@ from typing import Any
 
 from diffusers.utils import CONFIG_NAME, SAFETENSORS_WEIGHTS_NAME
 
+from yoda_sr.checkpoints import list_checkpoints, load_weights
+from yoda_sr.config import ExperimentConfig
 from yoda_sr.diffusion import NoiseScheduleConfig, make_scheduler
-from yoda_sr.diffusion.schedule import _BETA_SCHEDULES
+from yoda_sr.diffusion.schedule import _DIFFUSERS_BETA_SCHEDULES
 from yoda_sr.models import SettingsModel, SRBackbone, build_model, model_type_of_class
 from yoda_sr.pipeline.hub import ModelNotFoundError
-from yoda_sr.training.checkpoint import list_checkpoints, load_weights
-from yoda_sr.training.config import ExperimentConfig
 
 INDEX = "model_index.json"
 FORMAT = 1
@@ -143,7 +143,7 @@ def _noise_schedule(path: Path) -> dict[str, Any]:
     """The ``diffusion`` section that a saved DDPMScheduler config describes. Settings our
     schedulers do not take (another timestep spacing, variance, ...) are a ValueError."""
     saved = _read_json(path)
-    names = {diffusers: ours for ours, diffusers in _BETA_SCHEDULES.items()}
+    names = {diffusers: ours for ours, diffusers in _DIFFUSERS_BETA_SCHEDULES.items()}
     missing = [key for key in _SCHEDULE_KEYS if key not in saved]
     if missing or saved["beta_schedule"] not in names:
         raise ValueError(

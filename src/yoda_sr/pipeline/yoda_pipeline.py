@@ -13,14 +13,18 @@ from torch import Tensor, nn
 
 import yoda_sr.pipeline.memory as memory
 from yoda_sr.attention import ImportanceSource, build_importance_source
+from yoda_sr.config import ExperimentConfig
 from yoda_sr.device import resolve_device
 from yoda_sr.diffusion import make_scheduler, yoda_sample
-from yoda_sr.diffusion.schedule import SAMPLERS
 from yoda_sr.models import SRBackbone
 from yoda_sr.pipeline.components import load_model, save_components
 from yoda_sr.pipeline.hub import push_folder, resolve_model_folder
+from yoda_sr.pipeline.options import (
+    DEFAULT_TILE_OVERLAP,
+    SamplingOptions,
+    resolve_options,
+)
 from yoda_sr.pipeline.tiling import TiledDenoiser
-from yoda_sr.training.config import ExperimentConfig
 
 
 @dataclass
@@ -108,36 +112,29 @@ class YodaPipeline:
         if needed) as one commit; ``from_pretrained(repo_id)`` loads it back."""
         return push_folder(self.save_pretrained, repo_id, private, token, commit_message)
 
-    def check_options(
+    def sampling_options(
         self,
         sampler: str | None = None,
         num_inference_steps: int | None = None,
         eta: float | None = None,
+        use_yoda: bool = True,
         lower_bound: float | None = None,
         tile: int | None = None,
-        tile_overlap: int = 32,
-    ) -> None:
-        """Raise ValueError naming the first sampling option out of range (None: the config's
-        default). Steps must lie in 1..T, T the model's ``diffusion.num_train_timesteps``.
-        Regression models ignore these options."""
-        if not self.is_diffusion:
-            return
-        num_t = self.config.diffusion.num_train_timesteps
-        if sampler is not None and sampler not in SAMPLERS:
-            raise ValueError(f"sampler must be one of {', '.join(SAMPLERS)}, got {sampler!r}")
-        if num_inference_steps is not None and not 1 <= num_inference_steps <= num_t:
-            raise ValueError(
-                f"steps must lie in 1..{num_t} (T, the model's diffusion.num_train_timesteps), "
-                f"got {num_inference_steps}"
-            )
-        if eta is not None and not eta >= 0.0:
-            raise ValueError(f"eta must be >= 0, got {eta}")
-        if lower_bound is not None and not 0.0 <= lower_bound <= 1.0:
-            raise ValueError(f"lower bound must lie in [0, 1], got {lower_bound}")
-        if tile is not None and tile < 1:
-            raise ValueError(f"tile must be a positive number of HR pixels, got {tile}")
-        if tile_overlap < 0:
-            raise ValueError(f"tile overlap must be >= 0, got {tile_overlap}")
+        tile_overlap: int = DEFAULT_TILE_OVERLAP,
+    ) -> SamplingOptions:
+        """The options a call with these arguments samples with (None: the config's default);
+        ValueError names the first one out of range (see :func:`resolve_options`)."""
+        return resolve_options(
+            self.config,
+            self.is_diffusion,
+            sampler=sampler,
+            steps=num_inference_steps,
+            eta=eta,
+            use_yoda=use_yoda,
+            lower_bound=lower_bound,
+            tile=tile,
+            tile_overlap=tile_overlap,
+        )
 
     def estimate_memory(self, lr_size: tuple[int, int], tile: int | None = None) -> int:
         """Estimated peak bytes of upscaling one LR image of ``lr_size`` (h, w) with ``tile``
@@ -214,38 +211,42 @@ class YodaPipeline:
         importance: Tensor | None = None,
         progress: bool = False,
         tile: int | None = None,
-        tile_overlap: int = 32,
+        tile_overlap: int = DEFAULT_TILE_OVERLAP,
         tile_skip_inactive: bool = True,
     ) -> UpscaleOutput:
         """Super-resolve ``lr`` (B, 3, h, w) in [0, 1] by ``scale``.
 
         Any size works: the LR is padded (replicate) so the HR size fits the UNet and the
         result is cropped back. ``importance`` (B, 1, h*s, w*s) overrides the attention source.
-        Defaults come from ``config.sampling`` and ``config.yoda.lower_bound``.
+        Options left None come from the config (see :meth:`sampling_options`).
         ``tile`` (HR px) runs the network per step on overlapping tiles (bounded memory) and
         skips tiles with no active YODA pixel; see :mod:`yoda_sr.pipeline.tiling`.
         """
-        self.check_options(sampler, num_inference_steps, eta, lower_bound, tile, tile_overlap)
+        options = self.sampling_options(
+            sampler, num_inference_steps, eta, use_yoda, lower_bound, tile, tile_overlap
+        )
         lr = lr.to(self.device).float()
         if not self.is_diffusion:
             return UpscaleOutput(images=self.model(lr).clamp(0.0, 1.0))
-        sampling = self.config.sampling
-        use_yoda = use_yoda and self.config.yoda.enabled
-        if use_yoda and importance is None:
+        if options.use_yoda and importance is None:
             importance = self.importance(lr)
         h, w = lr.shape[-2:]
         lr_padded, pad = self._pad(lr)
         imp_padded = None
-        if use_yoda:
+        if options.use_yoda:
             s = self.scale
             imp_padded = F.pad(importance.to(self.device), [p * s for p in pad], mode="replicate")
         cond = self.model.condition(lr_padded)
-        scheduler = make_scheduler(self.config.diffusion, sampler or sampling.sampler)
+        scheduler = make_scheduler(self.config.diffusion, options.sampler)
         denoiser = self.model
-        if tile is not None:
+        if options.tile is not None:
             multiple = math.lcm(self.model.required_multiple, self.scale)
             denoiser = TiledDenoiser(
-                self.model, tile, tile_overlap, multiple, skip_inactive=tile_skip_inactive
+                self.model,
+                options.tile,
+                options.tile_overlap,
+                multiple,
+                skip_inactive=tile_skip_inactive,
             )
         result = yoda_sample(
             denoiser,
@@ -253,19 +254,18 @@ class YodaPipeline:
             anchor=self.model.anchor(cond),
             importance=imp_padded,
             condition=cond,
-            lower_bound=self.config.yoda.lower_bound if lower_bound is None else lower_bound,
-            num_inference_steps=(
-                sampling.steps if num_inference_steps is None else num_inference_steps
-            ),
-            eta=sampling.eta if eta is None else eta,
+            # Without YODA there is no importance map: every pixel is diffused, as with l = 1.
+            lower_bound=1.0 if options.lower_bound is None else options.lower_bound,
+            num_inference_steps=options.steps,
+            eta=options.eta,
             generator=generator,
-            anchor_noise=sampling.anchor_noise,
+            anchor_noise=options.anchor_noise,
             progress=progress,
         )
         images = self.model.to_image(result.sample, cond)[..., : h * self.scale, : w * self.scale]
         return UpscaleOutput(
             images=images,
-            importance=importance if use_yoda else None,
+            importance=importance if options.use_yoda else None,
             denoiser_calls=result.denoiser_calls,
             active_fraction=result.active_fraction,
             timesteps=result.timesteps,

@@ -29,15 +29,7 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from yoda_sr.attention import build_importance_source
-from yoda_sr.data.datasets import EpochSampler, SRFolderDataset
-from yoda_sr.data.importance_cache import ImportanceCache
-from yoda_sr.data.io import image_grid, save_image
-from yoda_sr.diffusion import make_scheduler, yoda_loss
-from yoda_sr.distributed import check_launch
-from yoda_sr.metrics import psnr
-from yoda_sr.models import SRBackbone, bicubic_up, build_model
-from yoda_sr.pipeline import YodaPipeline
-from yoda_sr.training.checkpoint import (
+from yoda_sr.checkpoints import (
     CheckpointFiles,
     CorruptCheckpointError,
     list_checkpoints,
@@ -47,7 +39,17 @@ from yoda_sr.training.checkpoint import (
     save_checkpoint,
     set_rng_state,
 )
-from yoda_sr.training.config import ExperimentConfig
+from yoda_sr.config import ExperimentConfig
+from yoda_sr.data.datasets import EpochSampler, SRFolderDataset
+from yoda_sr.data.importance_cache import ImportanceCache
+from yoda_sr.diffusion import make_scheduler, yoda_loss
+from yoda_sr.distributed import check_launch
+from yoda_sr.imaging import save_image
+from yoda_sr.metrics import psnr
+from yoda_sr.models import SRBackbone, bicubic_up, build_model
+from yoda_sr.pipeline import YodaPipeline
+from yoda_sr.settings import flatten
+from yoda_sr.viz import image_grid
 
 # Settings that may change between a run and its resumption (bookkeeping, not the model or
 # the optimisation trajectory). Everything else must match the checkpoint's config.
@@ -79,20 +81,9 @@ class TrainingDivergedError(FloatingPointError):
     """Losses, gradients or weights became NaN/inf and training stopped."""
 
 
-def _flatten(data: dict, prefix: str = "") -> dict[str, object]:
-    out: dict[str, object] = {}
-    for key, value in data.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            out.update(_flatten(value, name + "."))
-        else:
-            out[name] = value
-    return out
-
-
 def config_differences(saved: ExperimentConfig, given: ExperimentConfig) -> list[str]:
     """Settings that differ and may not change on resume, as ``key: saved -> given``."""
-    a, b = _flatten(saved.to_dict()), _flatten(given.to_dict())
+    a, b = flatten(saved.to_dict()), flatten(given.to_dict())
     diffs = []
     for key in sorted(set(a) | set(b)):
         if key in RESUMABLE_CHANGES or key.split(".")[0] in RESUMABLE_CHANGES:

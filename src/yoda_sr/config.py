@@ -1,27 +1,27 @@
 """Experiment configuration: one YAML file = model + diffusion + YODA + attention + data + training.
 
 The config is the constructor arguments of every part, nothing more; it is saved next to
-the weights so a run folder rebuilds its own model and pipeline.
+the weights so a run folder rebuilds its own model and pipeline. Each section's dataclass lives
+with the part it configures; ``train:`` (``TrainConfig``) has no better home than here.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import typing
 import warnings
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from yoda_sr.attention import AttentionConfig
-from yoda_sr.data.datasets import DataConfig
-from yoda_sr.diffusion import NoiseScheduleConfig, ObjectiveConfig
-from yoda_sr.diffusion.schedule import SAMPLERS
+from yoda_sr.attention.config import AttentionConfig
+from yoda_sr.configs import resolve_config_path
+from yoda_sr.data.config import DataConfig
+from yoda_sr.diffusion.config import SAMPLERS, NoiseScheduleConfig, SamplingConfig, YodaConfig
 from yoda_sr.models import model_config_from_dict, model_config_to_dict, model_type
 from yoda_sr.models.sr3 import SR3Config
+from yoda_sr.settings import check_int, from_dict
 
 
 @dataclass
@@ -70,50 +70,33 @@ class TrainConfig:
             "sample_every",
             "val_steps",
         ):
-            _check_int(self, "train", key, minimum=1)
-        _check_int(self, "train", "warmup_steps", minimum=0)
-        _check_int(self, "train", "keep_last", minimum=0)
+            check_int(self, "train", key, minimum=1)
+        check_int(self, "train", "warmup_steps", minimum=0)
+        check_int(self, "train", "keep_last", minimum=0)
         if self.val_sampler not in SAMPLERS:
             raise ValueError(
                 f"train.val_sampler must be one of {', '.join(SAMPLERS)}, got {self.val_sampler!r}"
             )
 
 
-@dataclass
-class SamplingConfig:
-    """Defaults for upscaling with a trained model (overridable per call)."""
-
-    sampler: str = "ddim"
-    steps: int = 50
-    eta: float = 0.0
-    anchor_noise: str = "fixed"
-
-    def __post_init__(self) -> None:
-        if self.sampler not in SAMPLERS:
-            raise ValueError(
-                f"sampling.sampler must be one of {', '.join(SAMPLERS)}, got {self.sampler!r}"
-            )
-        _check_int(self, "sampling", "steps", minimum=1)
-        if not self.eta >= 0.0:
-            raise ValueError(f"sampling.eta must be >= 0, got {self.eta!r}")
-        if self.anchor_noise not in ("fixed", "fresh"):
-            raise ValueError(
-                f"sampling.anchor_noise must be 'fixed' or 'fresh', got {self.anchor_noise!r}"
-            )
-
-
-def _check_int(section: Any, name: str, key: str, minimum: int) -> None:
-    """ValueError naming ``name.key`` unless the field is an int >= ``minimum``."""
-    value = getattr(section, key)
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name}.{key} must be an integer >= {minimum}, got {value!r}")
+# The sections besides ``model`` (whose class depends on ``model.type``), in YAML order.
+SECTIONS: dict[str, type] = {
+    "diffusion": NoiseScheduleConfig,
+    "yoda": YodaConfig,
+    "attention": AttentionConfig,
+    "sampling": SamplingConfig,
+    "data": DataConfig,
+    "train": TrainConfig,
+}
 
 
 @dataclass
 class ExperimentConfig:
+    """One experiment: a field per YAML section; ``model`` is the config of ``model.type``."""
+
     model: Any = field(default_factory=SR3Config)
     diffusion: NoiseScheduleConfig = field(default_factory=NoiseScheduleConfig)
-    yoda: ObjectiveConfig = field(default_factory=ObjectiveConfig)
+    yoda: YodaConfig = field(default_factory=YodaConfig)
     attention: AttentionConfig = field(default_factory=AttentionConfig)
     sampling: SamplingConfig = field(default_factory=SamplingConfig)
     data: DataConfig = field(default_factory=DataConfig)
@@ -136,7 +119,7 @@ class ExperimentConfig:
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"model": model_config_to_dict(self.model)}
-        for name in ("diffusion", "yoda", "attention", "sampling", "data", "train"):
+        for name in SECTIONS:
             out[name] = _plain(dataclasses.asdict(getattr(self, name)))
         out["model"] = _plain(out["model"])
         return out
@@ -146,25 +129,12 @@ class ExperimentConfig:
         unknown = sorted(set(data) - {f.name for f in dataclasses.fields(cls)})
         if unknown:
             raise ValueError(f"{source}: unknown section(s) {unknown}")
-        sections = {
-            "diffusion": NoiseScheduleConfig,
-            "yoda": ObjectiveConfig,
-            "attention": AttentionConfig,
-            "sampling": SamplingConfig,
-            "data": DataConfig,
-            "train": TrainConfig,
-        }
         kwargs: dict[str, Any] = {}
         try:
             if "model" in data:
                 kwargs["model"] = model_config_from_dict(data["model"] or {})
-            for name, section_cls in sections.items():
-                values = data.get(name) or {}
-                names = {f.name for f in dataclasses.fields(section_cls)}
-                bad = sorted(set(values) - names)
-                if bad:
-                    raise ValueError(f"unknown setting(s) in section {name!r}: {bad}")
-                kwargs[name] = section_cls(**_coerce(section_cls, values, name))
+            for name, section_cls in SECTIONS.items():
+                kwargs[name] = from_dict(section_cls, data.get(name) or {}, name)
             return cls(**kwargs)
         except (TypeError, ValueError) as exc:
             raise ValueError(f"{source}: {exc}") from exc
@@ -227,24 +197,6 @@ def _read_mapping(path: Path) -> dict[str, Any]:
     return data
 
 
-def _coerce(section_cls: type, values: dict[str, Any], section: str) -> dict[str, Any]:
-    """Convert YAML strings to the field's numeric type (PyYAML reads ``1e-3`` as a string)."""
-    hints = typing.get_type_hints(section_cls)
-    out = dict(values)
-    for key, value in values.items():
-        kind = hints.get(key)
-        if kind in (int, float) and isinstance(value, str):
-            try:
-                out[key] = kind(value)
-            except ValueError:
-                raise ValueError(
-                    f"{section}.{key}: expected {kind.__name__}, got {value!r}"
-                ) from None
-        elif kind is float and isinstance(value, int) and not isinstance(value, bool):
-            out[key] = float(value)
-    return out
-
-
 def _plain(value: Any) -> Any:
     """Tuples -> lists so YAML stays plain."""
     if isinstance(value, dict):
@@ -252,25 +204,6 @@ def _plain(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
     return value
-
-
-def bundled_configs() -> list[str]:
-    folder = resources.files("yoda_sr") / "configs"
-    return sorted(p.name[: -len(".yaml")] for p in folder.iterdir() if p.name.endswith(".yaml"))
-
-
-def resolve_config_path(name_or_path: str | Path) -> Path:
-    """A file path, or the name of a bundled config (e.g. ``sr3_face_16_128``)."""
-    path = Path(name_or_path)
-    if path.is_file():
-        return path
-    bundled = resources.files("yoda_sr") / "configs" / f"{name_or_path}.yaml"
-    if bundled.is_file():
-        return Path(str(bundled))
-    raise FileNotFoundError(
-        f"{name_or_path}: no such config file, and not a bundled config "
-        f"({', '.join(bundled_configs())})"
-    )
 
 
 def apply_override(data: dict[str, Any], item: str) -> None:

@@ -8,7 +8,8 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from yoda_sr.data.io import (
+from yoda_sr.distributed import Shard
+from yoda_sr.imaging import (
     ImageReadError,
     load_image,
     output_prefixes,
@@ -16,8 +17,8 @@ from yoda_sr.data.io import (
     read_image_size,
     save_image,
 )
-from yoda_sr.distributed import Shard
-from yoda_sr.pipeline.yoda_pipeline import YodaPipeline
+from yoda_sr.pipeline import DEFAULT_TILE_OVERLAP, YodaPipeline
+from yoda_sr.viz import mask_strip
 
 
 def upscale_files(
@@ -32,7 +33,7 @@ def upscale_files(
     seed: int = 0,
     save_masks: bool = False,
     tile: int | None = None,
-    tile_overlap: int = 32,
+    tile_overlap: int = DEFAULT_TILE_OVERLAP,
     progress: bool = False,
     shard: Shard | None = None,
 ) -> list[ImageReadError]:
@@ -40,22 +41,22 @@ def upscale_files(
     ``out_dir`` for each LR image file, each sampled with ``seed``.
 
     ``<name>`` is the file stem, or the whole file name where inputs share a stem
-    (:func:`~yoda_sr.data.io.output_prefixes`). Before any image is sampled, raises
+    (:func:`~yoda_sr.imaging.output_prefixes`). Before any image is sampled, raises
     ValueError for options out of range, outputs that would overwrite each other or an
     input, an unusable ``out_dir``, or (InsufficientMemoryError) an input estimated not to
     fit in the device's memory. Unreadable inputs are skipped; their errors are returned.
     Under a multi-process launcher, ``shard`` (:func:`~yoda_sr.distributed.shard_for`) makes
     this process handle the inputs ``i`` with ``i % count == index``.
     """
-    pipe.check_options(sampler, steps, eta, lower_bound, tile, tile_overlap)
+    options = pipe.sampling_options(sampler, steps, eta, use_yoda, lower_bound, tile, tile_overlap)
     suffixes = [f"_x{pipe.scale}.png"] + (["_masks.png"] if save_masks else [])
     prefixes = output_prefixes(inputs, out_dir, suffixes)
     prepare_output_dir(out_dir)
     for path in inputs:
         size = read_image_size(path)
         if size is not None:
-            pipe.check_memory(size, tile, name=str(path))
-    if use_yoda and pipe.is_diffusion and pipe.config.yoda.enabled:
+            pipe.check_memory(size, options.tile, name=str(path))
+    if options.use_yoda:
         pipe.load_importance_source()
     failures: list[ImageReadError] = []
     mine = (shard or Shard(0, 1, pipe.device)).take(list(zip(inputs, prefixes, strict=True)))
@@ -68,27 +69,24 @@ def upscale_files(
             continue
         result = pipe(
             lr[None],
-            sampler=sampler,
-            num_inference_steps=steps,
-            eta=eta,
-            use_yoda=use_yoda,
-            lower_bound=lower_bound,
+            sampler=options.sampler,
+            num_inference_steps=options.steps,
+            eta=options.eta,
+            use_yoda=options.use_yoda,
+            lower_bound=options.lower_bound,
             generator=torch.Generator().manual_seed(seed),
             progress=progress,
-            tile=tile,
-            tile_overlap=tile_overlap,
+            tile=options.tile,
+            tile_overlap=options.tile_overlap,
         )
         outputs = [prefix.with_name(prefix.name + suffix) for suffix in suffixes]
         save_image(result.images[0], outputs[0])
         if save_masks and result.importance is not None:
-            from yoda_sr.viz import mask_strip
-
-            lower = pipe.config.yoda.lower_bound if lower_bound is None else lower_bound
             strip = mask_strip(
                 result.images[0].cpu(),
                 result.importance[0].cpu(),
                 pipe.config.diffusion.num_train_timesteps,
-                lower,
+                options.lower_bound,
             )
             save_image(strip, outputs[1])
     return failures

@@ -96,10 +96,38 @@ def _unit_array(img: Image.Image) -> np.ndarray:
     return np.asarray(rgb, dtype=np.float32) / 255.0
 
 
-def to_uint8(image: Tensor) -> np.ndarray:
-    """(3, H, W) float in [0, 1] -> (H, W, 3) uint8, rounding to nearest (MATLAB's im2uint8)."""
-    array = image.detach().float().clamp(0, 1).mul(255.0).round().byte()
-    return array.permute(1, 2, 0).cpu().numpy()
+def to_uint8(image: np.ndarray | Tensor, name: str = "image") -> np.ndarray:
+    """``image`` as a uint8 (H, W, C) array, rounding to nearest (MATLAB's im2uint8).
+
+    Accepts a float tensor (C, H, W) in [0, 1] (clamped, then ``round(x * 255)``), a uint8
+    tensor (C, H, W), or a numpy uint8 (H, W, C) or (H, W) array; ``name`` is used in errors.
+    """
+    if isinstance(image, Tensor):
+        if image.dim() != 3:
+            raise ValueError(f"{name}: expected a (C, H, W) tensor, got shape {tuple(image.shape)}")
+        if image.dtype == torch.uint8:
+            return image.permute(1, 2, 0).cpu().numpy()
+        if not image.is_floating_point():
+            raise TypeError(f"{name}: tensor must be float in [0, 1] or uint8, got {image.dtype}")
+        array = image.detach().float().clamp(0, 1).mul(255.0).round().byte()
+        return array.permute(1, 2, 0).cpu().numpy()
+    if isinstance(image, np.ndarray):
+        if image.dtype != np.uint8:
+            raise TypeError(
+                f"{name}: numpy arrays must be uint8 (H, W, C), got {image.dtype}; "
+                "pass float images as (C, H, W) torch tensors in [0, 1]"
+            )
+        if image.ndim == 2:
+            return image[:, :, None]
+        if image.ndim != 3:
+            raise ValueError(f"{name}: expected a (H, W, C) array, got shape {image.shape}")
+        return image
+    raise TypeError(f"{name}: expected a numpy uint8 array or a torch tensor, got {type(image)}")
+
+
+def quantize(image: Tensor) -> Tensor:
+    """Clamp to [0, 1] and round to 8 bits, as an image saved to disk would be (float out)."""
+    return image.clamp(0.0, 1.0).mul(255.0).round().div(255.0)
 
 
 def save_image(image: Tensor, path: str | Path) -> None:
@@ -172,28 +200,3 @@ def list_images(folder: str | Path) -> list[Path]:
     if not files:
         raise FileNotFoundError(f"{folder}: no image files ({', '.join(IMAGE_SUFFIXES)})")
     return files
-
-
-def image_grid(rows: list[list[Tensor]], gap: int = 2) -> Tensor:
-    """Tile rows of (3, H, W) images in [0, 1] into one (3, H', W') image on white.
-
-    Images in a row are padded to the row's tallest; rows are stacked left-aligned.
-    """
-    row_images = []
-    for row in rows:
-        height = max(img.shape[1] for img in row)
-        width = sum(img.shape[2] for img in row) + gap * (len(row) - 1)
-        canvas = torch.ones(3, height, width)
-        x = 0
-        for img in row:
-            canvas[:, : img.shape[1], x : x + img.shape[2]] = img.detach().float().cpu()
-            x += img.shape[2] + gap
-        row_images.append(canvas)
-    width = max(r.shape[2] for r in row_images)
-    height = sum(r.shape[1] for r in row_images) + gap * (len(row_images) - 1)
-    grid = torch.ones(3, height, width)
-    y = 0
-    for r in row_images:
-        grid[:, y : y + r.shape[1], : r.shape[2]] = r
-        y += r.shape[1] + gap
-    return grid

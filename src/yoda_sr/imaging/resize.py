@@ -21,6 +21,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from yoda_sr.imaging.io import quantize
+
 # Width of the (unstretched) Keys cubic kernel's support, in input pixels.
 _KERNEL_WIDTH = 4.0
 # Tolerance on ``scale * size`` before ``ceil``: ``1.1 * 10`` is 11.000000000000002 in floating
@@ -130,7 +132,7 @@ def downscale(hr: Tensor, scale: int) -> Tensor:
 
     Args:
         hr: (C, H, W) or (B, C, H, W) float tensor. H and W should be multiples of ``scale``
-            (modcrop first); otherwise the output is ``ceil(H / scale) x ceil(W / scale)``.
+            (:func:`mod_crop` first); otherwise the output is ``ceil(H / scale) x ceil(W / scale)``.
         scale: integer downscaling factor (>= 1).
 
     Returns:
@@ -152,3 +154,21 @@ def upscale_bicubic(lr: Tensor, size: tuple[int, int]) -> Tensor:
     Input (C, h, w) or (B, C, h, w) float; output unclamped.
     """
     return imresize(lr, size=size)
+
+
+def mod_crop(image: Tensor, scale: int) -> Tensor:
+    """Crop (..., H, W) at the bottom and right to multiples of ``scale`` (the field's modcrop)."""
+    height, width = image.shape[-2:]
+    return image[..., : height - height % scale, : width - width % scale]
+
+
+def make_lr(hr: Tensor, scale: int) -> tuple[Tensor, Tensor]:
+    """The benchmarks' LR image of an HR image (3, H, W) in [0, 1].
+
+    Returns ``(hr_cropped, lr)``: the HR mod-cropped to multiples of ``scale`` and its MATLAB
+    bicubic ``1/scale`` downscale, clamped and quantised to 8 bits (as if saved as PNG).
+    """
+    hr = mod_crop(hr, scale)
+    if min(hr.shape[-2:]) < scale:
+        raise ValueError(f"image {tuple(hr.shape[-2:])} is smaller than the scale {scale}")
+    return hr, quantize(downscale(hr, scale))

@@ -1,4 +1,5 @@
-"""Importance maps for image files, written as .npy plus heat-map and mask-strip previews."""
+"""Importance maps of image files, written as .npy plus heat-map and mask-strip previews: the
+work behind ``yoda-sr attention``."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from yoda_sr.attention.base import ImportanceSource, upsample_image
-from yoda_sr.data.io import (
+from yoda_sr.diffusion.config import NoiseScheduleConfig, YodaConfig
+from yoda_sr.imaging import (
     ImageReadError,
     load_image,
     output_prefixes,
@@ -38,19 +40,20 @@ def export_attention_maps(
     images: Sequence[str | Path],
     out_dir: str | Path,
     source: ImportanceSource,
-    scale: int = 4,
-    num_train_timesteps: int = 2000,
-    lower_bound: float = 0.2,
+    scale: int,
+    num_train_timesteps: int = NoiseScheduleConfig.num_train_timesteps,
+    lower_bound: float = YodaConfig.lower_bound,
     progress: bool = True,
 ) -> list[ImageReadError]:
     """For each LR image file write into ``out_dir``:
 
     - ``<stem>_attention.npy``: float32 (h*scale, w*scale) importance in [0, 1];
     - ``<stem>_attention.png``: heat map over the bicubic-upsampled image;
-    - ``<stem>_masks.png``: YODA masks ``M_t`` at several ``t`` (see :func:`mask_strip`).
+    - ``<stem>_masks.png``: YODA masks ``M_t`` at several ``t``
+      (see :func:`~yoda_sr.viz.mask_strip`).
 
     ``<stem>`` is the file name without its extension, or with it where inputs share a stem
-    (see :func:`~yoda_sr.data.io.output_prefixes`). Unusable settings, an unwritable
+    (see :func:`~yoda_sr.imaging.output_prefixes`). Unusable settings, an unwritable
     ``out_dir`` or colliding outputs raise ValueError before any work. Unreadable files are
     skipped; their errors (naming the file) are returned.
     """

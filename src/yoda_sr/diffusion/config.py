@@ -1,0 +1,111 @@
+"""The diffusion settings of a config: noise schedule (``diffusion:``), YODA (``yoda:``) and
+sampling defaults (``sampling:``). Plain dataclasses: importing them loads no torch."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from yoda_sr.settings import check_int
+
+SAMPLERS = ("ddpm", "ddim")
+# "cosine" is Nichol & Dhariwal's schedule, as used by SRDiff; "linear" is SR3's.
+BETA_SCHEDULES = ("linear", "cosine")
+PREDICTION_TYPES = ("epsilon", "sample")
+INPUT_MODES = ("anchored", "plain")
+LOSSES = ("l1", "l2")
+LOSS_NORMALIZATIONS = ("all", "active")
+ANCHOR_NOISES = ("fixed", "fresh")
+
+
+@dataclass
+class NoiseScheduleConfig:
+    """The forward process q(x_t | x_0) and what the network predicts.
+
+    Defaults are SR3's: linear betas 1e-6..1e-2 over T = 2000 steps, epsilon prediction.
+    SRDiff uses ``beta_schedule="cosine"`` with T = 100. ``clip_sample`` clips the predicted
+    x_0 to [-1, 1] inside each sampler step (both spaces we diffuse in live in [-1, 1]).
+    """
+
+    num_train_timesteps: int = 2000
+    beta_schedule: str = "linear"
+    beta_start: float = 1e-6
+    beta_end: float = 1e-2
+    prediction_type: str = "epsilon"
+    clip_sample: bool = True
+
+    def __post_init__(self) -> None:
+        check_int(self, "diffusion", "num_train_timesteps", minimum=1)
+        if self.beta_schedule not in BETA_SCHEDULES:
+            raise ValueError(
+                f"beta_schedule must be one of {sorted(BETA_SCHEDULES)}, "
+                f"got {self.beta_schedule!r}"
+            )
+        if self.prediction_type not in PREDICTION_TYPES:
+            raise ValueError(
+                f"prediction_type must be 'epsilon' or 'sample', got {self.prediction_type!r}"
+            )
+
+
+@dataclass
+class YodaConfig:
+    """YODA's settings (YAML section ``yoda:``), for training and for sampling.
+
+    - ``enabled``: YODA masking on; off gives the plain backbone (M = 1 everywhere: the same
+      code path, not a second one).
+    - ``lower_bound``: ``l`` of the mask rule (see :mod:`yoda_sr.masks.yoda`); also the
+      default of sampling.
+    - ``input_mode`` (training): ``"anchored"`` (default): masked pixels hold q(x_t | x_0) and
+      unmasked pixels q(x_t | anchor) with the same noise, so training sees what sampling
+      sees. ``"plain"``: x_t = q(x_t | x_0) everywhere and only the loss is masked. The paper
+      describes masking the diffusion of unimportant regions during training but gives no
+      formula for their inputs; we choose "anchored" because it matches the sampler's blend.
+    - ``loss`` (training): ``"l1"`` (SR3) or ``"l2"``, on masked pixels only.
+    - ``loss_normalization`` (training): ``"all"`` (default): the paper's plain masked loss
+      ``mean |M * (eps - eps_theta)|``, a sum over active elements divided by the number of
+      *all* elements, so every active pixel-step weighs the same whatever else is active.
+      ``"active"``: divided by the number of active elements in the batch (yoda-sr 0.1.0); at
+      small batches this reweights pixels by how many others happen to be active (at batch 1
+      an active pixel at t >= 0.9T weighs ~14-25x one at t < 0.2T).
+    """
+
+    enabled: bool = True
+    lower_bound: float = 0.2
+    input_mode: str = "anchored"
+    loss: str = "l1"
+    loss_normalization: str = "all"
+
+    def __post_init__(self) -> None:
+        if self.input_mode not in INPUT_MODES:
+            raise ValueError(f"input_mode must be 'anchored' or 'plain', got {self.input_mode!r}")
+        if self.loss not in LOSSES:
+            raise ValueError(f"loss must be 'l1' or 'l2', got {self.loss!r}")
+        if self.loss_normalization not in LOSS_NORMALIZATIONS:
+            raise ValueError(
+                "loss_normalization must be 'all' or 'active', "
+                f"got {self.loss_normalization!r}"
+            )
+        if not 0.0 <= self.lower_bound <= 1.0:
+            raise ValueError(f"lower_bound must lie in [0, 1], got {self.lower_bound}")
+
+
+@dataclass
+class SamplingConfig:
+    """Defaults for upscaling with a trained model (overridable per call)."""
+
+    sampler: str = "ddim"
+    steps: int = 50
+    eta: float = 0.0
+    anchor_noise: str = "fixed"
+
+    def __post_init__(self) -> None:
+        if self.sampler not in SAMPLERS:
+            raise ValueError(
+                f"sampling.sampler must be one of {', '.join(SAMPLERS)}, got {self.sampler!r}"
+            )
+        check_int(self, "sampling", "steps", minimum=1)
+        if not self.eta >= 0.0:
+            raise ValueError(f"sampling.eta must be >= 0, got {self.eta!r}")
+        if self.anchor_noise not in ANCHOR_NOISES:
+            raise ValueError(
+                f"sampling.anchor_noise must be 'fixed' or 'fresh', got {self.anchor_noise!r}"
+            )

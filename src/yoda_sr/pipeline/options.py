@@ -1,0 +1,90 @@
+"""The settings of one upscaling call, resolved in one place: the model config's defaults
+(``sampling:`` and ``yoda:``) with the caller's overrides, checked against the model.
+
+Plain data (no torch), so the command line takes its defaults and choices from here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from yoda_sr.diffusion.config import SAMPLERS
+
+if TYPE_CHECKING:
+    from yoda_sr.config import ExperimentConfig
+
+# Overlap (HR px) of neighbouring tiles when the network runs on tiles.
+DEFAULT_TILE_OVERLAP = 32
+# Which weights of a training run ``YodaPipeline.from_pretrained`` can load; the first is its
+# default.
+WEIGHTS = ("ema", "model")
+
+
+@dataclass(frozen=True)
+class SamplingOptions:
+    """What one upscaling call samples with.
+
+    ``sampler``, ``steps`` and ``eta`` are None for a regression model (no diffusion);
+    ``lower_bound`` is None when YODA is off; ``tile`` None runs the network on whole images.
+    """
+
+    sampler: str | None
+    steps: int | None
+    eta: float | None
+    use_yoda: bool
+    lower_bound: float | None
+    anchor_noise: str
+    tile: int | None = None
+    tile_overlap: int = DEFAULT_TILE_OVERLAP
+
+
+def resolve_options(
+    config: ExperimentConfig,
+    diffusion: bool,
+    sampler: str | None = None,
+    steps: int | None = None,
+    eta: float | None = None,
+    use_yoda: bool = True,
+    lower_bound: float | None = None,
+    tile: int | None = None,
+    tile_overlap: int = DEFAULT_TILE_OVERLAP,
+) -> SamplingOptions:
+    """Fill the options left None from ``config`` and check the given ones.
+
+    ValueError names the first option out of range; steps must lie in 1..T, T the model's
+    ``diffusion.num_train_timesteps``. A regression model (``diffusion`` False) ignores the
+    options. YODA is used when asked for and enabled in ``config.yoda``.
+    """
+    sampling = config.sampling
+    if not diffusion:
+        return SamplingOptions(None, None, None, False, None, sampling.anchor_noise)
+    num_t = config.diffusion.num_train_timesteps
+    if sampler is not None and sampler not in SAMPLERS:
+        raise ValueError(f"sampler must be one of {', '.join(SAMPLERS)}, got {sampler!r}")
+    if steps is not None and not 1 <= steps <= num_t:
+        raise ValueError(
+            f"steps must lie in 1..{num_t} (T, the model's diffusion.num_train_timesteps), "
+            f"got {steps}"
+        )
+    if eta is not None and not eta >= 0.0:
+        raise ValueError(f"eta must be >= 0, got {eta}")
+    if lower_bound is not None and not 0.0 <= lower_bound <= 1.0:
+        raise ValueError(f"lower bound must lie in [0, 1], got {lower_bound}")
+    if tile is not None and tile < 1:
+        raise ValueError(f"tile must be a positive number of HR pixels, got {tile}")
+    if tile_overlap < 0:
+        raise ValueError(f"tile overlap must be >= 0, got {tile_overlap}")
+    use_yoda = use_yoda and config.yoda.enabled
+    if use_yoda and lower_bound is None:
+        lower_bound = config.yoda.lower_bound
+    return SamplingOptions(
+        sampler=sampler or sampling.sampler,
+        steps=sampling.steps if steps is None else steps,
+        eta=sampling.eta if eta is None else eta,
+        use_yoda=use_yoda,
+        lower_bound=lower_bound if use_yoda else None,
+        anchor_noise=sampling.anchor_noise,
+        tile=tile,
+        tile_overlap=tile_overlap,
+    )

@@ -1,0 +1,58 @@
+"""Settings dataclasses and plain dicts: one built from a (YAML) mapping with unknown keys
+refused and YAML strings coerced, integer checks that name the key, dotted flattening."""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+def from_dict(cls: type[T], data: Mapping[str, Any], section: str) -> T:
+    """``cls(**data)`` for a settings dataclass, refusing keys that are not fields.
+
+    Strings are converted to the field's type where it is ``int`` or ``float`` (PyYAML reads
+    ``1e-3`` as a string), ints to ``float`` for float fields. Errors name ``section`` (the
+    YAML section, e.g. ``"yoda"``).
+    """
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ValueError(
+            f"unknown setting(s) in section {section!r}: {unknown} (known: {sorted(names)})"
+        )
+    hints = typing.get_type_hints(cls)
+    values = dict(data)
+    for key, value in data.items():
+        kind = hints.get(key)
+        if kind in (int, float) and isinstance(value, str):
+            try:
+                values[key] = kind(value)
+            except ValueError:
+                message = f"{section}.{key}: expected {kind.__name__}, got {value!r}"
+                raise ValueError(message) from None
+        elif kind is float and isinstance(value, int) and not isinstance(value, bool):
+            values[key] = float(value)
+    return cls(**values)
+
+
+def check_int(settings: Any, section: str, key: str, minimum: int) -> None:
+    """ValueError naming ``section.key`` unless that field is an int >= ``minimum``."""
+    value = getattr(settings, key)
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{section}.{key} must be an integer >= {minimum}, got {value!r}")
+
+
+def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested mappings -> ``{"a.b": value}`` (other values, lists included, kept as they are)."""
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            out.update(flatten(value, name + "."))
+        else:
+            out[name] = value
+    return out
