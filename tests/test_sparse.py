@@ -79,7 +79,7 @@ def test_batched_windows_equal_windows_one_by_one_on_a_unet():
     from yoda_sr.models import SR3Backbone, SR3Config
 
     torch.manual_seed(0)
-    model = SR3Backbone(
+    model = SR3Backbone.from_settings(
         SR3Config(
             scale=4,
             block_out_channels=(16, 32),
