@@ -217,13 +217,15 @@ def write_report(out: Path, docs: Path, preset, preset_name: str, runs, dinov2_m
     md += ["![lower bound](results/lower_bound.png)", ""]
 
     md += ["## 4. Failure signatures", "",
-           "Gradient energy of the output over that of HR (luma, forward differences; 1 = as "
-           "sharp as HR) in a ±2 px band around the mask at t = T/2 and inside/outside it. "
-           "Seams at mask boundaries would show as a band ratio above both neighbours for "
-           "YODA and not for its baseline, measured on the same regions.", "",
+           "Excess gradient energy of the output over HR (luma, squared forward differences; "
+           "the mean difference in a region, in units of HR's mean over the whole image; 0 = "
+           "as sharp as HR, > 0 sharper or noisier) in a ±2 px band around the mask at t = T/2 "
+           "and inside/outside it (the final-step mask is full whenever l > 0). Seams at mask "
+           "boundaries would show as a band excess above both neighbours for YODA and not for "
+           "its baseline, measured on the same regions.", "",
            "| method | band | inside | outside |", "|---|---|---|---|"]
     for label, group in main[2:]:
-        cells = [cell([set_mean(e, "val", f"energy_ratio_{r}") for e in group], 3)
+        cells = [cell([set_mean(e, "val", f"energy_excess_{r}") for e in group], 3)
                  for r in ("band", "inside", "outside")]
         md.append(f"| {label} | " + " | ".join(cells) + " |")
     md += ["", "Perceptual side (LPIPS) on SRDiff: "

@@ -14,7 +14,7 @@ steps, seeds and network inside every pair:
    so the 800-step point *is* the 800-step run); colour shift at batch 4 vs 16;
 3. ablations on SR3+YODA: lower bound, importance source (detail / DINOv2 / constant), input
    mode, loss normalisation, noise schedule, EMA vs raw weights, DDPM-full vs DDIM-50/20;
-4. failure signatures: gradient energy across the boundary of the half-chain mask against
+4. failure signatures: excess gradient energy across the boundary of the half-chain mask against
    inside/outside it (YODA vs its baseline on the same regions); LPIPS when its weights exist.
 
 Every training run and every evaluation is saved under ``--out`` as soon as it finishes, and
@@ -290,10 +290,13 @@ def evaluate(
                     imp = pipe.importance(lr)[0].cpu()
                     regions = boundary_regions(imp, cfg.diffusion.num_train_timesteps, lb)
                     e_sr, e_hr = gradient_energy(sr), gradient_energy(hr)
+                    # Excess over HR, in units of HR's mean over the whole image: stable in
+                    # flat regions, where a ratio of the two would divide by ~0.
+                    scale = e_hr.mean().clamp_min(1e-8)
                     for region, where in regions.items():
                         if bool(where.any()):
-                            extra[f"energy_ratio_{region}"] = float(
-                                e_sr[where].mean() / e_hr[where].mean().clamp_min(1e-8)
+                            extra[f"energy_excess_{region}"] = float(
+                                (e_sr[where].mean() - e_hr[where].mean()) / scale
                             )
             if samples_dir is not None:
                 save_image(sr, samples_dir / f"{set_name}_{stem}.png")
