@@ -19,8 +19,9 @@ steps, seeds and network inside every pair:
 
 Every training run and every evaluation is saved under ``--out`` as soon as it finishes, and
 a rerun skips what is done (a killed training run resumes from its newest checkpoint), so the
-study can be spread over several sessions; ``--max-minutes`` stops starting new work after
-that long. The report always states which planned rows are still missing.
+study can be spread over several sessions; ``--max-minutes`` stops starting new training
+after that long (checkpoints already there are still evaluated; delete an evaluation's JSON
+under ``evals/`` to have it recomputed). The report always states which planned rows are still missing.
 """
 
 from __future__ import annotations
@@ -396,13 +397,16 @@ def main() -> None:
         save_eval("rrdb", YodaPipeline.from_pretrained(runs_dir / "rrdb", device=args.device), {"save_samples": True})
     for run in runs:
         for step in run.targets:
-            if args.report_only or time.monotonic() > deadline:
+            if args.report_only:
                 break
-            rate = train_to(run, step, p, work, runs_dir)
-            if rate is not None:
-                speeds[f"{run.name}@{step}"] = rate
-                (out / "speeds.json").write_text(json.dumps(speeds, indent=1))
-                print(f"trained {run.name} to {step} at {rate:.2f} steps/s", flush=True)
+            if time.monotonic() <= deadline:
+                rate = train_to(run, step, p, work, runs_dir)
+                if rate is not None:
+                    speeds[f"{run.name}@{step}"] = rate
+                    (out / "speeds.json").write_text(json.dumps(speeds, indent=1))
+                    print(f"trained {run.name} to {step} at {rate:.2f} steps/s", flush=True)
+            if not any(c.step == step for c in list_checkpoints(runs_dir / run.name)):
+                break
             for weights in {e.get("weights", "ema") for e in run.evals}:
                 pipe = None
                 for spec in run.evals:
