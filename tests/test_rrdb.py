@@ -16,6 +16,7 @@ from yoda_sr.models.rrdb import (
     RRDBNet,
     load_rrdb_state_dict,
 )
+from yoda_sr.settings import from_dict
 
 TINY = {"num_features": 8, "num_blocks": 2, "growth_channels": 4}
 
@@ -271,6 +272,6 @@ def test_unsafe_pickle_and_bad_suffix_are_refused(tmp_path):
 
 def test_config_round_trips_through_dict():
     config = RRDBConfig(num_blocks=8, scale=8, feature_stride=2)
-    assert RRDBConfig.from_dict(dataclasses.asdict(config)) == config
-    with pytest.raises(ValueError, match="unknown keys"):
-        RRDBConfig.from_dict({"num_blockz": 3})
+    assert from_dict(RRDBConfig, dataclasses.asdict(config), "rrdb") == config
+    with pytest.raises(ValueError, match="unknown setting"):
+        from_dict(RRDBConfig, {"num_blockz": 3}, "rrdb")

@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -113,15 +113,6 @@ class RRDBConfig:
     def feature_channels(self) -> int:
         """Channels of the concatenated features from :meth:`RRDBNet.forward_features`."""
         return self.num_features * len(self.feature_indices)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> RRDBConfig:
-        """Rebuild from :func:`dataclasses.asdict` output; unknown keys are an error."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"RRDBConfig.from_dict: unknown keys {unknown}")
-        return cls(**data)
 
 
 class ResidualDenseBlock(nn.Module):
