@@ -8,14 +8,9 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from yoda_sr.models.rrdb import (
-    RRDB,
-    ResidualDenseBlock,
-    RRDBCheckpointError,
-    RRDBConfig,
-    RRDBNet,
-    load_rrdb_state_dict,
-)
+from yoda_sr.models.rrdb import RRDB, ResidualDenseBlock, RRDBConfig, RRDBNet
+from yoda_sr.models.rrdb_files import RRDBCheckpointError, load_rrdb, load_rrdb_state_dict
+from yoda_sr.settings import from_dict
 
 TINY = {"num_features": 8, "num_blocks": 2, "growth_channels": 4}
 
@@ -141,7 +136,7 @@ def test_checkpoint_round_trip_gives_identical_outputs(tmp_path, suffix, layout)
         torch.save(state, path)
     else:
         save_file({k: v.contiguous() for k, v in state.items()}, path)
-    loaded = RRDBNet.from_checkpoint(path).eval()
+    loaded = load_rrdb(path).eval()
     assert loaded.settings == dataclasses.replace(net.settings, feature_stride=3)
     assert outputs_match(net, loaded, torch.rand(1, 3, 5, 6))
 
@@ -155,7 +150,7 @@ def test_checkpoint_round_trip_gives_identical_outputs(tmp_path, suffix, layout)
 def test_containers_are_unwrapped_preferring_ema(tmp_path, wrap):
     net = tiny_net()
     torch.save(wrap(net.state_dict()), tmp_path / "wrapped.pth")
-    loaded = RRDBNet.from_checkpoint(tmp_path / "wrapped.pth").eval()
+    loaded = load_rrdb(tmp_path / "wrapped.pth").eval()
     assert outputs_match(net, loaded, torch.rand(1, 3, 4, 4))
 
 
@@ -172,7 +167,7 @@ def test_real_esrgan_x2_pixel_unshuffle_variant_loads(tmp_path):
     state = net.state_dict()
     assert state["conv_first.weight"].shape[1] == 12 and "conv_up2.weight" in state
     torch.save({"params_ema": state}, tmp_path / "RealESRGAN_x2plus.pth")
-    loaded = RRDBNet.from_checkpoint(tmp_path / "RealESRGAN_x2plus.pth").eval()
+    loaded = load_rrdb(tmp_path / "RealESRGAN_x2plus.pth").eval()
     assert (loaded.settings.scale, loaded.settings.pixel_unshuffle) == (2, 2)
     lr = torch.rand(1, 3, 5, 7)  # odd sizes are padded before the unshuffle, output cropped
     assert outputs_match(net, loaded, lr)
@@ -236,7 +231,7 @@ def test_old_arch_esrgan_layout_loads(tmp_path, scale):
     state = to_old_arch(net.state_dict(), num_blocks=3)
     assert "model.1.sub.2.RDB3.conv5.0.weight" in state and "model.1.sub.3.bias" in state
     torch.save(state, tmp_path / "old.pth")
-    loaded = RRDBNet.from_checkpoint(tmp_path / "old.pth").eval()
+    loaded = load_rrdb(tmp_path / "old.pth").eval()
     assert loaded.settings == dataclasses.replace(net.settings, feature_stride=3)
     assert outputs_match(net, loaded, torch.rand(1, 3, 5, 6))
 
@@ -271,6 +266,6 @@ def test_unsafe_pickle_and_bad_suffix_are_refused(tmp_path):
 
 def test_config_round_trips_through_dict():
     config = RRDBConfig(num_blocks=8, scale=8, feature_stride=2)
-    assert RRDBConfig.from_dict(dataclasses.asdict(config)) == config
-    with pytest.raises(ValueError, match="unknown keys"):
-        RRDBConfig.from_dict({"num_blockz": 3})
+    assert from_dict(RRDBConfig, dataclasses.asdict(config), "rrdb") == config
+    with pytest.raises(ValueError, match="unknown setting"):
+        from_dict(RRDBConfig, {"num_blockz": 3}, "rrdb")

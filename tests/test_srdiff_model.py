@@ -13,6 +13,7 @@ from diffusers.models.attention_processor import Attention
 from yoda_sr.config import ExperimentConfig
 from yoda_sr.models.rrdb import RRDBConfig, RRDBNet
 from yoda_sr.models.srdiff import SRDiffConfig, SRDiffDenoiser, SRDiffDenoiserConfig
+from yoda_sr.settings import from_dict
 
 
 def tiny_config(scale: int = 4) -> SRDiffConfig:
@@ -155,10 +156,12 @@ def test_bad_shapes_are_clear_errors():
 
 def test_config_round_trips_through_json_and_rebuilds_the_model():
     config = tiny_config(scale=2)
-    data = json.loads(json.dumps(config.to_dict()))
-    rebuilt = SRDiffConfig.from_dict(data)
+    data = json.loads(json.dumps(dataclasses.asdict(config)))
+    rebuilt = from_dict(SRDiffConfig, data, "model")
     assert rebuilt == config
-    assert SRDiffDenoiserConfig.from_dict(data["denoiser"]).channel_multipliers == (1, 2)
+    assert from_dict(SRDiffDenoiserConfig, data["denoiser"], "d").channel_multipliers == (1, 2)
+    with pytest.raises(ValueError, match=r"unknown setting.*'model\.rrdb'.*num_blockz"):
+        from_dict(SRDiffConfig, {**data, "rrdb": {"num_blockz": 3}}, "model")
     _, original = build(config)
     _, copy = build(rebuilt, seed=9)
     copy.load_state_dict(original.state_dict(), strict=True)

@@ -5,7 +5,7 @@ import torch
 
 from yoda_sr.checkpoints import list_checkpoints
 from yoda_sr.config import ExperimentConfig
-from yoda_sr.models.rrdb import RRDBCheckpointError
+from yoda_sr.models.rrdb_files import RRDBCheckpointError
 from yoda_sr.pipeline import YodaPipeline
 from yoda_sr.training.trainer import Trainer
 

@@ -15,8 +15,10 @@ def from_dict(cls: type[T], data: Mapping[str, Any], section: str) -> T:
     """``cls(**data)`` for a settings dataclass, refusing keys that are not fields.
 
     Strings are converted to the field's type where it is ``int`` or ``float`` (PyYAML reads
-    ``1e-3`` as a string), ints to ``float`` for float fields. Errors name ``section`` (the
-    YAML section, e.g. ``"yoda"``).
+    ``1e-3`` as a string), ints to ``float`` for float fields. A field whose type is itself a
+    settings dataclass is built the same way from a mapping (``None``: its defaults), so
+    :func:`dataclasses.asdict` output round-trips. Errors name ``section`` (the YAML section,
+    e.g. ``"yoda"``; ``"model.rrdb"`` for a nested one).
     """
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - names)
@@ -28,7 +30,9 @@ def from_dict(cls: type[T], data: Mapping[str, Any], section: str) -> T:
     values = dict(data)
     for key, value in data.items():
         kind = hints.get(key)
-        if kind in (int, float) and isinstance(value, str):
+        if dataclasses.is_dataclass(kind) and (value is None or isinstance(value, Mapping)):
+            values[key] = from_dict(kind, value or {}, f"{section}.{key}")
+        elif kind in (int, float) and isinstance(value, str):
             try:
                 values[key] = kind(value)
             except ValueError:

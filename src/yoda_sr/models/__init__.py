@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 from typing import Any
 
-from yoda_sr.models.backbone import (
-    SettingsModel,
-    SRBackbone,
-    bicubic_up,
-    settings_from_dict,
-    settings_to_dict,
-)
+from yoda_sr.models.backbone import SettingsModel, SRBackbone, bicubic_up
 from yoda_sr.models.sr3 import SR3Backbone, SR3Config
+from yoda_sr.settings import from_dict
 
 # type -> (config class, model class), as "module:name" so that each backbone is imported
 # only when used.
@@ -37,7 +33,7 @@ def model_config_from_dict(data: dict[str, Any]) -> Any:
     kind = data.pop("type", None)
     if kind not in _REGISTRY:
         raise ValueError(f"model.type must be one of {sorted(_REGISTRY)}, got {kind!r}")
-    return settings_from_dict(_load(_REGISTRY[kind][0]), data, "model")
+    return from_dict(_load(_REGISTRY[kind][0]), data, "model")
 
 
 def model_type(config: Any) -> str:
@@ -58,7 +54,7 @@ def model_type_of_class(class_name: str) -> str:
 
 
 def model_config_to_dict(config: Any) -> dict[str, Any]:
-    return {"type": model_type(config), **settings_to_dict(config)}
+    return {"type": model_type(config), **dataclasses.asdict(config)}
 
 
 def build_model(config: Any) -> SettingsModel:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
 from typing import Any, ClassVar, TypeVar
 
 from diffusers import ConfigMixin, ModelMixin
@@ -23,22 +22,6 @@ from yoda_sr.imaging import imresize
 from yoda_sr.settings import from_dict
 
 M = TypeVar("M", bound="SettingsModel")
-
-
-def settings_from_dict(
-    settings_class: type, data: Mapping[str, Any], section: str | None = None
-) -> Any:
-    """``data`` (nested settings as dicts) -> a ``settings_class`` dataclass; unknown keys are
-    a ValueError naming them and ``section`` (default: the class name), YAML strings are
-    coerced to int/float fields (:func:`yoda_sr.settings.from_dict`)."""
-    if hasattr(settings_class, "from_dict"):
-        return settings_class.from_dict(data)
-    return from_dict(settings_class, data, section or settings_class.__name__)
-
-
-def settings_to_dict(settings: Any) -> dict[str, Any]:
-    """A settings dataclass -> its fields, nested settings as dicts."""
-    return settings.to_dict() if hasattr(settings, "to_dict") else dataclasses.asdict(settings)
 
 
 class SettingsModel(ModelMixin, ConfigMixin):
@@ -61,14 +44,14 @@ class SettingsModel(ModelMixin, ConfigMixin):
         complete form (every field) so that ``config.json`` does not depend on defaults, and
         set ``self.settings``. Call first thing in ``__init__`` after ``super().__init__()``."""
         args = {k: v for k, v in self.config.items() if not k.startswith("_")}
-        self.settings = settings_from_dict(self.settings_class, args)
-        self.register_to_config(**settings_to_dict(self.settings))
+        self.settings = from_dict(self.settings_class, args, self.settings_class.__name__)
+        self.register_to_config(**dataclasses.asdict(self.settings))
         return self.settings
 
     @classmethod
     def from_settings(cls: type[M], settings: Any) -> M:
         """Build (randomly initialised) from a ``settings_class`` dataclass."""
-        return cls(**settings_to_dict(settings))
+        return cls(**dataclasses.asdict(settings))
 
 
 def bicubic_up(lr: Tensor, scale: int) -> Tensor:

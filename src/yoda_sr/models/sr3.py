@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 from diffusers import UNet2DModel
@@ -42,9 +42,6 @@ class SR3Config:
             raise ValueError(
                 f"attention_levels {bad} outside 0..{len(self.block_out_channels) - 1}"
             )
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 class SR3Backbone(SRBackbone):

@@ -9,9 +9,8 @@ noise schedules: whether it predicts epsilon or x0 is decided by the caller's tr
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field, fields
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import torch
 from diffusers import UNet2DModel
@@ -108,15 +107,6 @@ class SRDiffDenoiserConfig:
     def required_multiple(self) -> int:
         """HR height and width must be multiples of this (the UNet's total downsampling)."""
         return 2 ** (len(self.channel_multipliers) - 1)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> SRDiffDenoiserConfig:
-        """Rebuild from :func:`dataclasses.asdict` output (lists become tuples)."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"SRDiffDenoiserConfig.from_dict: unknown keys {unknown}")
-        return cls(**data)
 
 
 class FeatureProjector(nn.Module):
@@ -314,21 +304,3 @@ class SRDiffConfig:
                 f"SRDiffConfig: denoiser.encoder_channels={self.denoiser.encoder_channels} but the "
                 f"encoder yields {self.rrdb.feature_channels} feature channels"
             )
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain nested dict (``dataclasses.asdict``) for checkpoints."""
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> SRDiffConfig:
-        """Inverse of :meth:`to_dict`."""
-        names = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - names)
-        if unknown:
-            raise ValueError(f"SRDiffConfig.from_dict: unknown keys {unknown}")
-        extra = {k: v for k, v in data.items() if k not in ("rrdb", "denoiser")}
-        return cls(
-            rrdb=RRDBConfig.from_dict(data.get("rrdb") or {}),
-            denoiser=SRDiffDenoiserConfig.from_dict(data.get("denoiser") or {}),
-            **extra,
-        )

@@ -18,7 +18,8 @@ from diffusers.configuration_utils import register_to_config
 from torch import Tensor
 
 from yoda_sr.models.backbone import SRBackbone, bicubic_up
-from yoda_sr.models.rrdb import RRDBCheckpointError, RRDBNet, load_rrdb_state_dict
+from yoda_sr.models.rrdb import RRDBNet
+from yoda_sr.models.rrdb_files import RRDBCheckpointError, load_rrdb_state_dict
 from yoda_sr.models.srdiff import SRDiffConfig, SRDiffDenoiser
 
 

@@ -114,6 +114,27 @@ class TrainResult:
     skipped_steps: int = 0
 
 
+@dataclass
+class _Run:
+    """What one :meth:`Trainer.train` works with: built by ``_setup``, positioned by
+    ``_resume``, wrapped by ``_prepare``, advanced by ``_train_step``."""
+
+    accelerator: Accelerator
+    model: nn.Module
+    ema: AveragedModel | None  # main process only
+    optimizer: torch.optim.Optimizer
+    lr_scheduler: Any
+    loader: DataLoader
+    sampler: EpochSampler
+    val_set: SRFolderDataset | None
+    config_yaml: str  # the run's config, as written to config.yaml and checkpoints
+    scheduler: Any = None  # the DDPM noise schedule (None for RRDB regression)
+    step: int = 0  # optimiser steps done
+    consumed: int = 0  # global batches consumed (micro-steps)
+    bad_in_a_row: int = 0
+    result: TrainResult = field(default_factory=lambda: TrainResult(step=0))
+
+
 def _batches(loader: DataLoader, sampler: EpochSampler, start: int) -> Iterator[dict]:
     """Batches forever, beginning ``start`` batches in (epoch ``start // len(loader)``).
 
@@ -247,31 +268,41 @@ class Trainer:
             model.prepare_for_training()
         return model
 
-    def _restore(
-        self,
-        accelerator: Accelerator,
-        model: nn.Module,
-        ema: AveragedModel | None,
-        optimizer,
-        lr_scheduler,
-    ) -> tuple[int, int]:
-        """Load the checkpoint picked for resuming; returns (step, global batches consumed)."""
-        if self.checkpoint is None:
-            return 0, 0
-        state = self._resume_state
-        load_weights(model, self.checkpoint.model)
-        if ema is not None:
-            load_weights(ema.module, self.checkpoint.ema)
-            ema.n_averaged.fill_(state["ema_n_averaged"])
-        optimizer.load_state_dict(state["optimizer"])
-        lr_scheduler.load_state_dict(state["lr_scheduler"])
-        _restore_rng(state["rng"], accelerator)
-        step = int(state["step"])
-        # Checkpoints written before the data position was saved: one batch per micro-step.
-        return step, int(state.get("batches", step * self.config.train.gradient_accumulation_steps))
-
     # -- loop --------------------------------------------------------------------------
     def train(self, progress: bool = True) -> TrainResult:
+        """Train to ``train.steps`` (from the picked checkpoint, if any); the main process
+        validates, logs and writes checkpoints along the way."""
+        tc = self.config.train
+        run = self._setup()
+        self._resume(run)
+        self._prepare(run)
+        batches = _batches(run.loader, run.sampler, run.consumed)
+        bar = tqdm(
+            total=tc.steps,
+            initial=run.step,
+            disable=not (progress and run.accelerator.is_main_process),
+            desc="train",
+        )
+        started, start_step = time.perf_counter(), run.step
+        while run.step < tc.steps:
+            loss_value = self._train_step(run, batches)
+            if loss_value is None:  # accumulating, or a skipped bad step
+                continue
+            rate = (run.step - start_step) / max(time.perf_counter() - started, 1e-9)
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss_value:.4f}", steps_per_s=f"{rate:.2f}")
+            self._after_step(run, loss_value)
+        bar.close()
+        run.result.step = run.step
+        run.result.steps_per_second = (run.step - start_step) / max(
+            time.perf_counter() - started, 1e-9
+        )
+        run.accelerator.end_training()
+        return run.result
+
+    def _setup(self) -> _Run:
+        """Accelerator, seeds, ``config.yaml``, data, model, EMA, optimiser and LR schedule,
+        freshly initialised and not yet wrapped by the accelerator."""
         cfg, tc = self.config, self.config.train
         self.output_dir.mkdir(parents=True, exist_ok=True)
         accelerator = Accelerator(
@@ -312,80 +343,110 @@ class Trainer:
             num_warmup_steps=tc.warmup_steps,
             num_training_steps=tc.steps,
         )
-        step, consumed = self._restore(accelerator, model, ema, optimizer, lr_scheduler)
-        model, optimizer, loader, lr_scheduler = accelerator.prepare(
-            model, optimizer, loader, lr_scheduler
+        return _Run(
+            accelerator=accelerator,
+            model=model,
+            ema=ema,
+            optimizer=optimizer,
+            lr_scheduler=lr_scheduler,
+            loader=loader,
+            sampler=sampler,
+            val_set=val_set,
+            config_yaml=config_yaml,
         )
-        if ema is not None:
-            ema.to(accelerator.device)
-        scheduler = make_scheduler(cfg.diffusion, "ddpm") if cfg.model_type != "rrdb" else None
+
+    def _resume(self, run: _Run) -> None:
+        """Load the checkpoint picked for resuming (weights, EMA, optimiser, LR schedule, RNG)
+        and set the step and the global batches consumed; nothing to do without one."""
+        if self.checkpoint is None:
+            return
+        state = self._resume_state
+        load_weights(run.model, self.checkpoint.model)
+        if run.ema is not None:
+            load_weights(run.ema.module, self.checkpoint.ema)
+            run.ema.n_averaged.fill_(state["ema_n_averaged"])
+        run.optimizer.load_state_dict(state["optimizer"])
+        run.lr_scheduler.load_state_dict(state["lr_scheduler"])
+        _restore_rng(state["rng"], run.accelerator)
+        run.step = int(state["step"])
+        # Checkpoints written before the data position was saved: one batch per micro-step.
+        accumulation = self.config.train.gradient_accumulation_steps
+        run.consumed = int(state.get("batches", run.step * accumulation))
+
+    def _prepare(self, run: _Run) -> None:
+        """Wrap model, optimiser, loader and LR schedule for the accelerator, move the EMA to
+        its device, make the noise schedule and start the trackers."""
+        accelerator = run.accelerator
+        run.model, run.optimizer, run.loader, run.lr_scheduler = accelerator.prepare(
+            run.model, run.optimizer, run.loader, run.lr_scheduler
+        )
+        if run.ema is not None:
+            run.ema.to(accelerator.device)
+        if self.config.model_type != "rrdb":
+            run.scheduler = make_scheduler(self.config.diffusion, "ddpm")
         accelerator.init_trackers("yoda-sr")
-        result = TrainResult(step=step)
-        batches = _batches(loader, sampler, consumed)
-        bar = tqdm(
-            total=tc.steps,
-            initial=step,
-            disable=not (progress and accelerator.is_main_process),
-            desc="train",
+        run.result = TrainResult(step=run.step)
+
+    def _train_step(self, run: _Run, batches: Iterator[dict]) -> float | None:
+        """One micro-batch forward/backward; at the end of an accumulation window, the
+        optimiser step (or a skipped bad step) and the EMA update. Returns the (gathered)
+        loss of a completed step, else None."""
+        accelerator, model = run.accelerator, run.model
+        with accelerator.accumulate(model):
+            loss = self._loss(accelerator.unwrap_model(model), model, run.scheduler, next(batches))
+            accelerator.backward(loss)
+        run.consumed += 1
+        if not accelerator.sync_gradients:
+            return None
+        loss_value = float(accelerator.gather(loss.detach()).mean())
+        problem = self._apply_gradients(
+            accelerator, model, run.optimizer, run.lr_scheduler, loss_value
         )
-        started, start_step, bad_in_a_row = time.perf_counter(), step, 0
-        while step < tc.steps:
-            with accelerator.accumulate(model):
-                loss = self._loss(accelerator.unwrap_model(model), model, scheduler, next(batches))
-                accelerator.backward(loss)
-            consumed += 1
-            if not accelerator.sync_gradients:
-                continue
-            loss_value = float(accelerator.gather(loss.detach()).mean())
-            problem = self._apply_gradients(accelerator, model, optimizer, lr_scheduler, loss_value)
-            if problem is not None:
-                bad_in_a_row += 1
-                result.skipped_steps += 1
-                self._bad_step(step + 1, problem, bad_in_a_row, accelerator.is_main_process)
-                accelerator.log({"skipped_steps": result.skipped_steps}, step=step + 1)
-                continue
-            bad_in_a_row = 0
-            step += 1
-            _check_weights(accelerator.unwrap_model(model), step, tc.learning_rate)
+        if problem is not None:
+            run.bad_in_a_row += 1
+            run.result.skipped_steps += 1
+            self._bad_step(run.step + 1, problem, run.bad_in_a_row, accelerator.is_main_process)
+            accelerator.log({"skipped_steps": run.result.skipped_steps}, step=run.step + 1)
+            return None
+        run.bad_in_a_row = 0
+        run.step += 1
+        _check_weights(accelerator.unwrap_model(model), run.step, self.config.train.learning_rate)
+        if run.ema is not None:
+            run.ema.update_parameters(accelerator.unwrap_model(model))
+        run.result.losses.append(loss_value)
+        return loss_value
+
+    def _after_step(self, run: _Run, loss_value: float) -> None:
+        """Logging, validation and checkpoints due at ``run.step`` (and at the last step)."""
+        tc, accelerator, ema, step = self.config.train, run.accelerator, run.ema, run.step
+        if step % tc.log_every == 0 or step == tc.steps:
+            accelerator.log(
+                {"loss": loss_value, "lr": run.lr_scheduler.get_last_lr()[0]}, step=step
+            )
+        if run.val_set is not None and (step % tc.validate_every == 0 or step == tc.steps):
             if ema is not None:
-                ema.update_parameters(accelerator.unwrap_model(model))
-            result.losses.append(loss_value)
-            rate = (step - start_step) / max(time.perf_counter() - started, 1e-9)
-            bar.update(1)
-            bar.set_postfix(loss=f"{loss_value:.4f}", steps_per_s=f"{rate:.2f}")
-            if step % tc.log_every == 0 or step == tc.steps:
-                accelerator.log(
-                    {"loss": loss_value, "lr": lr_scheduler.get_last_lr()[0]}, step=step
+                value = self._validate(ema.module, run.val_set, accelerator, step)
+                run.result.val_psnr.append((step, value))
+                accelerator.log({"val_psnr": value}, step=step)
+        if step % tc.checkpoint_every == 0 or step == tc.steps:
+            rng = gather_object([rng_state()])  # collective: every process's state
+            if ema is not None:
+                save_checkpoint(
+                    self.output_dir,
+                    step,
+                    accelerator.unwrap_model(run.model),
+                    ema.module,
+                    run.config_yaml,
+                    {
+                        "optimizer": run.optimizer.state_dict(),
+                        "lr_scheduler": run.lr_scheduler.state_dict(),
+                        "ema_n_averaged": int(ema.n_averaged),
+                        "step": step,
+                        "batches": run.consumed,
+                        "rng": rng,
+                    },
+                    tc.keep_last,
                 )
-            if val_set is not None and (step % tc.validate_every == 0 or step == tc.steps):
-                if ema is not None:
-                    value = self._validate(ema.module, val_set, accelerator, step)
-                    result.val_psnr.append((step, value))
-                    accelerator.log({"val_psnr": value}, step=step)
-            if step % tc.checkpoint_every == 0 or step == tc.steps:
-                rng = gather_object([rng_state()])  # collective: every process's state
-                if ema is not None:
-                    save_checkpoint(
-                        self.output_dir,
-                        step,
-                        accelerator.unwrap_model(model),
-                        ema.module,
-                        config_yaml,
-                        {
-                            "optimizer": optimizer.state_dict(),
-                            "lr_scheduler": lr_scheduler.state_dict(),
-                            "ema_n_averaged": int(ema.n_averaged),
-                            "step": step,
-                            "batches": consumed,
-                            "rng": rng,
-                        },
-                        tc.keep_last,
-                    )
-        bar.close()
-        result.step = step
-        result.steps_per_second = (step - start_step) / max(time.perf_counter() - started, 1e-9)
-        accelerator.end_training()
-        return result
 
     def _apply_gradients(
         self, accelerator: Accelerator, model: nn.Module, optimizer, lr_scheduler, loss_value: float
