@@ -366,6 +366,11 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--max-minutes", type=float, default=float("inf"))
     parser.add_argument("--report-only", action="store_true")
+    parser.add_argument(
+        "--groups",
+        default="main,ablation,sampler,batch,ladder",
+        help="comma-separated plan groups to train/evaluate now (the report covers all)",
+    )
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     p = PRESETS[args.preset]
@@ -395,7 +400,10 @@ def main() -> None:
         speeds["rrdb"] = train_to(rrdb, p.steps, p, work, runs_dir) or 0.0
     if list_checkpoints(runs_dir / "rrdb"):
         save_eval("rrdb", YodaPipeline.from_pretrained(runs_dir / "rrdb", device=args.device), {"save_samples": True})
+    groups = set(args.groups.split(","))
     for run in runs:
+        if run.group not in groups:
+            continue
         for step in run.targets:
             if args.report_only:
                 break
