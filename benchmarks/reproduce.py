@@ -81,6 +81,7 @@ class Preset:
     default_lower_bound: float = 0.3
     ddpm_full: bool = True
     extra: tuple[str, ...] = ()
+    sr3_extra: tuple[str, ...] = ()
 
 
 PRESETS = {
@@ -117,7 +118,8 @@ PRESETS = {
         val_size=256,
         tile=256,
         per_photo=48,
-        extra=("model.scale=4", "data.num_workers=4", "attention.source=detail"),
+        extra=("data.num_workers=4", "attention.source=detail"),
+        sr3_extra=("model.scale=4",),
     ),
 }
 
@@ -181,6 +183,7 @@ def plan(p: Preset, dinov2: Path | None) -> list[Run]:
             "diffusion.num_train_timesteps=1000",
             "diffusion.beta_start=1.0e-4",
             "diffusion.beta_end=2.0e-2",
+            "sampling.steps=1000",
         ],
     )
     runs.append(
@@ -277,15 +280,18 @@ def evaluate(
             if pipe is None:
                 sr = (bicubic_up(lr, 4)[0] + 1) / 2
             else:
+                cfg = pipe.config
+                steps = spec.get("steps")
+                if steps is None and spec.get("sampler") == "ddpm":
+                    steps = cfg.diffusion.num_train_timesteps  # "full": every training step
                 out = pipe(
                     lr,
                     sampler=spec.get("sampler"),
-                    num_inference_steps=spec.get("steps"),
+                    num_inference_steps=steps,
                     lower_bound=spec.get("lower_bound"),
                     generator=torch.Generator().manual_seed(0),
                 )
                 sr = out.images[0].cpu()
-                cfg = pipe.config
                 if pipe.is_diffusion:
                     lb = spec.get("lower_bound", cfg.yoda.lower_bound)
                     imp = pipe.importance(lr)[0].cpu()
@@ -311,6 +317,12 @@ def train_to(run: Run, step: int, p: Preset, work: Path, runs_dir: Path) -> floa
     existing = list_checkpoints(run_dir)
     if existing and existing[-1].step >= step:
         return None
+    config = run_config(run, step, p, work, runs_dir)
+    return Trainer(config, run_dir, resume=bool(existing)).train(progress=False).steps_per_second
+
+
+def run_config(run: Run, step: int, p: Preset, work: Path, runs_dir: Path) -> ExperimentConfig:
+    """The experiment config of ``run`` trained to ``step`` under preset ``p``."""
     overrides = [
         f"data.train_dir={work / 'train_tiles'}",
         "data.val_dir=",
@@ -322,12 +334,12 @@ def train_to(run: Run, step: int, p: Preset, work: Path, runs_dir: Path) -> floa
         "train.validate_every=1000000",
         "train.sample_every=1000000",
         *p.extra,
+        *(p.sr3_extra if run.backbone == p.sr3 else ()),
         *run.overrides,
     ]
     if run.backbone == p.srdiff:
         overrides.append(f"model.encoder_checkpoint={runs_dir / 'rrdb'}")
-    config = ExperimentConfig.load(run.backbone, overrides)
-    return Trainer(config, run_dir, resume=bool(existing)).train(progress=False).steps_per_second
+    return ExperimentConfig.load(run.backbone, overrides)
 
 
 def eval_key(run: str, step: int, spec: dict[str, Any]) -> str:
