@@ -113,7 +113,7 @@ def write_report(out: Path, docs: Path, preset, preset_name: str, runs, dinov2_m
                  lpips) -> Path:
     """Write ``docs/RESULTS.md`` (+ ``docs/results/*.png``) from what ``out`` holds."""
     evals = load_evals(out)
-    speeds = json.loads((out / "speeds.json").read_text()) if (out / "speeds.json").is_file() else {}
+    speeds = {k: v for path in sorted(out.glob("speeds*.json")) for k, v in json.loads(path.read_text()).items()}
     figs = docs / "results"
     figs.mkdir(parents=True, exist_ok=True)
     s, n50 = preset.steps, preset.sample_steps[0]
@@ -236,6 +236,7 @@ def write_report(out: Path, docs: Path, preset, preset_name: str, runs, dinov2_m
     grid_rows = []
     for set_name in SETS:
         sample_dirs = {
+            "HR": out / "samples" / "hr",
             "bicubic": out / "samples" / "bicubic",
             "SR3": out / "samples" / f"sr3_s0__step{s}__ddim__{n50}",
             "SR3+YODA": out / "samples" / f"sr3_yoda_s0__step{s}__ddim__{n50}",
@@ -258,9 +259,20 @@ def write_report(out: Path, docs: Path, preset, preset_name: str, runs, dinov2_m
            f"(run, steps) points evaluated."]
     if missing:
         md += ["Still missing (resume with the same command): " + ", ".join(sorted(set(missing)))]
+    machines: dict[str, int] = {}
+    for e in evals.values():
+        machines[e.get("machine", "CPU (not recorded)")] = machines.get(e.get("machine", "CPU (not recorded)"), 0) + 1
+    md += ["", "Evaluations by machine (runs are evaluated where they were trained): "
+           + ", ".join(f"{m}: {n}" for m, n in sorted(machines.items()))]
     if speeds:
-        md += ["", "Training speed of the runs in this folder (steps/s, as measured, alone or not): "
-               + ", ".join(f"{k} {v:.2f}" for k, v in sorted(speeds.items()) if v)]
+        by_machine: dict[str, list[str]] = {}
+        for k, v in sorted(speeds.items()):
+            v = v if isinstance(v, dict) else {"steps_per_second": v, "machine": "CPU (not recorded)"}
+            if v["steps_per_second"]:
+                by_machine.setdefault(v["machine"], []).append(f"{k} {v['steps_per_second']:.2f}")
+        md += ["", "Training speed of the runs in this folder (steps/s, as measured, alone or "
+               "sharing the machine with other runs):"]
+        md += [f"- {m}: " + ", ".join(items) for m, items in sorted(by_machine.items())]
     notes = Path(__file__).with_name("RESULTS_NOTES.md")
     if notes.is_file():
         md += ["", notes.read_text().strip()]

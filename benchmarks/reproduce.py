@@ -342,6 +342,26 @@ def run_config(run: Run, step: int, p: Preset, work: Path, runs_dir: Path) -> Ex
     return ExperimentConfig.load(run.backbone, overrides)
 
 
+def shard_names(runs: list[Run], count: int) -> list[set[str]]:
+    """Split run folders over ``count`` parallel workers, longest first (greedy balance).
+
+    A folder's cost is its largest target step times its batch, summed over plan entries;
+    every entry of one folder (main, sampler, ladder) goes to the same worker, since they
+    train and evaluate the same checkpoints.
+    """
+    cost: dict[str, float] = {}
+    for run in runs:
+        batch = next((int(o.split("=")[1]) for o in run.overrides if o.startswith("train.batch_size=")), 8)
+        cost[run.name] = cost.get(run.name, 0.0) + max(run.targets) * batch * (1 + len(run.evals))
+    shards: list[set[str]] = [set() for _ in range(count)]
+    loads = [0.0] * count
+    for name in sorted(cost, key=lambda n: (-cost[n], n)):
+        i = loads.index(min(loads))
+        shards[i].add(name)
+        loads[i] += cost[name]
+    return shards
+
+
 def eval_key(run: str, step: int, spec: dict[str, Any]) -> str:
     parts = [run, f"step{step}", spec.get("sampler", "ddim"), str(spec.get("steps") or "full")]
     if "lower_bound" in spec:
@@ -383,6 +403,12 @@ def main() -> None:
         default="main,ablation,sampler,batch,ladder",
         help="comma-separated plan groups to train/evaluate now (the report covers all)",
     )
+    parser.add_argument(
+        "--shard",
+        default="0/1",
+        help="I/N: train and evaluate only this worker's share of the run folders, so N "
+        "processes can share one GPU (run once with --groups none first: it trains the RRDB)",
+    )
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     p = PRESETS[args.preset]
@@ -395,7 +421,15 @@ def main() -> None:
     runs = plan(p, dinov2)
     lpips = LpipsMetric(device=args.device)
     deadline = time.monotonic() + 60 * args.max_minutes
-    speeds: dict[str, float] = json.loads((out / "speeds.json").read_text()) if (out / "speeds.json").is_file() else {}
+    machine = (
+        torch.cuda.get_device_name(args.device)
+        if args.device.startswith("cuda")
+        else f"CPU, {torch.get_num_threads()} thread(s)"
+    )
+    shard, num_shards = (int(v) for v in args.shard.split("/"))
+    mine = shard_names(runs, num_shards)[shard]
+    speeds_path = out / ("speeds.json" if num_shards == 1 else f"speeds_shard{shard}of{num_shards}.json")
+    speeds: dict[str, Any] = json.loads(speeds_path.read_text()) if speeds_path.is_file() else {}
 
     def save_eval(key: str, pipe: YodaPipeline | None, spec: dict[str, Any]) -> None:
         path = evals_dir / f"{key}.json"
@@ -403,27 +437,34 @@ def main() -> None:
             return
         samples = out / "samples" / key if spec.get("save_samples") else None
         result = evaluate(pipe, sets, spec, lpips, samples)
-        path.write_text(json.dumps({"spec": spec, **result}, indent=1))
+        path.write_text(json.dumps({"spec": spec, "machine": machine, **result}, indent=1))
         print(f"eval {key}: PSNR-Y {np.mean([r['psnr_y'] for r in result['rows']]):.2f}", flush=True)
 
+    for set_name, images in sets.items():  # references for the report's example grid
+        for stem, hr in images:
+            if not (out / "samples" / "hr" / f"{set_name}_{stem}.png").is_file():
+                save_image(hr, out / "samples" / "hr" / f"{set_name}_{stem}.png")
     save_eval("bicubic", None, {"save_samples": True})
     if not args.report_only and not list_checkpoints(runs_dir / "rrdb"):
         rrdb = Run("rrdb", p.rrdb, [f"train.seed={p.seeds[0]}"], (p.steps,), "main")
-        speeds["rrdb"] = train_to(rrdb, p.steps, p, work, runs_dir) or 0.0
+        speeds["rrdb"] = {"steps_per_second": train_to(rrdb, p.steps, p, work, runs_dir) or 0.0, "machine": machine}
+        speeds_path.write_text(json.dumps(speeds, indent=1))
     if list_checkpoints(runs_dir / "rrdb"):
         save_eval("rrdb", YodaPipeline.from_pretrained(runs_dir / "rrdb", device=args.device), {"save_samples": True})
     groups = set(args.groups.split(","))
     for run in runs:
-        if run.group not in groups:
+        if run.group not in groups or run.name not in mine:
             continue
         for step in run.targets:
             if args.report_only:
                 break
+            if all((evals_dir / f"{eval_key(run.name, step, spec)}.json").is_file() for spec in run.evals):
+                continue  # evaluated already (perhaps on another machine): nothing to train
             if time.monotonic() <= deadline:
                 rate = train_to(run, step, p, work, runs_dir)
                 if rate is not None:
-                    speeds[f"{run.name}@{step}"] = rate
-                    (out / "speeds.json").write_text(json.dumps(speeds, indent=1))
+                    speeds[f"{run.name}@{step}"] = {"steps_per_second": rate, "machine": machine}
+                    speeds_path.write_text(json.dumps(speeds, indent=1))
                     print(f"trained {run.name} to {step} at {rate:.2f} steps/s", flush=True)
             if not any(c.step == step for c in list_checkpoints(runs_dir / run.name)):
                 break
