@@ -269,42 +269,53 @@ def evaluate(
     spec: dict[str, Any],
     lpips: LpipsMetric,
     samples_dir: Path | None,
+    batch: int = 1,
 ) -> dict[str, Any]:
-    """Per-image metrics and boundary energies; ``pipe=None`` is bicubic."""
+    """Per-image metrics and boundary energies; ``pipe=None`` is bicubic.
+
+    ``batch`` images of one size share a sampler call (noise from one generator seeded 0 per
+    call, so batch 1 gives every image its own seed-0 noise, as on the CPU runs so far).
+    """
+    items = [(set_name, stem, hr) for set_name, images in sets.items() for stem, hr in images]
     rows = []
     start = time.perf_counter()
-    for set_name, images in sets.items():
-        for stem, hr in images:
-            lr = quantize(imresize(hr, scale=0.25))[None]
+    for first in range(0, len(items), batch):
+        chunk = items[first : first + batch]
+        if len({hr.shape for _, _, hr in chunk}) > 1:
+            chunk = chunk[:1]  # sizes differ: one image per call
+        lr = torch.cat([quantize(imresize(hr, scale=0.25))[None] for _, _, hr in chunk])
+        importance: torch.Tensor | None = None
+        if pipe is None:
+            srs = (bicubic_up(lr, 4) + 1) / 2
+        else:
+            cfg = pipe.config
+            steps = spec.get("steps")
+            if steps is None and spec.get("sampler") == "ddpm":
+                steps = cfg.diffusion.num_train_timesteps  # "full": every training step
+            srs = pipe(
+                lr,
+                sampler=spec.get("sampler"),
+                num_inference_steps=steps,
+                lower_bound=spec.get("lower_bound"),
+                generator=torch.Generator().manual_seed(0),
+            ).images.cpu()
+            importance = pipe.importance(lr).cpu() if pipe.is_diffusion else None
+        for i, (set_name, stem, hr) in enumerate(chunk):
+            sr = srs[i]
             extra: dict[str, Any] = {}
-            if pipe is None:
-                sr = (bicubic_up(lr, 4)[0] + 1) / 2
-            else:
+            if importance is not None:
                 cfg = pipe.config
-                steps = spec.get("steps")
-                if steps is None and spec.get("sampler") == "ddpm":
-                    steps = cfg.diffusion.num_train_timesteps  # "full": every training step
-                out = pipe(
-                    lr,
-                    sampler=spec.get("sampler"),
-                    num_inference_steps=steps,
-                    lower_bound=spec.get("lower_bound"),
-                    generator=torch.Generator().manual_seed(0),
-                )
-                sr = out.images[0].cpu()
-                if pipe.is_diffusion:
-                    lb = spec.get("lower_bound", cfg.yoda.lower_bound)
-                    imp = pipe.importance(lr)[0].cpu()
-                    regions = boundary_regions(imp, cfg.diffusion.num_train_timesteps, lb)
-                    e_sr, e_hr = gradient_energy(sr), gradient_energy(hr)
-                    # Excess over HR, in units of HR's mean over the whole image: stable in
-                    # flat regions, where a ratio of the two would divide by ~0.
-                    scale = e_hr.mean().clamp_min(1e-8)
-                    for region, where in regions.items():
-                        if bool(where.any()):
-                            extra[f"energy_excess_{region}"] = float(
-                                (e_sr[where].mean() - e_hr[where].mean()) / scale
-                            )
+                lb = spec.get("lower_bound", cfg.yoda.lower_bound)
+                regions = boundary_regions(importance[i], cfg.diffusion.num_train_timesteps, lb)
+                e_sr, e_hr = gradient_energy(sr), gradient_energy(hr)
+                # Excess over HR, in units of HR's mean over the whole image: stable in
+                # flat regions, where a ratio of the two would divide by ~0.
+                scale = e_hr.mean().clamp_min(1e-8)
+                for region, where in regions.items():
+                    if bool(where.any()):
+                        extra[f"energy_excess_{region}"] = float(
+                            (e_sr[where].mean() - e_hr[where].mean()) / scale
+                        )
             if samples_dir is not None:
                 save_image(sr, samples_dir / f"{set_name}_{stem}.png")
             rows.append({"set": set_name, "image": stem, **evaluate_pair(sr, hr, 4, lpips), **extra})
@@ -409,6 +420,13 @@ def main() -> None:
         help="I/N: train and evaluate only this worker's share of the run folders, so N "
         "processes can share one GPU (run once with --groups none first: it trains the RRDB)",
     )
+    parser.add_argument(
+        "--eval-batch",
+        type=int,
+        default=1,
+        help="images per sampler call in evaluations (a GPU wants all 10; 1 = one seed-0 "
+        "noise per image)",
+    )
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     p = PRESETS[args.preset]
@@ -436,7 +454,7 @@ def main() -> None:
         if path.is_file() or args.report_only:
             return
         samples = out / "samples" / key if spec.get("save_samples") else None
-        result = evaluate(pipe, sets, spec, lpips, samples)
+        result = evaluate(pipe, sets, spec, lpips, samples, args.eval_batch)
         path.write_text(json.dumps({"spec": spec, "machine": machine, **result}, indent=1))
         print(f"eval {key}: PSNR-Y {np.mean([r['psnr_y'] for r in result['rows']]):.2f}", flush=True)
 
