@@ -420,6 +420,7 @@ def main() -> None:
         help="I/N: train and evaluate only this worker's share of the run folders, so N "
         "processes can share one GPU (run once with --groups none first: it trains the RRDB)",
     )
+    parser.add_argument("--runs", default="", help="comma-separated run folders: only these")
     parser.add_argument(
         "--eval-batch",
         type=int,
@@ -446,6 +447,10 @@ def main() -> None:
     )
     shard, num_shards = (int(v) for v in args.shard.split("/"))
     mine = shard_names(runs, num_shards)[shard]
+    if args.runs:
+        mine &= set(args.runs.split(","))
+    groups = set(args.groups.split(","))
+    selected = [r for r in runs if r.group in groups and r.name in mine]
     speeds_path = out / ("speeds.json" if num_shards == 1 else f"speeds_shard{shard}of{num_shards}.json")
     speeds: dict[str, Any] = json.loads(speeds_path.read_text()) if speeds_path.is_file() else {}
 
@@ -463,16 +468,14 @@ def main() -> None:
             if not (out / "samples" / "hr" / f"{set_name}_{stem}.png").is_file():
                 save_image(hr, out / "samples" / "hr" / f"{set_name}_{stem}.png")
     save_eval("bicubic", None, {"save_samples": True})
-    if not args.report_only and not list_checkpoints(runs_dir / "rrdb"):
+    needs_rrdb = not args.runs or any(r.backbone == p.srdiff for r in selected)
+    if needs_rrdb and not args.report_only and not list_checkpoints(runs_dir / "rrdb"):
         rrdb = Run("rrdb", p.rrdb, [f"train.seed={p.seeds[0]}"], (p.steps,), "main")
         speeds["rrdb"] = {"steps_per_second": train_to(rrdb, p.steps, p, work, runs_dir) or 0.0, "machine": machine}
         speeds_path.write_text(json.dumps(speeds, indent=1))
     if list_checkpoints(runs_dir / "rrdb"):
         save_eval("rrdb", YodaPipeline.from_pretrained(runs_dir / "rrdb", device=args.device), {"save_samples": True})
-    groups = set(args.groups.split(","))
-    for run in runs:
-        if run.group not in groups or run.name not in mine:
-            continue
+    for run in selected:
         for step in run.targets:
             if args.report_only:
                 break
