@@ -82,6 +82,16 @@ TINY_SR3_OVERRIDES = [
     "sampling.steps=5",
 ]
 
+# A tiny SRDiff (x4): 1-block RRDB encoder, 2-level denoiser, DDIM-4 by default.
+TINY_SRDIFF_OVERRIDES = [
+    "model.rrdb={num_features: 8, num_blocks: 1, growth_channels: 4, scale: 4, feature_stride: 1}",
+    (
+        "model.denoiser={scale: 4, encoder_channels: 16, cond_channels: 8, base_channels: 8,"
+        " channel_multipliers: [1, 2], layers_per_block: 1, norm_num_groups: 4}"
+    ),
+    "sampling.steps=4",
+]
+
 
 def gaussian_blob_importance(
     size: tuple[int, int],
@@ -100,3 +110,21 @@ def gaussian_blob_importance(
         blob += torch.exp(-((ys - cy) ** 2 + (xs - cx * w / h) ** 2) / (2 * sigma**2))
     blob = blob / blob.max().clamp_min(1e-12)
     return blob.expand(batch, 1, h, w).clone()
+
+
+def load_benchmark(name: str):
+    """The script ``benchmarks/<name>.py`` as a module (its folder importable meanwhile)."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    benchmarks = Path(__file__).resolve().parent.parent / "benchmarks"
+    sys.path.insert(0, str(benchmarks))
+    try:
+        spec = importlib.util.spec_from_file_location(name, benchmarks / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module  # dataclasses look their module up there
+        spec.loader.exec_module(module)
+        return module
+    finally:
+        sys.path.remove(str(benchmarks))
