@@ -30,6 +30,7 @@ LAYERS = [
     {"pipeline"},
     {"jobs", "training"},
     {"evaluation"},
+    {"ui"},
     {"cli"},
 ]
 TIER = {unit: tier for tier, units in enumerate(LAYERS) for unit in units}
@@ -129,7 +130,7 @@ def test_attention_and_inference_load_neither_matplotlib_nor_training(imports):
     "argv",
     [
         ["--help"],
-        *([command, "--help"] for command in ("attention", "train", "upscale", "evaluate")),
+        *([command, "--help"] for command in ("attention", "train", "upscale", "evaluate", "ui")),
         ["compare", "--help"],
         ["upscale", "lr.png"],  # an argument error: --model and --out missing
     ],
@@ -142,7 +143,7 @@ try:
     main({argv!r})
 except SystemExit as exc:
     code = exc.code
-print(json.dumps([code, sorted(m for m in ("torch", "diffusers", "transformers") if m in sys.modules)]))
+print(json.dumps([code, sorted(m for m in ("torch", "diffusers", "transformers", "gradio") if m in sys.modules)]))
 """
     exit_code, heavy = _run(code)
     assert exit_code == (0 if "--help" in argv else 2)
