@@ -82,6 +82,16 @@ TINY_SR3_OVERRIDES = [
     "sampling.steps=5",
 ]
 
+# A tiny SRDiff (x4): 1-block RRDB encoder, 2-level denoiser, DDIM-4 by default.
+TINY_SRDIFF_OVERRIDES = [
+    "model.rrdb={num_features: 8, num_blocks: 1, growth_channels: 4, scale: 4, feature_stride: 1}",
+    (
+        "model.denoiser={scale: 4, encoder_channels: 16, cond_channels: 8, base_channels: 8,"
+        " channel_multipliers: [1, 2], layers_per_block: 1, norm_num_groups: 4}"
+    ),
+    "sampling.steps=4",
+]
+
 
 def gaussian_blob_importance(
     size: tuple[int, int],

@@ -127,24 +127,29 @@ def test_attention_and_inference_load_neither_matplotlib_nor_training(imports):
 
 
 @pytest.mark.parametrize(
-    "argv",
+    ("argv", "expected"),
     [
-        ["--help"],
-        *([command, "--help"] for command in ("attention", "train", "upscale", "evaluate", "ui")),
-        ["compare", "--help"],
-        ["upscale", "lr.png"],  # an argument error: --model and --out missing
+        (["--help"], 0),
+        *(
+            ([command, "--help"], 0)
+            for command in ("attention", "train", "upscale", "evaluate", "ui")
+        ),
+        (["compare", "--help"], 0),
+        (["models", "--help"], 0),
+        (["models"], 0),  # lists the bundled models
+        (["upscale", "lr.png"], 2),  # an argument error: --out missing
     ],
 )
-def test_cli_help_and_argument_errors_import_no_torch(argv):
+def test_cli_help_listing_and_argument_errors_import_no_torch(argv, expected):
     code = f"""
 import json, sys
 from yoda_sr.cli.main import main
 try:
-    main({argv!r})
+    code = main({argv!r})
 except SystemExit as exc:
     code = exc.code
 print(json.dumps([code, sorted(m for m in ("torch", "diffusers", "transformers", "gradio") if m in sys.modules)]))
 """
     exit_code, heavy = _run(code)
-    assert exit_code == (0 if "--help" in argv else 2)
+    assert exit_code == expected
     assert heavy == []

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-from conftest import TINY_SR3_OVERRIDES
+from conftest import TINY_SR3_OVERRIDES, TINY_SRDIFF_OVERRIDES
 from diffusers import DDPMScheduler
 from PIL import Image
 
@@ -20,14 +20,6 @@ from yoda_sr.models import SR3Backbone, build_model
 from yoda_sr.models.srdiff_backbone import SRDiffBackbone
 from yoda_sr.pipeline import ModelNotFoundError, YodaPipeline
 
-SRDIFF_OVERRIDES = [
-    "model.rrdb={num_features: 8, num_blocks: 1, growth_channels: 4, scale: 4, feature_stride: 1}",
-    (
-        "model.denoiser={scale: 4, encoder_channels: 16, cond_channels: 8, base_channels: 8,"
-        " channel_multipliers: [1, 2], layers_per_block: 1, norm_num_groups: 4}"
-    ),
-    "sampling.steps=4",
-]
 SR3_FILES = {
     "model_index.json",
     "training_config.json",
@@ -89,7 +81,7 @@ def test_one_folder_per_component_each_loadable_with_diffusers(sr3, saved_sr3):
     ],
 )
 def test_srdiff_round_trip_is_bit_identical_and_keeps_the_residual_space(tmp_path, residual):
-    pipe = make_pipe("srdiff_tiny", SRDIFF_OVERRIDES + residual)
+    pipe = make_pipe("srdiff_tiny", TINY_SRDIFF_OVERRIDES + residual)
     pipe.save_pretrained(tmp_path / "srdiff")
     loaded = YodaPipeline.from_pretrained(tmp_path / "srdiff")
     assert isinstance(loaded.model, SRDiffBackbone)

@@ -69,7 +69,8 @@ def save_weights(module: nn.Module, path: str | Path) -> None:
 def load_weights(module: nn.Module, path: str | Path) -> None:
     """Load safetensors weights. A missing, corrupt or truncated file, or weights that do
     not fit ``module`` (summarised: counts of missing, unexpected and mismatched keys, and
-    the first few of each), raise ValueError naming the file."""
+    the first few of each), raise ValueError naming the file. Tensors are cast to the
+    module's dtypes (fp16 files load into float32 models)."""
     try:
         state = load_file(str(path))
     except (SafetensorError, OSError) as exc:

@@ -21,7 +21,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
             "the full protocol), crops/ and samples/ into --out."
         ),
     )
-    parser.add_argument("--model", required=True, help="run folder or saved pipeline folder")
+    parser.add_argument(
+        "--model",
+        required=True,
+        help="bundled model name, run folder, saved pipeline folder or Hub id",
+    )
     parser.add_argument("--data", required=True, help="folder of HR images")
     parser.add_argument("--scale", required=True, type=positive_int, help="SR scale factor")
     parser.add_argument("--out", required=True, help="results folder")

@@ -13,6 +13,7 @@ COMMANDS = {
     "attention": "attention_cmd",
     "train": "train_cmd",
     "upscale": "upscale_cmd",
+    "models": "models_cmd",
     "evaluate": "evaluate_cmd",
     "compare": "compare_cmd",
     "demo": "demo_cmd",

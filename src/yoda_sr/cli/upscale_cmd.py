@@ -1,4 +1,5 @@
-"""``yoda-sr upscale``: super-resolve images with a trained run folder."""
+"""``yoda-sr upscale``: super-resolve images with a bundled model, a run or saved folder, or a
+Hub id."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import argparse
 import sys
 
 from yoda_sr.diffusion.config import SAMPLERS
+from yoda_sr.pipeline.bundled import DEFAULT_MODEL
 from yoda_sr.pipeline.options import DEFAULT_TILE_OVERLAP
 
 
@@ -19,7 +21,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help="LR image files")
-    parser.add_argument("--model", required=True, help="run folder or saved pipeline folder")
+    parser.add_argument(
+        "--model",
+        default=DEFAULT_MODEL,
+        help=(
+            "bundled model name (`yoda-sr models` lists them), run folder, saved pipeline "
+            f"folder or Hub id (default: the bundled {DEFAULT_MODEL})"
+        ),
+    )
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument(
         "--sampler", choices=SAMPLERS, default=None, help="default: the model config's"

@@ -1,6 +1,6 @@
 """Inference: a trained backbone + scheduler + importance source (``YodaPipeline``), tiled
 mask-aware denoising, the memory estimate, the sampling options of a call, and saving and
-loading pipelines (folder-per-component layout, the Hugging Face Hub).
+loading pipelines (folder-per-component layout, bundled default models, the Hugging Face Hub).
 
 Names are imported on first use, so :mod:`yoda_sr.pipeline.options` loads without torch.
 """
@@ -10,6 +10,13 @@ from yoda_sr.lazy import lazy_exports
 __getattr__, __dir__ = lazy_exports(
     __name__,
     {
+        "bundled": [
+            "DEFAULT_MODEL",
+            "BundledModel",
+            "BundledModelNotFoundError",
+            "bundled_path",
+            "list_bundled",
+        ],
         "hub": ["ModelNotFoundError"],
         "memory": ["InsufficientMemoryError"],
         "options": ["DEFAULT_TILE_OVERLAP", "WEIGHTS", "SamplingOptions", "resolve_options"],

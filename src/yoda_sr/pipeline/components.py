@@ -26,9 +26,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+import torch
 from diffusers.utils import CONFIG_NAME, SAFETENSORS_WEIGHTS_NAME
+from safetensors.torch import save_file
 
-from yoda_sr.checkpoints import list_checkpoints, load_weights
+from yoda_sr.checkpoints import list_checkpoints, load_weights, state_dict_for_saving
 from yoda_sr.config import ExperimentConfig
 from yoda_sr.diffusion import NoiseScheduleConfig, make_scheduler
 from yoda_sr.diffusion.schedule import _DIFFUSERS_BETA_SCHEDULES
@@ -53,8 +55,12 @@ _SCHEDULE_KEYS = (
 )
 
 
-def save_components(model: SettingsModel, config: ExperimentConfig, path: Path) -> None:
-    """Write ``model`` and ``config`` in the layout above (see the module docstring)."""
+def save_components(
+    model: SettingsModel, config: ExperimentConfig, path: Path, dtype: torch.dtype | None = None
+) -> None:
+    """Write ``model`` and ``config`` in the layout above (see the module docstring), the
+    floating-point weights cast to ``dtype`` if given (``model`` itself is left as it is;
+    loading casts them back to the model's dtype)."""
     path.mkdir(parents=True, exist_ok=True)
     sections = config.to_dict()
     del sections["model"]
@@ -63,7 +69,11 @@ def save_components(model: SettingsModel, config: ExperimentConfig, path: Path) 
         "_yoda_sr_format": FORMAT,
         "backbone": ["yoda_sr", type(model).__name__],
     }
-    model.save_pretrained(path / "backbone")
+    model.save_config(path / "backbone")
+    state = state_dict_for_saving(model)
+    if dtype is not None:
+        state = {k: v.to(dtype) if v.is_floating_point() else v for k, v in state.items()}
+    save_file(state, str(path / "backbone" / SAFETENSORS_WEIGHTS_NAME), {"format": "pt"})
     if isinstance(model, SRBackbone):
         make_scheduler(config.diffusion, "ddpm").save_pretrained(path / "scheduler")
         del sections["diffusion"]

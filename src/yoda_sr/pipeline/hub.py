@@ -9,6 +9,8 @@ from pathlib import Path
 
 from huggingface_hub import CommitInfo, create_repo, snapshot_download, upload_folder
 
+from yoda_sr.pipeline.bundled import BUNDLED_NAMES, bundled_path, describe_names
+
 # What the Hub accepts as a model id (``owner/name``); also matches some relative paths,
 # so a name is only looked up on the Hub when no such local file or folder exists.
 _REPO_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
@@ -20,28 +22,38 @@ class ModelNotFoundError(FileNotFoundError):
     def __init__(self, name: str, reason: str) -> None:
         super().__init__(
             f"cannot load a yoda-sr model from '{name}': {reason}\n"
-            "Provide it in one of three ways:\n"
-            "  1. a Hugging Face Hub repo id (owner/name) with network access, or already in "
+            "Provide it in one of four ways:\n"
+            "  1. a bundled model name (`yoda-sr models` lists those installed);\n"
+            "  2. a Hugging Face Hub repo id (owner/name) with network access, or already in "
             "the local Hugging Face cache (set HF_HUB_OFFLINE=1 to skip network retries when "
             "offline);\n"
-            "  2. a folder written by YodaPipeline.save_pretrained (model_index.json, "
+            "  3. a folder written by YodaPipeline.save_pretrained (model_index.json, "
             "backbone/, ...; or config.yaml + model.safetensors, as earlier versions wrote);\n"
-            "  3. a training run folder (config.yaml + checkpoints/step-*/)."
+            "  4. a training run folder (config.yaml + checkpoints/step-*/)."
         )
         self.name = name
         self.reason = reason
 
 
 def resolve_model_folder(name: str | Path, revision: str | None = None) -> Path:
-    """``name`` as a local path if it exists or cannot be a Hub id; otherwise the local
-    snapshot of Hub repo ``name`` at ``revision`` (downloaded once, then read from the cache).
+    """The folder ``name`` stands for, first match wins: an existing local path; a bundled
+    model name (:mod:`yoda_sr.pipeline.bundled`); the local snapshot of Hub repo ``name`` at
+    ``revision`` (downloaded once, then read from the cache).
 
-    Raises :class:`ModelNotFoundError` when the repo can be neither downloaded nor found in
-    the cache (offline, unknown repo or revision, no access).
+    Raises :class:`ModelNotFoundError` when ``name`` is none of these (the message lists the
+    bundled names), or when the repo can be neither downloaded nor found in the cache
+    (offline, unknown repo or revision, no access); a bundled name whose files are absent
+    raises :class:`~yoda_sr.pipeline.bundled.BundledModelNotFoundError`.
     """
     path = Path(name).expanduser()
-    if path.exists() or not _REPO_ID.fullmatch(str(name)):
+    if path.exists():
         return path
+    if str(name) in BUNDLED_NAMES:
+        return bundled_path(str(name))
+    if not _REPO_ID.fullmatch(str(name)):
+        raise ModelNotFoundError(
+            str(name), f"no such file or folder, nor a bundled model ({describe_names()})"
+        )
     try:
         return Path(snapshot_download(str(name), revision=revision))
     except (OSError, ValueError) as exc:  # offline and not cached, unknown repo, bad id, ...

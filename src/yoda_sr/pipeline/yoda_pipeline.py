@@ -84,8 +84,10 @@ class YodaPipeline:
         revision: str | None = None,
     ) -> YodaPipeline:
         """Rebuild from a ``save_pretrained`` folder (this version's or an earlier one's), a
-        training run folder (newest checkpoint) or a Hugging Face Hub repo id (``owner/name``,
-        at ``revision``; downloaded once, then cached; tried when no such local path exists).
+        training run folder (newest checkpoint), a bundled model name (``srdiff-yoda-x4``,
+        ...; see :mod:`yoda_sr.pipeline.bundled`) or a Hugging Face Hub repo id
+        (``owner/name``, at ``revision``; downloaded once, then cached). An existing local
+        path wins over a bundled name, and a bundled name over a Hub id.
 
         ``weights``: "ema" (default) or "model" for a training run's raw weights. ``device``
         None picks cuda when available. A model that cannot be found raises
@@ -97,10 +99,12 @@ class YodaPipeline:
         model, config = load_model(resolve_model_folder(name_or_path, revision), weights)
         return cls(model, config, device=device)
 
-    def save_pretrained(self, path: str | Path) -> None:
+    def save_pretrained(self, path: str | Path, dtype: torch.dtype | None = None) -> None:
         """Write one folder per component (backbone, scheduler, importance settings; see
-        :mod:`yoda_sr.pipeline.components`); loads back with :meth:`from_pretrained`."""
-        save_components(self.model, self.config, Path(path))
+        :mod:`yoda_sr.pipeline.components`); loads back with :meth:`from_pretrained`.
+        ``dtype`` (e.g. ``torch.float16``): store the weights in it (half the size); they are
+        cast back to float32 on load."""
+        save_components(self.model, self.config, Path(path), dtype)
 
     def push_to_hub(
         self,
