@@ -178,6 +178,20 @@ def test_examples_are_small_photos_and_one_hr_reference(tmp_path):
     assert load_image(hr_path).shape == (3, 192, 192)
 
 
+def test_offered_models_are_the_given_then_the_bundled_with_the_default_selected(
+    monkeypatch, tmp_path
+):
+    import yoda_sr.ui.session as session
+    from yoda_sr.pipeline.bundled import DEFAULT_MODEL, BundledModel
+
+    bundled = [BundledModel(name, tmp_path, tmp_path, "") for name in ("sr3-x", DEFAULT_MODEL)]
+    monkeypatch.setattr(session, "list_bundled", lambda: bundled)
+    assert session.offered_models() == (["sr3-x", DEFAULT_MODEL], DEFAULT_MODEL)
+    assert session.offered_models(["runs/a"]) == (["runs/a", "sr3-x", DEFAULT_MODEL], "runs/a")
+    monkeypatch.setattr(session, "list_bundled", lambda: [])
+    assert session.offered_models() == ([], None)
+
+
 def test_ui_command_without_gradio_says_how_to_install(monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "gradio", None)  # as if not installed
     assert main(["ui"]) == 2

@@ -29,8 +29,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--model",
         action="append",
         default=None,
-        help="a model folder, run folder or Hub id offered in the page (repeatable; the first "
-        "is selected; other folders can be typed in the page)",
+        help="a bundled model name, model folder, run folder or Hub id offered in the page "
+        "besides the bundled models (repeatable; the first is selected, else the bundled "
+        "default; other folders can be typed in the page)",
     )
     parser.add_argument(
         "--host",
@@ -63,10 +64,13 @@ def run(args: argparse.Namespace) -> int:
         return 2
     from yoda_sr.device import resolve_device
     from yoda_sr.ui.app import build_app, launch
+    from yoda_sr.ui.session import offered_models
 
     try:
         device = resolve_device(args.device)
-        launch(build_app(args.model or [], device=device), args.host, args.port, args.share)
+        models, selected = offered_models(args.model or [])
+        app = build_app(models, default=selected, device=device)
+        launch(app, args.host, args.port, args.share)
     except (ValueError, OSError) as exc:
         print(f"yoda-sr ui: error: {exc}", file=sys.stderr)
         return 2

@@ -40,6 +40,7 @@ from yoda_sr.jobs import importance_map
 from yoda_sr.masks import active_fraction
 from yoda_sr.metrics import evaluate_pair
 from yoda_sr.pipeline import YodaPipeline
+from yoda_sr.pipeline.bundled import DEFAULT_MODEL, list_bundled
 from yoda_sr.viz import heatmap_overlay, mask_strip
 
 # The importance-source choice that turns YODA off: every pixel is diffused at every step.
@@ -365,3 +366,16 @@ def write_examples(folder: str | Path) -> tuple[list[Path], Path]:
 def model_choices(models: Sequence[str | Path]) -> list[str]:
     """Model names/paths as dropdown choices (strings, duplicates dropped, order kept)."""
     return list(dict.fromkeys(str(model) for model in models))
+
+
+def offered_models(given: Sequence[str | Path] = ()) -> tuple[list[str], str | None]:
+    """``(choices, selected)`` for ``yoda-sr ui``: the ``given`` models, then the installed
+    bundled ones; selected is the first given, else the bundled default when installed, else
+    the first bundled model (None when there is none: the user types a folder path)."""
+    bundled = [model.name for model in list_bundled()]
+    choices = model_choices([*given, *bundled])
+    if given:
+        return choices, choices[0]
+    if DEFAULT_MODEL in bundled:
+        return choices, DEFAULT_MODEL
+    return choices, choices[0] if choices else None
