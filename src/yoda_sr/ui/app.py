@@ -33,8 +33,9 @@ from yoda_sr.ui.session import (
 INTRO = """# yoda-sr: attention-guided diffusion super-resolution
 Upload an image (or pick an example) and press **Upscale**. YODA diffuses each pixel only for
 as many steps as its importance warrants: see where (importance map) and when (mask at step
-*t*; sampling runs from *t = T* down to 1). With an **HR reference** the input is made from it
-(LR = HR downscaled by the model's scale) and PSNR/SSIM are reported."""
+*t*; sampling runs from *t = T* down to 1). An **HR reference** replaces the image to upscale:
+the input is made from it (LR = HR downscaled by the model's scale) and PSNR/SSIM are
+reported."""
 # System fonts only: the page makes no request outside this machine.
 FONTS = ["ui-sans-serif", "system-ui", "sans-serif"]
 MONO_FONTS = ["ui-monospace", "monospace"]
@@ -151,9 +152,7 @@ def build_app(
         with gr.Row():
             with gr.Column(scale=1):
                 lr_file = gr.File(label="Image to upscale", elem_id="lr-file")
-                hr_file = gr.File(
-                    label="HR reference (optional; replaces the image above)", elem_id="hr-file"
-                )
+                hr_file = gr.File(label="HR reference (optional)", elem_id="hr-file")
                 input_preview = gr.Image(label="Input", interactive=False, elem_id="input")
                 gr.Examples(
                     [[str(path), None] for path in lr_examples] + [[None, str(hr_example)]],
@@ -210,7 +209,12 @@ def build_app(
             [model, lr_file, hr_file, sampler, steps, lower_bound, source, seed, t_slider],
             [comparison, importance, mask, mask_text, numbers, download, result_state],
         )
-        t_slider.release(callbacks.show_mask, [result_state, t_slider], [mask, mask_text])
+        t_slider.change(
+            callbacks.show_mask,
+            [result_state, t_slider],
+            [mask, mask_text],
+            trigger_mode="always_last",
+        )
     return app
 
 

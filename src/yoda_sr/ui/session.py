@@ -172,10 +172,12 @@ def model_defaults(pipe: YodaPipeline) -> ModelDefaults:
 def load_upload(path: str | Path) -> Tensor:
     """An uploaded image (3, H, W) in [0, 1] through the CLI's loader; UIError naming the file
     (by its name, not the server's temporary path) and the reason when it cannot be read."""
+    name = Path(path).name
     try:
         return load_image(path)
     except ImageReadError as exc:
-        raise UIError(f"{Path(path).name}: cannot read as an image ({exc.reason})") from exc
+        reason = exc.reason.replace(str(path), name)
+        raise UIError(f"{name}: cannot read as an image ({reason})") from exc
 
 
 def load_inputs(
@@ -316,7 +318,7 @@ def numbers_markdown(result: RunResult) -> str:
     mean_active = float(np.mean(result.active_fraction)) if result.active_fraction else None
     active = "n/a" if mean_active is None else f"{mean_active:.3f}"
     lines = [
-        "| | |",
+        "| this run | |",
         "|---|---|",
         f"| time | {result.seconds:.2f} s |",
         f"| denoiser calls | {result.denoiser_calls} |",
