@@ -35,14 +35,15 @@ SHARED_FETCH = HERE.parent.parent / "shared" / "data" / "fetch_photos.sh"
 
 
 def prepare_photos(photos: Path, work: Path, tile: int, val_size: int, per_photo: int) -> Path:
-    """Cut train photos into tiles and val photos into one centre crop; returns ``work``."""
+    """Cut train photos into tiles and val photos into one centre crop; returns ``work``
+    (at once, photos unread, when it already holds both)."""
+    train_dir, val_dir = work / "train_tiles", work / "val_crops"
+    if train_dir.is_dir() and val_dir.is_dir():
+        return work
     if not (photos / "train").is_dir():
         if not SHARED_FETCH.is_file():
             raise FileNotFoundError(f"{photos}/train missing and no {SHARED_FETCH} to fetch it")
         subprocess.run(["bash", str(SHARED_FETCH), str(photos)], check=True)
-    train_dir, val_dir = work / "train_tiles", work / "val_crops"
-    if train_dir.is_dir() and val_dir.is_dir():
-        return work
     for split_dir in (train_dir, val_dir):
         split_dir.mkdir(parents=True, exist_ok=True)
     for path in list_images(photos / "train"):

@@ -110,3 +110,21 @@ def gaussian_blob_importance(
         blob += torch.exp(-((ys - cy) ** 2 + (xs - cx * w / h) ** 2) / (2 * sigma**2))
     blob = blob / blob.max().clamp_min(1e-12)
     return blob.expand(batch, 1, h, w).clone()
+
+
+def load_benchmark(name: str):
+    """The script ``benchmarks/<name>.py`` as a module (its folder importable meanwhile)."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    benchmarks = Path(__file__).resolve().parent.parent / "benchmarks"
+    sys.path.insert(0, str(benchmarks))
+    try:
+        spec = importlib.util.spec_from_file_location(name, benchmarks / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module  # dataclasses look their module up there
+        spec.loader.exec_module(module)
+        return module
+    finally:
+        sys.path.remove(str(benchmarks))

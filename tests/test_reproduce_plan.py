@@ -1,29 +1,12 @@
 """The reproduction study's plan: every run of every preset is a valid experiment config."""
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
-
-BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
-
-
-def load_reproduce():
-    sys.path.insert(0, str(BENCHMARKS))
-    try:
-        spec = importlib.util.spec_from_file_location("reproduce", BENCHMARKS / "reproduce.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["reproduce"] = module  # dataclasses look their module up there
-        spec.loader.exec_module(module)
-        return module
-    finally:
-        sys.path.remove(str(BENCHMARKS))
+from conftest import load_benchmark
 
 
 @pytest.mark.parametrize("preset", ["cpu", "smoke", "gpu"])
 def test_every_planned_run_builds_a_valid_config(preset, tmp_path):
-    reproduce = load_reproduce()
+    reproduce = load_benchmark("reproduce")
     p = reproduce.PRESETS[preset]
     runs = reproduce.plan(p, dinov2=tmp_path / "dinov2")
     names = {run.name for run in runs}

@@ -1,0 +1,453 @@
+"""Reproduce the bundled default models (``srdiff-yoda-x4``, ``sr3-yoda-x4``) from scratch.
+
+    python benchmarks/train_default_models.py                  # train, export, evaluate
+    python benchmarks/train_default_models.py --train --export --device cuda --minutes 6 --jobs 2
+    python benchmarks/train_default_models.py --evaluate       # afterwards, on the CPU
+
+Steps (all three when none is named):
+
+- ``--train``: cut the shared photos (``../shared/data/fetch_photos.sh``) into 192 px tiles,
+  then train the stage-1 RRDB (``rrdb_tiny``), SRDiff+YODA (``srdiff_tiny`` on that RRDB's
+  encoder) and SR3+YODA (``sr3_tiny``) for ``--minutes`` of wall time in all (``--jobs 2``:
+  SR3 beside the RRDB -> SRDiff chain, two processes on one device), each in chunks resumed
+  from its newest checkpoint until its share of the time or ``--steps`` is reached. A rerun
+  trains on from there.
+- ``--export``: each run's EMA weights as a self-contained pipeline (the SRDiff one holds its
+  RRDB encoder): fp16 into ``--bundle-dir`` (the package's ``bundled_models``), fp32 copies
+  and the training records into ``OUT/export/`` for the evaluation.
+- ``--evaluate``: the bundled (fp16) model and its fp32 source against bicubic and the
+  stage-1 RRDB on the 8 val crops of ``benchmarks/reproduce.py`` (192 px centre crops, x4,
+  DDIM-50, the config's lower bound, seed 0); writes ``OUT/evaluation.json`` and each
+  model's ``MODEL_CARD.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, replace
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+
+from yoda_sr.checkpoints import list_checkpoints
+from yoda_sr.config import ExperimentConfig
+from yoda_sr.device import resolve_device
+from yoda_sr.imaging import imresize, list_images, load_image, quantize
+from yoda_sr.metrics import evaluate_pair
+from yoda_sr.models import bicubic_up, build_model
+from yoda_sr.pipeline import YodaPipeline
+from yoda_sr.training.trainer import Trainer
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from train_compare import prepare_photos  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+SCALE = 4
+# Tiles and val crops as benchmarks/reproduce.py's cpu preset cuts them.
+TILE, VAL_SIZE, PER_PHOTO = 192, 192, 24
+METRICS = ("psnr_y", "ssim_y", "psnr_rgb", "ssim_rgb", "delta_e76")
+# Training options recorded with each run (and repeated in the card's command line).
+REPRODUCE_OPTIONS = ("device", "minutes", "jobs", "batch", "hr_size", "num_workers", "seed")
+# A chunk of training lasts at most this long, so a wrong speed estimate overruns little.
+CHUNK_SECONDS = 90.0
+
+
+@dataclass(frozen=True)
+class Model:
+    """One training run: ``weight`` is its share of the time within its chain."""
+
+    name: str
+    config: str
+    weight: float
+    title: str
+
+
+RRDB = Model("rrdb", "rrdb_tiny", 1.0, "RRDB (stage 1 of SRDiff)")
+SRDIFF = Model("srdiff-yoda-x4", "srdiff_tiny", 3.0, "SRDiff+YODA")
+SR3 = Model("sr3-yoda-x4", "sr3_tiny", 3.0, "SR3+YODA")
+BUNDLED = (SRDIFF, SR3)
+
+
+def chains(jobs: int) -> list[tuple[Model, ...]]:
+    """What each process trains, in order (the SRDiff run needs the finished RRDB)."""
+    return [(RRDB, SRDIFF), (SR3,)] if jobs == 2 else [(RRDB, SRDIFF, SR3)]
+
+
+def run_config(model: Model, steps: int, args: argparse.Namespace, data: Path) -> ExperimentConfig:
+    """``model``'s config trained to ``steps``: checkpoints only at the end of each chunk."""
+    overrides = [
+        f"data.train_dir={data / 'train_tiles'}",
+        "data.val_dir=",
+        f"data.hr_size={args.hr_size}",
+        f"data.num_workers={args.num_workers}",
+        f"data.cache_dir={args.out / 'importance_cache'}",
+        f"train.steps={steps}",
+        f"train.batch_size={args.batch}",
+        f"train.seed={args.seed}",
+        "train.checkpoint_every=1000000000",
+        "train.validate_every=1000000000",
+        "train.sample_every=1000000000",
+        "train.keep_last=1",
+    ]
+    if model is SRDIFF:
+        overrides.append(f"model.encoder_checkpoint={args.out / 'runs' / RRDB.name}")
+    return ExperimentConfig.load(model.config, overrides)
+
+
+def uses_cuda() -> bool:
+    """Whether the Trainer's accelerator trains on the GPU (``--device cpu`` forbids it)."""
+    return torch.cuda.is_available() and os.environ.get("ACCELERATE_USE_CPU") != "true"
+
+
+def device_name() -> str:
+    """The device the Trainer's accelerator trains on."""
+    if uses_cuda():
+        return torch.cuda.get_device_name(0)
+    return f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+
+
+def train_model(model: Model, seconds: float, args: argparse.Namespace, data: Path) -> None:
+    """Train ``model`` in resumed chunks for ``seconds`` or up to ``args.steps``. Its record
+    (steps, wall time, device, options) is updated in ``runs/NAME/training.json`` after each
+    chunk, and kept across reruns."""
+    run_dir = args.out / "runs" / model.name
+    record_path = run_dir / "training.json"
+    record = json.loads(record_path.read_text()) if record_path.is_file() else {"seconds": 0.0}
+    # This command's options, for the card's command line that reproduces the run.
+    record.update(
+        device=device_name(),
+        config=model.config,
+        options={key: getattr(args, key) for key in REPRODUCE_OPTIONS},
+    )
+    existing = list_checkpoints(run_dir)
+    step = existing[-1].step if existing else 0
+    record["steps"] = step
+    run_dir.mkdir(parents=True, exist_ok=True)
+    record_path.write_text(json.dumps(record, indent=1))
+    deadline = time.monotonic() + seconds
+    rate, overhead = None, 0.0
+    while step < args.steps:
+        remaining = deadline - time.monotonic() - overhead
+        if step > 0 and (remaining <= 0 or (rate is not None and rate * remaining < 1)):
+            break
+        chunk = args.chunk if rate is None else int(rate * min(remaining, CHUNK_SECONDS))
+        target = min(args.steps, step + max(chunk, 1))
+        config = run_config(model, target, args, data)
+        started = time.perf_counter()
+        result = Trainer(config, run_dir, resume=step > 0).train(progress=False)
+        wall = time.perf_counter() - started
+        rate = result.steps_per_second
+        overhead = max(wall - (result.step - step) / max(rate, 1e-9), 0.0)
+        step = result.step
+        record.update(steps=step, seconds=record["seconds"] + wall)
+        record_path.write_text(json.dumps(record, indent=1))
+        print(f"{model.name}: step {step} at {rate:.1f} steps/s ({wall:.0f} s)", flush=True)
+
+
+def train_chain(chain: tuple[Model, ...], deadline: float, args: argparse.Namespace) -> None:
+    """Train the models of ``chain`` in order until ``deadline`` (``time.time()``); each gets
+    its weight's share of the time left when it starts."""
+    torch.backends.cudnn.benchmark = uses_cuda()  # fixed shapes: let cuDNN pick its kernels
+    data = args.data or args.out / "data"
+    for i, model in enumerate(chain):
+        share = model.weight / sum(m.weight for m in chain[i:])
+        train_model(model, max(deadline - time.time(), 0.0) * share, args, data)
+
+
+def train(args: argparse.Namespace) -> None:
+    """Prepare the tiles, then train every model (in ``args.jobs`` processes)."""
+    prepare_photos(args.photos, args.data or args.out / "data", TILE, VAL_SIZE, PER_PHOTO)
+    deadline = time.time() + 60 * args.minutes
+    planned = chains(args.jobs)
+    if len(planned) == 1:
+        train_chain(planned[0], deadline, args)
+        return
+    with ProcessPoolExecutor(len(planned), mp_context=get_context("spawn")) as pool:
+        for done in [pool.submit(train_chain, chain, deadline, args) for chain in planned]:
+            done.result()
+
+
+def export(args: argparse.Namespace) -> None:
+    """Each run's EMA weights: fp16 into the bundle dir, fp32 + training record to export/."""
+    for model in (RRDB, *BUNDLED):
+        run_dir = args.out / "runs" / model.name
+        source = YodaPipeline.from_pretrained(run_dir)
+        config = source.config
+        if model is SRDIFF:  # the encoder's weights are in the state dict: no path needed
+            config = replace(config, model=replace(config.model, encoder_checkpoint=""))
+        network = build_model(config.model)
+        network.load_state_dict(source.model.state_dict())
+        pipe = YodaPipeline(network, config)
+        target = args.out / "export" / f"{model.name}-fp32"
+        pipe.save_pretrained(target)
+        (target / "training.json").write_text((run_dir / "training.json").read_text())
+        if model is not RRDB:
+            pipe.save_pretrained(args.bundle_dir / model.name, dtype=torch.float16)
+        print(f"exported {model.name} (step {list_checkpoints(run_dir)[-1].step})", flush=True)
+
+
+def upscale_all(pipe: YodaPipeline | None, lrs: list[torch.Tensor], steps: int) -> list:
+    """SR images of ``lrs`` (bicubic when ``pipe`` is None): DDIM-``steps``, seed 0."""
+    images = []
+    for lr in lrs:
+        if pipe is None:
+            images.append((bicubic_up(lr, SCALE)[0] + 1) / 2)
+        else:
+            generator = torch.Generator().manual_seed(0)
+            out = pipe(lr, sampler="ddim", num_inference_steps=steps, generator=generator)
+            images.append(out.images[0].cpu())
+    return images
+
+
+def scores(images: list[torch.Tensor], hrs: list[torch.Tensor], seconds: float) -> dict:
+    """Mean metrics over the crops (crop border = scale) and seconds per image."""
+    rows = [evaluate_pair(sr, hr, crop_border=SCALE) for sr, hr in zip(images, hrs, strict=True)]
+    mean = {key: sum(row[key] for row in rows) / len(rows) for key in METRICS}
+    return {**mean, "seconds_per_image": seconds / len(rows)}
+
+
+def evaluate(args: argparse.Namespace) -> dict[str, Any]:
+    """Score bicubic, the RRDB, and each bundled model in fp16 and fp32; write the cards."""
+    data = prepare_photos(args.photos, args.data or args.out / "data", TILE, VAL_SIZE, PER_PHOTO)
+    crops = list_images(data / "val_crops")
+    hrs = [load_image(path) for path in crops]
+    lrs = [quantize(imresize(hr, scale=1 / SCALE))[None] for hr in hrs]
+    export_dir = args.out / "export"
+    results: dict[str, Any] = {}
+
+    def score(key: str, pipe: YodaPipeline | None) -> list[torch.Tensor]:
+        started = time.perf_counter()
+        images = upscale_all(pipe, lrs, args.sample_steps)
+        results[key] = scores(images, hrs, time.perf_counter() - started)
+        print(f"{key}: " + ", ".join(f"{k} {v:.4f}" for k, v in results[key].items()), flush=True)
+        return images
+
+    score("bicubic", None)
+    score(RRDB.name, YodaPipeline.from_pretrained(export_dir / f"{RRDB.name}-fp32"))
+    for model in BUNDLED:
+        fp16 = score(model.name, YodaPipeline.from_pretrained(args.bundle_dir / model.name))
+        fp32 = score(f"{model.name}-fp32", YodaPipeline.from_pretrained(export_dir / f"{model.name}-fp32"))
+        gap = max(float((a - b).abs().max()) for a, b in zip(fp16, fp32, strict=True))
+        results[model.name]["fp16_vs_fp32_max_abs"] = gap
+    protocol = {
+        "crops": [path.name for path in crops],
+        "sample_steps": args.sample_steps,
+        "device": device_name(),
+    }
+    (args.out / "evaluation.json").write_text(
+        json.dumps({"protocol": protocol, "results": results}, indent=1)
+    )
+    for model in BUNDLED:
+        card = model_card(model, results, protocol, args)
+        (args.bundle_dir / model.name / "MODEL_CARD.md").write_text(card, encoding="utf-8")
+    return results
+
+
+def sources(photos: Path) -> list[list[str]]:
+    """(file, source, licence) of the train and val photos, from the photos' SOURCES.tsv."""
+    table = photos / "SOURCES.tsv"
+    if not table.is_file():
+        return []
+    rows = [line.split("\t") for line in table.read_text().splitlines() if line.strip()]
+    return [row for row in rows if row[0].startswith(("train/", "val/"))]
+
+
+def model_card(
+    model: Model, results: dict[str, Any], protocol: dict[str, Any], args: argparse.Namespace
+) -> str:
+    """MODEL_CARD.md of bundled ``model``: summary, use, numbers, training, data, config."""
+    source_dir = args.out / "export" / f"{model.name}-fp32"
+    record = json.loads((source_dir / "training.json").read_text())
+    opts = record["options"]
+    rrdb_record = json.loads((args.out / "export" / f"{RRDB.name}-fp32" / "training.json").read_text())
+    pipe = YodaPipeline.from_pretrained(args.bundle_dir / model.name)
+    config = pipe.config
+    params = sum(p.numel() for p in pipe.model.parameters())
+    size = sum(p.stat().st_size for p in (args.bundle_dir / model.name).rglob("*.safetensors"))
+    ours, bicubic, rrdb = results[model.name], results["bicubic"], results[RRDB.name]
+    fp32 = results[f"{model.name}-fp32"]
+    behind = [label for key, label in (("psnr_y", "PSNR-Y"), ("ssim_y", "SSIM-Y")) if ours[key] <= bicubic[key]]
+    verdict = (
+        f"does not beat bicubic on {' and '.join(behind)}" if behind else "beats bicubic on PSNR-Y and SSIM-Y"
+    ) + (
+        f" (PSNR-Y {ours['psnr_y'] - bicubic['psnr_y']:+.2f} dB, SSIM-Y "
+        f"{ours['ssim_y'] - bicubic['ssim_y']:+.4f})"
+    )
+    summary = (
+        f"{model.title}, x{SCALE}, tiny ({params / 1e6:.2f} M parameters, {size / 1e6:.1f} MB "
+        f"fp16): PSNR-Y {ours['psnr_y']:.2f} dB / SSIM-Y {ours['ssim_y']:.4f} on the 8 shared "
+        f"val crops vs bicubic {bicubic['psnr_y']:.2f} / {bicubic['ssim_y']:.4f}; {verdict}."
+    )
+    rows = [
+        ("bicubic", bicubic),
+        (f"RRDB stage 1 ({rrdb_record['steps']} steps)", rrdb),
+        (f"**{model.name}** (bundled, fp16 weights)", ours),
+        (f"{model.name}, fp32 source weights", fp32),
+    ]
+    table = ["| | PSNR-Y | SSIM-Y | PSNR-RGB | SSIM-RGB | ΔE76 | s/img |", "|---|---|---|---|---|---|---|"]
+    table += [
+        f"| {name} | {r['psnr_y']:.2f} | {r['ssim_y']:.4f} | {r['psnr_rgb']:.2f} | "
+        f"{r['ssim_rgb']:.4f} | {r['delta_e76']:.2f} | {r['seconds_per_image']:.2f} |"
+        for name, r in rows
+    ]
+    photos = sources(args.photos)
+    licences = sorted({row[2] for row in photos if len(row) > 2})
+    data = args.data or args.out / "data"
+    tiles = len(list_images(data / "train_tiles"))
+    backbone = (
+        "SRDiff (Li et al., 2022): diffusion of the residual over bicubic, conditioned on the "
+        "features of the stage-1 RRDB below (frozen; its weights are part of this model)"
+        if model is SRDIFF
+        else "SR3 (Saharia et al., 2021): image-space diffusion conditioned on the bicubic-"
+        "upsampled LR"
+    )
+    stage1 = [
+        f"- Stage-1 RRDB (`{RRDB.config}`): {rrdb_record['steps']} steps, "
+        f"{rrdb_record['seconds'] / 60:.1f} min on {rrdb_record['device']}."
+    ]
+    if model is not SRDIFF:
+        stage1 = []
+    options = " ".join(f"--{key.replace('_', '-')} {value}" for key, value in record["options"].items())
+    command = (
+        f"python benchmarks/train_default_models.py --train --export {options}\n"
+        "python benchmarks/train_default_models.py --evaluate"
+    )
+    lines = [
+        f"# {model.name}",
+        "",
+        summary,
+        "",
+        "## Use",
+        "",
+        "```bash",
+        f"yoda-sr upscale photo.jpg --model {model.name} --out sr/",
+        "```",
+        "",
+        f'`YodaPipeline.from_pretrained("{model.name}")` in Python. Sampling defaults: '
+        f"{config.sampling.sampler.upper()}-{config.sampling.steps}, YODA lower bound "
+        f"{config.yoda.lower_bound}, importance source `{config.attention.source}` (no ViT "
+        "weights needed). The weights are stored as fp16 and cast to float32 on load.",
+        "",
+        "## What it is",
+        "",
+        f"{backbone}, with YODA's attention-guided masks (each pixel is diffused for "
+        f"`T * (A + l)` of the T = {config.diffusion.num_train_timesteps} steps) in training "
+        f"and sampling. EMA weights (decay {config.train.ema_decay}). A small model trained "
+        "for minutes, meant to make `yoda-sr upscale` work out of the box and to show YODA at "
+        "work; not a reproduction of the paper's numbers (see docs/RESULTS.md).",
+        "",
+        "## Numbers",
+        "",
+        *table,
+        "",
+        f"Protocol (as `benchmarks/reproduce.py`): the {len(protocol['crops'])} centre crops of "
+        f"{VAL_SIZE} px of the shared val photos ({', '.join(protocol['crops'])}); LR = "
+        f"MATLAB-style bicubic down x{SCALE}, quantised to 8 bits; PSNR/SSIM with a crop border "
+        f"of {SCALE}, Y = BT.601 luma; ΔE76 = CIELAB distance of the mean colours; DDIM-"
+        f"{protocol['sample_steps']}, lower bound {config.yoda.lower_bound}, seed 0; evaluated "
+        f"on {protocol['device']}.",
+        "",
+        f"fp16 vs fp32 weights: the largest pixel difference between the two models' outputs "
+        f"is {ours['fp16_vs_fp32_max_abs']:.2e} (of 1); PSNR-Y differs by "
+        f"{ours['psnr_y'] - fp32['psnr_y']:+.4f} dB, SSIM-Y by "
+        f"{ours['ssim_y'] - fp32['ssim_y']:+.5f}.",
+        "",
+        "## Training",
+        "",
+        f"- {record['steps']} steps at batch {opts['batch']} of {opts['hr_size']} px HR "
+        f"patches (random crops with flips), seed {opts['seed']}, config `{record['config']}` "
+        f"(below); {record['seconds'] / 60:.1f} min of wall time on {record['device']}.",
+        *stage1,
+        f"- Data: the train photos of the project's shared set (`../shared/data/fetch_photos.sh`;"
+        f" {len([r for r in photos if r[0].startswith('train/')])} photos) cut into {tiles} "
+        f"tiles of {TILE} px (up to {PER_PHOTO} per photo); the val photos were not trained on.",
+        "",
+        "## Reproduce",
+        "",
+        "```bash",
+        "bash ../shared/data/fetch_photos.sh benchmarks/data/photos",
+        command,
+        "```",
+        "",
+        "## Data and licences",
+        "",
+        "The weights were trained on these photos (not shipped with the package); their "
+        f"licences: {'; '.join(licences) if licences else 'SOURCES.tsv not found'}. Whether "
+        "trained weights are a derivative work of their training images is not settled; "
+        "check the licences below before redistributing.",
+        "",
+        "| file | source | licence |",
+        "|---|---|---|",
+        *(f"| {' | '.join(row[:3])} |" for row in photos),
+        "",
+        "## Config",
+        "",
+        "```yaml",
+        yaml.safe_dump(config.to_dict(), sort_keys=False).rstrip(),
+        "```",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--train", action="store_true", help="train (or train on) the runs")
+    parser.add_argument("--export", action="store_true", help="write the bundled folders")
+    parser.add_argument("--evaluate", action="store_true", help="score them, write the cards")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    parser.add_argument("--minutes", type=float, default=6.0, help="training wall time in all")
+    parser.add_argument("--steps", type=int, default=1_000_000, help="at most this many per run")
+    parser.add_argument("--jobs", type=int, choices=(1, 2), default=1, help="training processes")
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--hr-size", type=int, default=96)
+    parser.add_argument("--num-workers", type=int, default=4, help="data loader workers per run")
+    parser.add_argument("--chunk", type=int, default=300, help="steps of the first chunk")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--sample-steps", type=int, default=50, help="DDIM steps (evaluation)")
+    parser.add_argument("--photos", type=Path, default=HERE / "data" / "photos")
+    parser.add_argument(
+        "--data", type=Path, default=None, help="cut tiles/crops (default OUT/data; made if absent)"
+    )
+    parser.add_argument("--out", type=Path, default=HERE / "out" / "default_models")
+    parser.add_argument(
+        "--bundle-dir", type=Path, default=ROOT / "src" / "yoda_sr" / "bundled_models"
+    )
+    args = parser.parse_args(argv)
+    if not (args.train or args.export or args.evaluate):
+        args.train = args.export = args.evaluate = True
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    if args.device == "cpu":
+        os.environ["ACCELERATE_USE_CPU"] = "true"  # the Trainer's accelerator, and its workers'
+    elif args.device == "cuda":
+        resolve_device("cuda")  # a clear error when there is no GPU
+    started = time.perf_counter()
+    if args.train:
+        train(args)
+    if args.export:
+        export(args)
+    if args.evaluate:
+        evaluate(args)
+    print(f"done in {math.ceil(time.perf_counter() - started)} s", flush=True)
+
+
+if __name__ == "__main__":
+    main()
