@@ -82,7 +82,6 @@ class RunResult:
     an HR reference was given. ``output_path`` is the written PNG.
     """
 
-    name: str
     lr: Tensor
     bicubic: Tensor
     output: Tensor
@@ -261,7 +260,6 @@ def upscale(
     else:
         description = model_defaults(pipe).description
     return RunResult(
-        name=name,
         lr=lr,
         bicubic=bicubic,
         output=output,
