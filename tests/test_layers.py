@@ -30,6 +30,7 @@ LAYERS = [
     {"pipeline"},
     {"jobs", "training"},
     {"evaluation"},
+    {"ui"},
     {"cli"},
 ]
 TIER = {unit: tier for tier, units in enumerate(LAYERS) for unit in units}
@@ -129,7 +130,10 @@ def test_attention_and_inference_load_neither_matplotlib_nor_training(imports):
     ("argv", "expected"),
     [
         (["--help"], 0),
-        *(([command, "--help"], 0) for command in ("attention", "train", "upscale", "evaluate")),
+        *(
+            ([command, "--help"], 0)
+            for command in ("attention", "train", "upscale", "evaluate", "ui")
+        ),
         (["compare", "--help"], 0),
         (["models", "--help"], 0),
         (["models"], 0),  # lists the bundled models
@@ -144,7 +148,7 @@ try:
     code = main({argv!r})
 except SystemExit as exc:
     code = exc.code
-print(json.dumps([code, sorted(m for m in ("torch", "diffusers", "transformers") if m in sys.modules)]))
+print(json.dumps([code, sorted(m for m in ("torch", "diffusers", "transformers", "gradio") if m in sys.modules)]))
 """
     exit_code, heavy = _run(code)
     assert exit_code == expected

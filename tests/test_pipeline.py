@@ -51,6 +51,19 @@ def test_zero_importance_zero_lower_bound_returns_bicubic(pipe):
     assert out.denoiser_calls == 0
 
 
+def test_step_callback_reports_every_sampling_step_without_changing_the_output(pipe):
+    calls = []
+    a = pipe(lr_image(8, 8), num_inference_steps=4, generator=torch.Generator().manual_seed(3))
+    b = pipe(
+        lr_image(8, 8),
+        num_inference_steps=4,
+        generator=torch.Generator().manual_seed(3),
+        step_callback=lambda done, total: calls.append((done, total)),
+    )
+    assert calls == [(1, 4), (2, 4), (3, 4), (4, 4)]
+    assert torch.equal(a.images, b.images)
+
+
 def test_save_pretrained_round_trip(pipe, tmp_path):
     pipe.save_pretrained(tmp_path / "saved")
     loaded = YodaPipeline.from_pretrained(tmp_path / "saved")

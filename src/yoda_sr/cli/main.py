@@ -17,6 +17,7 @@ COMMANDS = {
     "evaluate": "evaluate_cmd",
     "compare": "compare_cmd",
     "demo": "demo_cmd",
+    "ui": "ui_cmd",
 }
 
 

@@ -72,6 +72,7 @@ def yoda_sample(
     anchor_noise: str = "fixed",
     skip_inactive: bool = True,
     progress: bool = False,
+    step_callback: Callable[[int, int], None] | None = None,
 ) -> SampleOutput:
     """Run the reverse process with YODA masks.
 
@@ -88,6 +89,9 @@ def yoda_sample(
         skip_inactive: do not call the network for batch items whose mask is empty: their
             pixels are all overwritten by the blend, so deterministic sampling (DDIM, eta=0)
             gives the identical result; stochastic steps then draw noise for fewer items.
+        progress: show a tqdm bar over the visited timesteps.
+        step_callback: called after every visited timestep with ``(steps done, steps in
+            all)``, e.g. to feed a progress bar of a user interface.
     """
     if anchor_noise not in ANCHOR_NOISES:
         raise ValueError(f"anchor_noise must be 'fixed' or 'fresh', got {anchor_noise!r}")
@@ -137,5 +141,7 @@ def yoda_sample(
                 prediction, k, x[rows], generator=generator, **step_kwargs
             ).prev_sample.to(dtype)
         x = blend(stepped, anchor_prev, mask)
+        if step_callback is not None:
+            step_callback(i + 1, len(timesteps))
     out.sample = x
     return out

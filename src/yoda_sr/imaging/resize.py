@@ -168,7 +168,7 @@ def make_lr(hr: Tensor, scale: int) -> tuple[Tensor, Tensor]:
     Returns ``(hr_cropped, lr)``: the HR mod-cropped to multiples of ``scale`` and its MATLAB
     bicubic ``1/scale`` downscale, clamped and quantised to 8 bits (as if saved as PNG).
     """
-    hr = mod_crop(hr, scale)
     if min(hr.shape[-2:]) < scale:
         raise ValueError(f"image {tuple(hr.shape[-2:])} is smaller than the scale {scale}")
+    hr = mod_crop(hr, scale)
     return hr, quantize(downscale(hr, scale))

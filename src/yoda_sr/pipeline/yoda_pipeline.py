@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -217,6 +218,7 @@ class YodaPipeline:
         tile: int | None = None,
         tile_overlap: int = DEFAULT_TILE_OVERLAP,
         tile_skip_inactive: bool = True,
+        step_callback: Callable[[int, int], None] | None = None,
     ) -> UpscaleOutput:
         """Super-resolve ``lr`` (B, 3, h, w) in [0, 1] by ``scale``.
 
@@ -225,6 +227,8 @@ class YodaPipeline:
         Options left None come from the config (see :meth:`sampling_options`).
         ``tile`` (HR px) runs the network per step on overlapping tiles (bounded memory) and
         skips tiles with no active YODA pixel; see :mod:`yoda_sr.pipeline.tiling`.
+        ``step_callback(done, total)`` is called after every sampling step (not for a
+        regression model, which takes none).
         """
         options = self.sampling_options(
             sampler, num_inference_steps, eta, use_yoda, lower_bound, tile, tile_overlap
@@ -265,6 +269,7 @@ class YodaPipeline:
             generator=generator,
             anchor_noise=options.anchor_noise,
             progress=progress,
+            step_callback=step_callback,
         )
         images = self.model.to_image(result.sample, cond)[..., : h * self.scale, : w * self.scale]
         return UpscaleOutput(
