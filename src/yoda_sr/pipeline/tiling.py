@@ -20,6 +20,8 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
+from yoda_sr.pipeline.sparse import WindowStats
+
 
 def tile_starts(length: int, tile: int, stride: int) -> list[int]:
     """Start offsets covering ``length`` with windows of ``tile`` every ``stride`` pixels."""
@@ -45,7 +47,8 @@ class TiledDenoiser:
     ``multiple`` (the lcm of the UNet's required multiple and the scale, so LR-sized
     conditioning tensors such as SRDiff's encoder features are cut on whole LR pixels).
     Conditioning tensors are cut at their own resolution (HR or LR). Counters
-    ``tiles_evaluated`` / ``tiles_total`` accumulate over calls.
+    ``tiles_evaluated`` / ``tiles_total`` and ``stats`` (network calls, pixels evaluated)
+    accumulate over calls.
     """
 
     accepts_active_mask = True
@@ -65,6 +68,7 @@ class TiledDenoiser:
         self.window = ramp_window(self.tile, self.overlap)
         self.tiles_evaluated = 0
         self.tiles_total = 0
+        self.stats = WindowStats()
 
     def __call__(
         self, x_t: Tensor, timesteps: Tensor, active: Tensor | None = None, **condition: Tensor
@@ -94,6 +98,9 @@ class TiledDenoiser:
                 out[..., rows, cols] += prediction * window
                 weight[..., rows, cols] += window
                 self.tiles_evaluated += 1
+                self.stats.calls += 1
+                self.stats.windows += x_t.shape[0]
+                self.stats.pixels_evaluated += x_t.shape[0] * th * tw
         return out / weight.clamp_min(1e-8)
 
 

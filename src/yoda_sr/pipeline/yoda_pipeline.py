@@ -20,10 +20,12 @@ from yoda_sr.models import SRBackbone
 from yoda_sr.pipeline.components import load_model, save_components
 from yoda_sr.pipeline.hub import push_folder, resolve_model_folder
 from yoda_sr.pipeline.options import (
+    DEFAULT_DENSE_ABOVE,
     DEFAULT_TILE_OVERLAP,
     SamplingOptions,
     resolve_options,
 )
+from yoda_sr.pipeline.sparse import WindowedDenoiser
 from yoda_sr.pipeline.tiling import TiledDenoiser
 
 
@@ -33,7 +35,10 @@ class UpscaleOutput:
     (no YODA / regression model). ``denoiser_calls`` and ``active_fraction`` (per visited
     step) come from the sampler; ``timesteps`` are the visited diffusers indices. With
     tiling, ``tiles_evaluated`` of ``tiles_total`` tile evaluations ran (the others had no
-    active pixel under the mask)."""
+    active pixel under the mask). ``network_calls`` counts forward passes of the network
+    (a sparse step batches its windows into one, or a few with many windows);
+    ``pixels_evaluated`` the pixels fed to it, against ``pixels_dense`` for full-image calls
+    at every visited step."""
 
     images: Tensor
     importance: Tensor | None = None
@@ -42,6 +47,20 @@ class UpscaleOutput:
     timesteps: list[int] = field(default_factory=list)
     tiles_evaluated: int = 0
     tiles_total: int = 0
+    network_calls: int = 0
+    pixels_evaluated: int = 0
+    pixels_dense: int = 0
+
+    @property
+    def ideal_speedup(self) -> float:
+        """All pixel-steps / active pixel-steps of the visited masks (1.0 without YODA)."""
+        active = sum(self.active_fraction)
+        return len(self.active_fraction) / active if active > 0 else float("inf")
+
+    @property
+    def evaluated_fraction(self) -> float:
+        """Pixels this run fed to the network / pixels a dense run feeds it (0 when none)."""
+        return self.pixels_evaluated / self.pixels_dense if self.pixels_dense else 0.0
 
 
 class YodaPipeline:
@@ -121,9 +140,11 @@ class YodaPipeline:
         lower_bound: float | None = None,
         tile: int | None = None,
         tile_overlap: int = DEFAULT_TILE_OVERLAP,
+        sparse: bool | None = None,
     ) -> SamplingOptions:
-        """The options a call with these arguments samples with (None: the config's default);
-        ValueError names the first one out of range (see :func:`resolve_options`)."""
+        """The options a call with these arguments samples with (None: the config's or
+        library's default); ValueError names the first one out of range (see
+        :func:`resolve_options`)."""
         return resolve_options(
             self.config,
             self.is_diffusion,
@@ -134,6 +155,7 @@ class YodaPipeline:
             lower_bound=lower_bound,
             tile=tile,
             tile_overlap=tile_overlap,
+            sparse=sparse,
         )
 
     def estimate_memory(self, lr_size: tuple[int, int], tile: int | None = None) -> int:
@@ -213,6 +235,7 @@ class YodaPipeline:
         tile: int | None = None,
         tile_overlap: int = DEFAULT_TILE_OVERLAP,
         tile_skip_inactive: bool = True,
+        sparse: bool | None = None,
     ) -> UpscaleOutput:
         """Super-resolve ``lr`` (B, 3, h, w) in [0, 1] by ``scale``.
 
@@ -221,9 +244,11 @@ class YodaPipeline:
         Options left None come from the config (see :meth:`sampling_options`).
         ``tile`` (HR px) runs the network per step on overlapping tiles (bounded memory) and
         skips tiles with no active YODA pixel; see :mod:`yoda_sr.pipeline.tiling`.
+        ``sparse`` evaluates the network at each step only on windows around the pixels the
+        YODA mask diffuses (see :mod:`yoda_sr.pipeline.sparse`); False: full-image calls.
         """
         options = self.sampling_options(
-            sampler, num_inference_steps, eta, use_yoda, lower_bound, tile, tile_overlap
+            sampler, num_inference_steps, eta, use_yoda, lower_bound, tile, tile_overlap, sparse
         )
         lr = lr.to(self.device).float()
         if not self.is_diffusion:
@@ -238,15 +263,24 @@ class YodaPipeline:
             imp_padded = F.pad(importance.to(self.device), [p * s for p in pad], mode="replicate")
         cond = self.model.condition(lr_padded)
         scheduler = make_scheduler(self.config.diffusion, options.sampler)
-        denoiser = self.model
+        multiple = math.lcm(self.model.required_multiple, self.scale)
+        denoiser: TiledDenoiser | WindowedDenoiser
         if options.tile is not None:
-            multiple = math.lcm(self.model.required_multiple, self.scale)
             denoiser = TiledDenoiser(
                 self.model,
                 options.tile,
                 options.tile_overlap,
                 multiple,
                 skip_inactive=tile_skip_inactive,
+            )
+        else:
+            # Dense sampling is the same wrapper making full-image calls only (its counters).
+            denoiser = WindowedDenoiser(
+                self.model,
+                options.sparse_cores,
+                options.sparse_halo,
+                multiple,
+                dense_above=DEFAULT_DENSE_ABOVE if options.sparse else 0.0,
             )
         result = yoda_sample(
             denoiser,
@@ -271,6 +305,9 @@ class YodaPipeline:
             timesteps=result.timesteps,
             tiles_evaluated=getattr(denoiser, "tiles_evaluated", 0),
             tiles_total=getattr(denoiser, "tiles_total", 0),
+            network_calls=denoiser.stats.calls,
+            pixels_evaluated=denoiser.stats.pixels_evaluated,
+            pixels_dense=len(result.timesteps) * result.sample[:, 0].numel(),
         )
 
     def _lr_multiple(self) -> int:
