@@ -45,7 +45,7 @@ from yoda_sr.imaging import imresize, list_images, load_image, quantize
 from yoda_sr.metrics import psnr
 from yoda_sr.models import build_model
 from yoda_sr.pipeline import UpscaleOutput, YodaPipeline
-from yoda_sr.pipeline.options import DEFAULT_SPARSE_CORES
+from yoda_sr.pipeline.options import DEFAULT_SPARSE_CORES, DEFAULT_SPARSE_HALO
 
 PHOTOS = Path(__file__).resolve().parent / "data" / "photos" / "val"
 T = TypeVar("T")
@@ -151,11 +151,12 @@ def measure(
     crops: list[tuple[str, Tensor]],
     lower: float,
     steps: int,
+    halo: int,
 ) -> Row:
     """Dense and sparse runs of every crop with one importance map and lower bound."""
     row = Row()
     for index, (_, hr) in enumerate(crops):
-        add_photo(row, pipe, source, hr, lower, steps, count_flops=index == 0)
+        add_photo(row, pipe, source, hr, lower, steps, halo, count_flops=index == 0)
     return row
 
 
@@ -166,6 +167,7 @@ def add_photo(
     hr: Tensor,
     lower: float,
     steps: int,
+    halo: int,
     count_flops: bool,
 ) -> None:
     """Add one crop's dense and sparse runs to ``row``; with ``count_flops`` first count the
@@ -187,6 +189,7 @@ def add_photo(
             importance=importance,
             generator=torch.Generator().manual_seed(0),
             sparse=sparse,
+            sparse_halo=halo,
         )
         out.images = out.images.cpu()
         return out
@@ -223,6 +226,9 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=20, help="DDIM steps")
     parser.add_argument("--lower-bounds", default=None, help="default: the config's and 0")
     parser.add_argument("--dinov2", default=None, help="local DINOv2 folder: also its map")
+    parser.add_argument(
+        "--halo", type=int, default=DEFAULT_SPARSE_HALO, help="sparse windows' halo (HR px)"
+    )
     parser.add_argument("--limit", type=int, default=None, help="first N photos")
     parser.add_argument("--device", default="cpu", help="cpu, cuda, ...")
     parser.add_argument("--quick", action="store_true", help="128 px, 2 photos, DDIM-4")
@@ -241,15 +247,16 @@ def main() -> None:
         lower_bounds = [float(v) for v in args.lower_bounds.split(",")]
     print(
         f"{args.model or 'random sr3_tiny'} (x{pipe.scale}), DDIM-{args.steps}, device "
-        f"{pipe.device}, {torch.get_num_threads()} threads, photos {args.photos}; "
-        f"seams at multiples of {min(DEFAULT_SPARSE_CORES)} px"
+        f"{pipe.device}, {torch.get_num_threads()} threads, photos {args.photos}; sparse "
+        f"cores {DEFAULT_SPARSE_CORES} px, halo {args.halo} px; seams at multiples of "
+        f"{min(DEFAULT_SPARSE_CORES)} px"
     )
     print(HEADER, flush=True)
     for size in (int(v) for v in args.sizes.split(",")):
         crops = centre_crops(args.photos, size, args.limit)
         for name, source in sources.items():
             for lower in lower_bounds:
-                row = measure(pipe, source, crops, lower, args.steps)
+                row = measure(pipe, source, crops, lower, args.steps, args.halo)
                 print(row.line(size, name, lower), flush=True)
 
 

@@ -21,6 +21,7 @@ from yoda_sr.pipeline.components import load_model, save_components
 from yoda_sr.pipeline.hub import push_folder, resolve_model_folder
 from yoda_sr.pipeline.options import (
     DEFAULT_DENSE_ABOVE,
+    DEFAULT_SPARSE_HALO,
     DEFAULT_TILE_OVERLAP,
     SamplingOptions,
     resolve_options,
@@ -141,6 +142,7 @@ class YodaPipeline:
         tile: int | None = None,
         tile_overlap: int = DEFAULT_TILE_OVERLAP,
         sparse: bool | None = None,
+        sparse_halo: int = DEFAULT_SPARSE_HALO,
     ) -> SamplingOptions:
         """The options a call with these arguments samples with (None: the config's or
         library's default); ValueError names the first one out of range (see
@@ -156,6 +158,7 @@ class YodaPipeline:
             tile=tile,
             tile_overlap=tile_overlap,
             sparse=sparse,
+            sparse_halo=sparse_halo,
         )
 
     def estimate_memory(self, lr_size: tuple[int, int], tile: int | None = None) -> int:
@@ -236,6 +239,7 @@ class YodaPipeline:
         tile_overlap: int = DEFAULT_TILE_OVERLAP,
         tile_skip_inactive: bool = True,
         sparse: bool | None = None,
+        sparse_halo: int = DEFAULT_SPARSE_HALO,
     ) -> UpscaleOutput:
         """Super-resolve ``lr`` (B, 3, h, w) in [0, 1] by ``scale``.
 
@@ -245,10 +249,19 @@ class YodaPipeline:
         ``tile`` (HR px) runs the network per step on overlapping tiles (bounded memory) and
         skips tiles with no active YODA pixel; see :mod:`yoda_sr.pipeline.tiling`.
         ``sparse`` evaluates the network at each step only on windows around the pixels the
-        YODA mask diffuses (see :mod:`yoda_sr.pipeline.sparse`); False: full-image calls.
+        YODA mask diffuses (see :mod:`yoda_sr.pipeline.sparse`), with ``sparse_halo`` HR px
+        of context around each window's core; False: full-image calls.
         """
         options = self.sampling_options(
-            sampler, num_inference_steps, eta, use_yoda, lower_bound, tile, tile_overlap, sparse
+            sampler,
+            num_inference_steps,
+            eta,
+            use_yoda,
+            lower_bound,
+            tile,
+            tile_overlap,
+            sparse,
+            sparse_halo,
         )
         lr = lr.to(self.device).float()
         if not self.is_diffusion:
