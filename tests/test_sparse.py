@@ -103,12 +103,13 @@ def test_batched_windows_equal_windows_one_by_one_on_a_unet():
     t = torch.tensor([50])
     kwargs = {"core": 16, "halo": 8, "multiple": 4, "dense_above": float("inf")}
     with torch.no_grad():
-        batched = WindowedDenoiser(model, max_windows=64, **kwargs)(
-            x, t, active=active, lr_up=lr_up
-        )
-        single = WindowedDenoiser(model, max_windows=1, **kwargs)(x, t, active=active, lr_up=lr_up)
-    torch.testing.assert_close(batched, single, rtol=0, atol=1e-5)
-    assert batched.abs().sum() > 0
+        batched = WindowedDenoiser(model, **kwargs)
+        single = WindowedDenoiser(model, max_pixels=32 * 32, **kwargs)
+        batched_out = batched(x, t, active=active, lr_up=lr_up)
+        single_out = single(x, t, active=active, lr_up=lr_up)
+    torch.testing.assert_close(batched_out, single_out, rtol=0, atol=1e-5)
+    assert batched_out.abs().sum() > 0
+    assert batched.stats.calls == 1 and single.stats.calls == single.stats.windows > 1
 
 
 def test_the_candidate_core_size_covering_the_fewest_pixels_is_used():

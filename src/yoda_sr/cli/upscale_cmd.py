@@ -48,7 +48,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="run the network on HR tiles of this size (bounded memory; skips inactive tiles)",
     )
     parser.add_argument(
-        "--tile-overlap", type=int, default=DEFAULT_TILE_OVERLAP, help="tile overlap in HR px"
+        "--tile-overlap",
+        type=int,
+        default=DEFAULT_TILE_OVERLAP,
+        help="HR px of context around the core each tile writes",
     )
     add_sparse_argument(parser)
     parser.add_argument(

@@ -14,8 +14,8 @@ from yoda_sr.diffusion.config import SAMPLERS
 if TYPE_CHECKING:
     from yoda_sr.config import ExperimentConfig
 
-# Overlap (HR px) of neighbouring tiles when the network runs on tiles.
-DEFAULT_TILE_OVERLAP = 32
+# Context (HR px) a tile gives around the core it writes when the network runs on tiles.
+DEFAULT_TILE_OVERLAP = 16
 # Sparse sampling: candidate core sizes and the halo (HR px) of the windows evaluated around
 # active pixels, and the fraction of the image above which one full-image call replaces the
 # windows (measured by ``benchmarks/sparse_speed.py``).

@@ -5,17 +5,19 @@ every other pixel with the anchor). :class:`WindowedDenoiser` splits the image i
 *cores* (``core`` px squares; with several candidate sizes, at each step the size whose
 windows cover the fewest pixels), keeps the cores holding an active pixel, cuts a window of
 ``core + 2 * halo`` px around each (shifted inside the image at the borders, so no padding is
-invented), evaluates all windows of a step in one batched call (``max_windows`` per call
+invented), evaluates all windows of a step in one batched call (``max_pixels`` per call
 bounds memory) and writes back only their cores. The halo gives the network the context it
 would have seen in the full image; ``halo`` is the knob between exactness and speed
 (``benchmarks/sparse_speed.py`` measures both).
 
 When the windows would cover more pixels than ``dense_above`` times the image, one
 full-image call is cheaper and is made instead (``dense_above=0`` is the dense sampler with
-the same counters). YODA's masks only grow as ``t`` falls, so a chain makes its window calls
-first and its full-image calls last, never going back. The same class with ``active=None``
-evaluates every core, without blending seams: each output pixel comes from exactly one
-window.
+the same counters), as it is when one window would cover the whole image. YODA's masks
+only grow as ``t`` falls, so a chain makes its window calls first and its full-image calls
+last, never going back. With ``dense_above=inf`` and
+``max_pixels`` set it is tiled inference in bounded memory (the pipeline's ``tile``): only
+windows around active cores are evaluated, without blending seams, since each output pixel
+comes from exactly one window.
 
 Gather and scatter are single advanced-indexing operations, so the per-step overhead does
 not grow with the number of windows in Python. Written by hand because neither diffusers nor
@@ -39,7 +41,8 @@ class WindowStats:
     """Work done over all calls: network calls, windows, and pixels evaluated vs dense.
 
     ``pixels_dense`` counts the pixels a full-image call would have evaluated at each call
-    (batch items x H x W), ``pixels_evaluated`` the pixels actually fed to the network.
+    (batch items x H x W), ``pixels_evaluated`` the pixels actually fed to the network,
+    ``cores_total`` the grid cells of the core size used, at each call.
     """
 
     calls: int = 0
@@ -47,6 +50,7 @@ class WindowStats:
     windows: int = 0
     pixels_evaluated: int = 0
     pixels_dense: int = 0
+    cores_total: int = 0
 
 
 class WindowedDenoiser:
@@ -59,7 +63,8 @@ class WindowedDenoiser:
         halo: context around each core in HR px (rounded up to ``multiple``).
         multiple: window offsets and sizes are multiples of this (lcm of the UNet's required
             multiple and the scale, so LR-resolution conditioning is cut on whole pixels).
-        max_windows: windows per network call (bounds memory).
+        max_pixels: at most this many pixels per network call, but at least one window
+            (bounds memory); None: all windows of a step in one call.
         dense_above: make one full-image call when the windows would cover more than this
             fraction of the image's pixels.
     """
@@ -72,19 +77,16 @@ class WindowedDenoiser:
         core: int | tuple[int, ...],
         halo: int,
         multiple: int = 1,
-        max_windows: int = 256,
+        max_pixels: int | None = None,
         dense_above: float = 0.9,
     ) -> None:
         sizes = (core,) if isinstance(core, int) else tuple(core)
-        if not sizes or min(sizes) < 1 or halo < 0 or max_windows < 1:
-            raise ValueError(
-                f"core must be >= 1, halo >= 0 and max_windows >= 1, got {core}, {halo}, "
-                f"{max_windows}"
-            )
+        if not sizes or min(sizes) < 1 or halo < 0:
+            raise ValueError(f"core must be >= 1 and halo >= 0, got {core}, {halo}")
         self.model = model
         self.cores = tuple(sorted({math.ceil(size / multiple) * multiple for size in sizes}))
         self.halo = math.ceil(halo / multiple) * multiple
-        self.max_windows = max_windows
+        self.max_pixels = max_pixels
         self.dense_above = dense_above
         self.stats = WindowStats()
 
@@ -102,17 +104,20 @@ class WindowedDenoiser:
             (self._pick(wanted, size) for size in self.cores),
             key=lambda choice: len(choice[1]) * self._window(choice[0], height, width),
         )
+        self.stats.cores_total += batch * -(-height // core) * -(-width // core)
         if len(picked) == 0:
             return torch.zeros_like(x_t)
         win_h, win_w = min(core + 2 * self.halo, height), min(core + 2 * self.halo, width)
-        if len(picked) * win_h * win_w > self.dense_above * batch * height * width:
+        whole = win_h == height and win_w == width
+        if whole or len(picked) * win_h * win_w > self.dense_above * batch * height * width:
             self.stats.calls += 1
             self.stats.dense_calls += 1
             self.stats.pixels_evaluated += batch * height * width
             return self.model(x_t, timesteps, **condition)
         out = torch.zeros_like(x_t)
         t_all = timesteps.reshape(-1).expand(batch) if timesteps.numel() == 1 else timesteps
-        for chunk in picked.split(self.max_windows):
+        per_call = len(picked) if self.max_pixels is None else self.max_pixels // (win_h * win_w)
+        for chunk in picked.split(max(per_call, 1)):
             items = chunk[:, 0]
             y0, x0 = chunk[:, 1] * core, chunk[:, 2] * core
             top = (y0 - self.halo).clamp(0, height - win_h)
