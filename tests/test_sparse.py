@@ -1,9 +1,15 @@
-"""Sparse (windowed) denoiser evaluation: exactness, skipped work, batching."""
+"""Sparse (windowed) denoiser evaluation: exactness, skipped work, batching, and sparse
+sampling through the pipeline against dense sampling."""
 
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import TINY_SR3_OVERRIDES, gaussian_blob_importance
 
+from yoda_sr.config import ExperimentConfig
+from yoda_sr.metrics import psnr
+from yoda_sr.models import build_model
+from yoda_sr.pipeline import YodaPipeline
 from yoda_sr.pipeline.sparse import WindowedDenoiser
 
 
@@ -97,14 +103,65 @@ def test_batched_windows_equal_windows_one_by_one_on_a_unet():
     t = torch.tensor([50])
     kwargs = {"core": 16, "halo": 8, "multiple": 4, "dense_above": float("inf")}
     with torch.no_grad():
-        batched = WindowedDenoiser(model, max_windows=64, **kwargs)(
-            x, t, active=active, lr_up=lr_up
-        )
-        single = WindowedDenoiser(model, max_windows=1, **kwargs)(x, t, active=active, lr_up=lr_up)
-    torch.testing.assert_close(batched, single, rtol=0, atol=1e-5)
-    assert batched.abs().sum() > 0
+        batched = WindowedDenoiser(model, **kwargs)
+        single = WindowedDenoiser(model, max_pixels=32 * 32, **kwargs)
+        batched_out = batched(x, t, active=active, lr_up=lr_up)
+        single_out = single(x, t, active=active, lr_up=lr_up)
+    torch.testing.assert_close(batched_out, single_out, rtol=0, atol=1e-5)
+    assert batched_out.abs().sum() > 0
+    assert batched.stats.calls == 1 and single.stats.calls == single.stats.windows > 1
+
+
+def test_the_candidate_core_size_covering_the_fewest_pixels_is_used():
+    model = Conv3()
+    x, t, features = inputs(batch=1)
+    active = torch.zeros(1, 1, 48, 64)
+    active[..., 0:2, 0:2] = 1  # one corner: the smallest core wins
+    windowed = WindowedDenoiser(model, core=(8, 32), halo=4, multiple=4)
+    windowed(x, t, active=active, features=features)
+    assert windowed.stats.windows == 1 and windowed.stats.pixels_evaluated == 16 * 16
 
 
 def test_bad_settings_are_rejected():
     with pytest.raises(ValueError, match="core"):
         WindowedDenoiser(Conv3(), core=0, halo=4)
+    with pytest.raises(ValueError, match="core"):
+        WindowedDenoiser(Conv3(), core=(), halo=4)
+
+
+@pytest.fixture(scope="module")
+def pipe() -> YodaPipeline:
+    config = ExperimentConfig.load("sr3_tiny", [*TINY_SR3_OVERRIDES, "sampling.steps=4"])
+    torch.manual_seed(0)
+    return YodaPipeline(build_model(config.model), config)
+
+
+def sample(pipe: YodaPipeline, lr: torch.Tensor, **kwargs):
+    return pipe(lr, generator=torch.Generator().manual_seed(3), **kwargs)
+
+
+def test_sparse_equals_dense_where_every_pixel_is_active(pipe):
+    lr = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    sparse = sample(pipe, lr, lower_bound=1.0, sparse=True)
+    dense = sample(pipe, lr, lower_bound=1.0, sparse=False)
+    assert torch.equal(sparse.images, dense.images)
+    assert sparse.pixels_evaluated == dense.pixels_evaluated == dense.pixels_dense
+    assert sparse.ideal_speedup == 1.0 and sparse.evaluated_fraction == 1.0
+
+
+def test_sparse_sampling_makes_no_network_call_when_nothing_is_active(pipe):
+    lr = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    out = sample(pipe, lr, lower_bound=0.0, importance=torch.zeros(1, 1, 128, 128), sparse=True)
+    assert out.network_calls == 0 and out.pixels_evaluated == 0 and out.denoiser_calls == 0
+    assert out.pixels_dense == 4 * 128 * 128
+    torch.testing.assert_close(out.images, ((pipe.model.condition(lr)["lr_up"] + 1) / 2).clamp(0, 1))
+
+
+def test_sparse_output_is_close_to_dense_at_a_fraction_of_the_work(pipe):
+    lr = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    importance = gaussian_blob_importance((128, 128), centers=((0.3, 0.3),), sigma=0.08)
+    sparse = sample(pipe, lr, lower_bound=0.0, importance=importance, sparse=True)
+    dense = sample(pipe, lr, lower_bound=0.0, importance=importance, sparse=False)
+    assert psnr(sparse.images[0], dense.images[0]) > 35.0
+    assert sparse.evaluated_fraction < 0.5 < dense.evaluated_fraction == 1.0
+    assert sparse.ideal_speedup == dense.ideal_speedup > 2.0

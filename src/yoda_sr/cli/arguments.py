@@ -19,3 +19,18 @@ def unit_float(text: str) -> float:
     if not 0.0 <= value <= 1.0:
         raise argparse.ArgumentTypeError(f"must lie in [0, 1], got {text}")
     return value
+
+
+def add_sparse_argument(parser: argparse.ArgumentParser) -> None:
+    """``--sparse/--dense``: evaluate the network only around the pixels YODA diffuses."""
+    from yoda_sr.pipeline.options import DEFAULT_SPARSE
+
+    parser.add_argument(
+        "--sparse",
+        action=argparse.BooleanOptionalAction,
+        default=DEFAULT_SPARSE,
+        help=(
+            "--sparse runs the network at each step only on windows around the pixels the "
+            "YODA mask diffuses; --dense on whole images (default: %(default)s)"
+        ),
+    )

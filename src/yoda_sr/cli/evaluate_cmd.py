@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from yoda_sr.cli.arguments import positive_int
+from yoda_sr.cli.arguments import add_sparse_argument, positive_int
 from yoda_sr.diffusion.config import SAMPLERS
 from yoda_sr.metrics.protocol import LPIPS_NET, LPIPS_NETS
 from yoda_sr.pipeline.options import WEIGHTS
@@ -39,6 +39,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--lower-bound", type=float, default=None, help="YODA lower bound l in [0, 1]"
     )
+    add_sparse_argument(parser)
     parser.add_argument("--limit", type=positive_int, default=None, help="first N images only")
     parser.add_argument("--seed", type=int, default=0, help="image i is sampled with seed + i")
     parser.add_argument("--lpips-net", choices=LPIPS_NETS, default=LPIPS_NET)
@@ -76,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
             eta=args.eta,
             use_yoda=not args.no_yoda,
             lower_bound=args.lower_bound,
+            sparse=args.sparse,
             seed=args.seed,
             num_samples=args.samples,
             progress=True,
@@ -92,6 +94,13 @@ def run(args: argparse.Namespace) -> int:
             f"PSNR-RGB {means['psnr_rgb']:.2f} dB, dE2000 {means['delta_e2000']:.3f}, "
             f"{means['seconds_per_image']:.2f} s/image"
             + (f", LPIPS {means['lpips']:.4f}" if means["lpips"] is not None else "")
+            + (
+                f"; ideal speed-up {means['ideal_speedup']:.2f}x, "
+                f"{means['denoiser_calls']:.0f} denoiser calls, "
+                f"{means['evaluated_fraction']:.1%} of dense pixels evaluated"
+                if means["ideal_speedup"] is not None
+                else ""
+            )
         )
     if not lpips["available"]:
         print(f"LPIPS not computed: {lpips['unavailable_reason']}")

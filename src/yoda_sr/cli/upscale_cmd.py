@@ -5,10 +5,15 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
+from yoda_sr.cli.arguments import add_sparse_argument
 from yoda_sr.diffusion.config import SAMPLERS
 from yoda_sr.pipeline.bundled import DEFAULT_MODEL
 from yoda_sr.pipeline.options import DEFAULT_TILE_OVERLAP
+
+if TYPE_CHECKING:
+    from yoda_sr.pipeline import UpscaleOutput
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -52,12 +57,28 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="run the network on HR tiles of this size (bounded memory; skips inactive tiles)",
     )
     parser.add_argument(
-        "--tile-overlap", type=int, default=DEFAULT_TILE_OVERLAP, help="tile overlap in HR px"
+        "--tile-overlap",
+        type=int,
+        default=DEFAULT_TILE_OVERLAP,
+        help="HR px of context around the core each tile writes",
     )
+    add_sparse_argument(parser)
     parser.add_argument(
         "--device", default=None, help="cpu, cuda, cuda:1, ... (default: cuda if available)"
     )
     parser.set_defaults(func=run)
+
+
+def print_work(name: str, result: UpscaleOutput) -> None:
+    """One line per image: the network work of its sampling run."""
+    if not result.active_fraction:
+        return
+    print(
+        f"{name}: ideal speed-up {result.ideal_speedup:.2f}x, {result.denoiser_calls} "
+        f"denoiser calls ({result.network_calls} network calls), "
+        f"{result.pixels_evaluated} pixels evaluated "
+        f"({result.evaluated_fraction:.1%} of dense)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -83,8 +104,10 @@ def run(args: argparse.Namespace) -> int:
             save_masks=args.save_masks,
             tile=args.tile,
             tile_overlap=args.tile_overlap,
+            sparse=args.sparse,
             progress=shard.is_main,
             shard=shard,
+            report=print_work,
         )
     except (FileNotFoundError, ValueError, WeightsNotFoundError) as exc:
         print(f"yoda-sr upscale: error: {exc}", file=sys.stderr)

@@ -79,7 +79,7 @@ def yoda_sample(
     Args:
         denoiser: ``(x_t, timesteps, **condition) -> prediction`` (epsilon or x_0). A
             denoiser with ``accepts_active_mask = True`` also receives ``active=M_t`` and
-            may skip regions where it is 0 (see :mod:`yoda_sr.pipeline.tiling`).
+            may skip regions where it is 0 (see :mod:`yoda_sr.pipeline.sparse`).
         scheduler: diffusers DDPMScheduler or DDIMScheduler (state is reset here).
         anchor: (B, C, H, W) value of undiffused pixels in the diffusion space.
         importance: (B, 1, H, W) in [0, 1]; ``None`` is the plain baseline (M = 1).

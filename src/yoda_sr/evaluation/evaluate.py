@@ -77,6 +77,8 @@ CSV_COLUMNS = (
     "seconds",
     "denoiser_calls",
     "active_fraction",
+    "ideal_speedup",
+    "evaluated_fraction",
     "seed",
 )
 
@@ -171,6 +173,8 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
     out["seconds_per_image"] = _mean([row["seconds"] for row in rows])
     out["denoiser_calls"] = _mean([row["denoiser_calls"] for row in rows])
     out["mean_active_fraction"] = _mean([row["active_fraction"] for row in rows])
+    out["ideal_speedup"] = _mean([row["ideal_speedup"] for row in rows])
+    out["evaluated_fraction"] = _mean([row["evaluated_fraction"] for row in rows])
     return out
 
 
@@ -230,6 +234,7 @@ def score_images(
             use_yoda=options.use_yoda,
             lower_bound=options.lower_bound,
             generator=torch.Generator().manual_seed(image_seed),
+            sparse=options.sparse,
         )
         output = result.images[0].float().cpu()  # the copy also waits for the GPU
         seconds = time.perf_counter() - started
@@ -249,6 +254,8 @@ def score_images(
                 "seconds": bicubic_seconds,
                 "denoiser_calls": None,
                 "active_fraction": None,
+                "ideal_speedup": None,
+                "evaluated_fraction": None,
                 "seed": None,
             },
             model_row={
@@ -258,6 +265,8 @@ def score_images(
                 "seconds": seconds,
                 "denoiser_calls": result.denoiser_calls if diffusion else None,
                 "active_fraction": sum(fractions) / len(fractions) if fractions else None,
+                "ideal_speedup": result.ideal_speedup if diffusion else None,
+                "evaluated_fraction": result.evaluated_fraction if diffusion else None,
                 "seed": image_seed if diffusion else None,
             },
         )
@@ -325,6 +334,7 @@ def _summary(
         eta=options.eta,
         yoda=options.use_yoda,
         lower_bound=options.lower_bound,
+        sparse=options.sparse if diffusion else None,
         attention=config.attention.source if options.use_yoda else None,
         seed=seed if diffusion else None,
         seeds="image i (sorted order) uses torch.Generator().manual_seed(seed + i)"
@@ -362,6 +372,7 @@ def evaluate_pipeline(
     eta: float | None = None,
     use_yoda: bool = True,
     lower_bound: float | None = None,
+    sparse: bool | None = None,
     seed: int = 0,
     lpips_metric: LpipsMetric | None = None,
     num_samples: int = 4,
@@ -379,7 +390,8 @@ def evaluate_pipeline(
         images: pairs from :func:`load_eval_images`.
         out_dir: results folder (created; files in it are overwritten).
         label: method name in tables; default from :func:`default_label`.
-        sampler, steps, eta, use_yoda, lower_bound: as for :class:`YodaPipeline`; ``None``
+        sampler, steps, eta, use_yoda, lower_bound, sparse: as for :class:`YodaPipeline`;
+            ``None``
             means the model config's default (the values used are recorded).
         seed: image ``i`` is sampled with ``torch.Generator().manual_seed(seed + i)``.
         lpips_metric: LPIPS scorer; default :class:`LpipsMetric` on the pipeline's device.
@@ -402,7 +414,7 @@ def evaluate_pipeline(
                 f"image {image.name}: HR {tuple(image.hr.shape[1:])} is not the LR size "
                 f"{tuple(image.lr.shape[1:])} x{scale}; does --scale match the model's?"
             )
-    options = pipe.sampling_options(sampler, steps, eta, use_yoda, lower_bound)
+    options = pipe.sampling_options(sampler, steps, eta, use_yoda, lower_bound, sparse=sparse)
     label = label or default_label(pipe, options)
     if label == BICUBIC:
         raise ValueError(f"label {BICUBIC!r} is reserved for the reference row")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import torch
@@ -17,7 +17,7 @@ from yoda_sr.imaging import (
     read_image_size,
     save_image,
 )
-from yoda_sr.pipeline import DEFAULT_TILE_OVERLAP, YodaPipeline
+from yoda_sr.pipeline import DEFAULT_TILE_OVERLAP, UpscaleOutput, YodaPipeline
 from yoda_sr.viz import mask_strip
 
 
@@ -34,8 +34,10 @@ def upscale_files(
     save_masks: bool = False,
     tile: int | None = None,
     tile_overlap: int = DEFAULT_TILE_OVERLAP,
+    sparse: bool | None = None,
     progress: bool = False,
     shard: Shard | None = None,
+    report: Callable[[str, UpscaleOutput], None] | None = None,
 ) -> list[ImageReadError]:
     """Write ``<name>_x<scale>.png`` (and ``<name>_masks.png`` with ``save_masks``) into
     ``out_dir`` for each LR image file, each sampled with ``seed``.
@@ -46,9 +48,12 @@ def upscale_files(
     input, an unusable ``out_dir``, or (InsufficientMemoryError) an input estimated not to
     fit in the device's memory. Unreadable inputs are skipped; their errors are returned.
     Under a multi-process launcher, ``shard`` (:func:`~yoda_sr.distributed.shard_for`) makes
-    this process handle the inputs ``i`` with ``i % count == index``.
+    this process handle the inputs ``i`` with ``i % count == index``. ``report(path,
+    result)`` is called after each image (e.g. to print its sampling work).
     """
-    options = pipe.sampling_options(sampler, steps, eta, use_yoda, lower_bound, tile, tile_overlap)
+    options = pipe.sampling_options(
+        sampler, steps, eta, use_yoda, lower_bound, tile, tile_overlap, sparse
+    )
     suffixes = [f"_x{pipe.scale}.png"] + (["_masks.png"] if save_masks else [])
     prefixes = output_prefixes(inputs, out_dir, suffixes)
     prepare_output_dir(out_dir)
@@ -78,7 +83,10 @@ def upscale_files(
             progress=progress,
             tile=options.tile,
             tile_overlap=options.tile_overlap,
+            sparse=options.sparse,
         )
+        if report is not None:
+            report(str(path), result)
         outputs = [prefix.with_name(prefix.name + suffix) for suffix in suffixes]
         save_image(result.images[0], outputs[0])
         if save_masks and result.importance is not None:

@@ -14,8 +14,16 @@ from yoda_sr.diffusion.config import SAMPLERS
 if TYPE_CHECKING:
     from yoda_sr.config import ExperimentConfig
 
-# Overlap (HR px) of neighbouring tiles when the network runs on tiles.
-DEFAULT_TILE_OVERLAP = 32
+# Context (HR px) a tile gives around the core it writes when the network runs on tiles.
+DEFAULT_TILE_OVERLAP = 16
+# Sparse sampling: candidate core sizes and the halo (HR px) of the windows evaluated around
+# active pixels, and the fraction of the image above which one full-image call replaces the
+# windows (measured by ``benchmarks/sparse_speed.py``).
+DEFAULT_SPARSE_CORES = (16, 32, 64)
+DEFAULT_SPARSE_HALO = 8
+DEFAULT_DENSE_ABOVE = 0.9
+# Whether sampling is sparse when the caller does not say.
+DEFAULT_SPARSE = False
 # Which weights of a training run ``YodaPipeline.from_pretrained`` can load; the first is its
 # default.
 WEIGHTS = ("ema", "model")
@@ -27,6 +35,9 @@ class SamplingOptions:
 
     ``sampler``, ``steps`` and ``eta`` are None for a regression model (no diffusion);
     ``lower_bound`` is None when YODA is off; ``tile`` None runs the network on whole images.
+    ``sparse`` evaluates the network only on windows (``sparse_cores`` px cores with a
+    ``sparse_halo`` px halo) around pixels the YODA mask diffuses at each step, see
+    :mod:`yoda_sr.pipeline.sparse`; it changes nothing without YODA.
     """
 
     sampler: str | None
@@ -37,6 +48,9 @@ class SamplingOptions:
     anchor_noise: str
     tile: int | None = None
     tile_overlap: int = DEFAULT_TILE_OVERLAP
+    sparse: bool = DEFAULT_SPARSE
+    sparse_cores: tuple[int, ...] = DEFAULT_SPARSE_CORES
+    sparse_halo: int = DEFAULT_SPARSE_HALO
 
 
 def resolve_options(
@@ -49,6 +63,9 @@ def resolve_options(
     lower_bound: float | None = None,
     tile: int | None = None,
     tile_overlap: int = DEFAULT_TILE_OVERLAP,
+    sparse: bool | None = None,
+    sparse_cores: tuple[int, ...] = DEFAULT_SPARSE_CORES,
+    sparse_halo: int = DEFAULT_SPARSE_HALO,
 ) -> SamplingOptions:
     """Fill the options left None from ``config`` and check the given ones.
 
@@ -75,6 +92,11 @@ def resolve_options(
         raise ValueError(f"tile must be a positive number of HR pixels, got {tile}")
     if tile_overlap < 0:
         raise ValueError(f"tile overlap must be >= 0, got {tile_overlap}")
+    if not sparse_cores or min(sparse_cores) < 1 or sparse_halo < 0:
+        raise ValueError(
+            f"sparse cores must be >= 1 and the sparse halo >= 0 HR px, got {sparse_cores}, "
+            f"{sparse_halo}"
+        )
     use_yoda = use_yoda and config.yoda.enabled
     if use_yoda and lower_bound is None:
         lower_bound = config.yoda.lower_bound
@@ -87,4 +109,7 @@ def resolve_options(
         anchor_noise=sampling.anchor_noise,
         tile=tile,
         tile_overlap=tile_overlap,
+        sparse=DEFAULT_SPARSE if sparse is None else sparse,
+        sparse_cores=sparse_cores,
+        sparse_halo=sparse_halo,
     )

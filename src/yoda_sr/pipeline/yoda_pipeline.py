@@ -21,20 +21,26 @@ from yoda_sr.models import SRBackbone
 from yoda_sr.pipeline.components import load_model, save_components
 from yoda_sr.pipeline.hub import push_folder, resolve_model_folder
 from yoda_sr.pipeline.options import (
+    DEFAULT_DENSE_ABOVE,
+    DEFAULT_SPARSE_HALO,
     DEFAULT_TILE_OVERLAP,
     SamplingOptions,
     resolve_options,
 )
-from yoda_sr.pipeline.tiling import TiledDenoiser
+from yoda_sr.pipeline.sparse import WindowedDenoiser
 
 
 @dataclass
 class UpscaleOutput:
     """``images``: (B, 3, H, W) in [0, 1]. ``importance``: (B, 1, H, W) in [0, 1] or None
     (no YODA / regression model). ``denoiser_calls`` and ``active_fraction`` (per visited
-    step) come from the sampler; ``timesteps`` are the visited diffusers indices. With
-    tiling, ``tiles_evaluated`` of ``tiles_total`` tile evaluations ran (the others had no
-    active pixel under the mask)."""
+    step) come from the sampler; ``timesteps`` are the visited diffusers indices.
+    ``tiles_evaluated`` windows (tiles) of ``tiles_total`` grid cells were evaluated over the
+    chain (the others had no active pixel under the mask; 0 when only full-image calls ran).
+    ``network_calls`` counts forward passes of the network (a sparse step batches its
+    windows into one, or a few with many windows);
+    ``pixels_evaluated`` the pixels fed to it, against ``pixels_dense`` for full-image calls
+    at every visited step."""
 
     images: Tensor
     importance: Tensor | None = None
@@ -43,6 +49,20 @@ class UpscaleOutput:
     timesteps: list[int] = field(default_factory=list)
     tiles_evaluated: int = 0
     tiles_total: int = 0
+    network_calls: int = 0
+    pixels_evaluated: int = 0
+    pixels_dense: int = 0
+
+    @property
+    def ideal_speedup(self) -> float:
+        """All pixel-steps / active pixel-steps of the visited masks (1.0 without YODA)."""
+        active = sum(self.active_fraction)
+        return len(self.active_fraction) / active if active > 0 else float("inf")
+
+    @property
+    def evaluated_fraction(self) -> float:
+        """Pixels this run fed to the network / pixels a dense run feeds it (0 when none)."""
+        return self.pixels_evaluated / self.pixels_dense if self.pixels_dense else 0.0
 
 
 class YodaPipeline:
@@ -126,9 +146,12 @@ class YodaPipeline:
         lower_bound: float | None = None,
         tile: int | None = None,
         tile_overlap: int = DEFAULT_TILE_OVERLAP,
+        sparse: bool | None = None,
+        sparse_halo: int = DEFAULT_SPARSE_HALO,
     ) -> SamplingOptions:
-        """The options a call with these arguments samples with (None: the config's default);
-        ValueError names the first one out of range (see :func:`resolve_options`)."""
+        """The options a call with these arguments samples with (None: the config's or
+        library's default); ValueError names the first one out of range (see
+        :func:`resolve_options`)."""
         return resolve_options(
             self.config,
             self.is_diffusion,
@@ -139,6 +162,8 @@ class YodaPipeline:
             lower_bound=lower_bound,
             tile=tile,
             tile_overlap=tile_overlap,
+            sparse=sparse,
+            sparse_halo=sparse_halo,
         )
 
     def estimate_memory(self, lr_size: tuple[int, int], tile: int | None = None) -> int:
@@ -217,7 +242,8 @@ class YodaPipeline:
         progress: bool = False,
         tile: int | None = None,
         tile_overlap: int = DEFAULT_TILE_OVERLAP,
-        tile_skip_inactive: bool = True,
+        sparse: bool | None = None,
+        sparse_halo: int = DEFAULT_SPARSE_HALO,
         step_callback: Callable[[int, int], None] | None = None,
     ) -> UpscaleOutput:
         """Super-resolve ``lr`` (B, 3, h, w) in [0, 1] by ``scale``.
@@ -225,13 +251,25 @@ class YodaPipeline:
         Any size works: the LR is padded (replicate) so the HR size fits the UNet and the
         result is cropped back. ``importance`` (B, 1, h*s, w*s) overrides the attention source.
         Options left None come from the config (see :meth:`sampling_options`).
-        ``tile`` (HR px) runs the network per step on overlapping tiles (bounded memory) and
-        skips tiles with no active YODA pixel; see :mod:`yoda_sr.pipeline.tiling`.
+        ``tile`` (HR px) runs the network per step on tiles of that size (bounded memory):
+        each writes only its core, ``tile_overlap`` px (the halo of context) from its borders,
+        and cores with no active YODA pixel are skipped; see :mod:`yoda_sr.pipeline.sparse`.
+        ``sparse`` evaluates the network at each step only on windows around the pixels the
+        YODA mask diffuses (see :mod:`yoda_sr.pipeline.sparse`), with ``sparse_halo`` HR px
+        of context around each window's core; False: full-image calls.
         ``step_callback(done, total)`` is called after every sampling step (not for a
         regression model, which takes none).
         """
         options = self.sampling_options(
-            sampler, num_inference_steps, eta, use_yoda, lower_bound, tile, tile_overlap
+            sampler,
+            num_inference_steps,
+            eta,
+            use_yoda,
+            lower_bound,
+            tile,
+            tile_overlap,
+            sparse,
+            sparse_halo,
         )
         lr = lr.to(self.device).float()
         if not self.is_diffusion:
@@ -246,16 +284,7 @@ class YodaPipeline:
             imp_padded = F.pad(importance.to(self.device), [p * s for p in pad], mode="replicate")
         cond = self.model.condition(lr_padded)
         scheduler = make_scheduler(self.config.diffusion, options.sampler)
-        denoiser = self.model
-        if options.tile is not None:
-            multiple = math.lcm(self.model.required_multiple, self.scale)
-            denoiser = TiledDenoiser(
-                self.model,
-                options.tile,
-                options.tile_overlap,
-                multiple,
-                skip_inactive=tile_skip_inactive,
-            )
+        denoiser = self._denoiser(options)
         result = yoda_sample(
             denoiser,
             scheduler,
@@ -278,8 +307,39 @@ class YodaPipeline:
             denoiser_calls=result.denoiser_calls,
             active_fraction=result.active_fraction,
             timesteps=result.timesteps,
-            tiles_evaluated=getattr(denoiser, "tiles_evaluated", 0),
-            tiles_total=getattr(denoiser, "tiles_total", 0),
+            tiles_evaluated=denoiser.stats.windows,
+            tiles_total=denoiser.stats.cores_total if denoiser.stats.windows else 0,
+            network_calls=denoiser.stats.calls,
+            pixels_evaluated=denoiser.stats.pixels_evaluated,
+            pixels_dense=len(result.timesteps) * result.sample[:, 0].numel(),
+        )
+
+    def _denoiser(self, options: SamplingOptions) -> WindowedDenoiser:
+        """The network wrapped for ``options``: full-image calls (dense), windows around the
+        active pixels (sparse), and with a tile, windows of at most ``tile`` px a side."""
+        multiple = math.lcm(self.model.required_multiple, self.scale)
+        if options.tile is None:
+            return WindowedDenoiser(
+                self.model,
+                options.sparse_cores,
+                options.sparse_halo,
+                multiple,
+                dense_above=DEFAULT_DENSE_ABOVE if options.sparse else 0.0,
+            )
+        tile = math.ceil(options.tile / multiple) * multiple
+        halo = min(
+            math.ceil(options.tile_overlap / multiple) * multiple,
+            (tile - multiple) // 2 // multiple * multiple,
+        )
+        core = tile - 2 * halo
+        cores = [size for size in options.sparse_cores if size < core] if options.sparse else []
+        return WindowedDenoiser(
+            self.model,
+            (*cores, core),
+            halo,
+            multiple,
+            max_pixels=tile * tile,
+            dense_above=float("inf"),
         )
 
     def _lr_multiple(self) -> int:
