@@ -18,7 +18,13 @@ from yoda_sr.cli.main import main
 from yoda_sr.config import ExperimentConfig
 from yoda_sr.data.datasets import SRFolderDataset
 from yoda_sr.imaging import ImageReadError
-from yoda_sr.training.trainer import ConfigMismatchError, Trainer, TrainingDivergedError
+from yoda_sr.pipeline import YodaPipeline
+from yoda_sr.training.trainer import (
+    ConfigMismatchError,
+    Trainer,
+    TrainingDivergedError,
+    _plain,
+)
 
 
 def tiny_config(image_folder, *extra: str) -> ExperimentConfig:
@@ -259,3 +265,23 @@ def test_killed_and_resumed_run_equals_an_uninterrupted_one_bit_for_bit(
         a = load_file(getattr(list_checkpoints(killed)[-1], name))
         b = load_file(getattr(list_checkpoints(whole)[-1], name))
         assert all(torch.equal(a[k], b[k]) for k in b), name
+
+
+def test_channels_last_trains_the_same_losses_and_saves_loadable_weights(image_folder, tmp_path):
+    plain = Trainer(tiny_config(image_folder, "data.val_dir=", "train.steps=2"), tmp_path / "a")
+    fast = Trainer(
+        tiny_config(image_folder, "data.val_dir=", "train.steps=2", "train.channels_last=true"),
+        tmp_path / "b",
+    )
+    expected = plain.train(progress=False).losses
+    assert fast.train(progress=False).losses == pytest.approx(expected, rel=1e-4)
+    pipe = YodaPipeline.from_pretrained(tmp_path / "b")
+    assert pipe.model.unet.conv_in.weight.is_contiguous()
+
+
+def test_compile_option_wraps_the_model_in_torch_compile(image_folder, tmp_path):
+    trainer = Trainer(tiny_config(image_folder, "train.compile=true"), tmp_path / "run")
+    run = trainer._setup()
+    trainer._prepare(run)
+    assert hasattr(run.model, "_orig_mod")
+    assert _plain(run.accelerator, run.model) is run.model._orig_mod

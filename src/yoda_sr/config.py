@@ -37,6 +37,10 @@ class TrainConfig:
     ``max_bad_steps``: a step whose loss or gradient norm is NaN/inf is skipped (no update);
     more than this many in a row stop training. An update that makes weights NaN/inf always
     stops it.
+
+    Speed options (off by default; ``benchmarks/train_throughput.py`` measures what each buys):
+    ``channels_last`` stores the model's weights in the channels-last memory format;
+    ``compile`` wraps the model in ``torch.compile`` (through accelerate).
     """
 
     steps: int = 1000
@@ -50,6 +54,8 @@ class TrainConfig:
     max_bad_steps: int = 3
     gradient_accumulation_steps: int = 1
     mixed_precision: str = "no"
+    channels_last: bool = False
+    compile: bool = False
     seed: int = 0
     log_every: int = 50
     checkpoint_every: int = 500

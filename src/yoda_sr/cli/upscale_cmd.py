@@ -62,6 +62,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         default=DEFAULT_TILE_OVERLAP,
         help="HR px of context around the core each tile writes",
     )
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=1,
+        help=(
+            "sample up to this many inputs of the same size in one network batch (faster on a "
+            "GPU; each image keeps its own noise)"
+        ),
+    )
     add_sparse_argument(parser)
     parser.add_argument(
         "--device", default=None, help="cpu, cuda, cuda:1, ... (default: cuda if available)"
@@ -70,7 +79,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def print_work(name: str, result: UpscaleOutput) -> None:
-    """One line per image: the network work of its sampling run."""
+    """One line per pipeline call (``name``: its inputs): the network work of its sampling."""
     if not result.active_fraction:
         return
     print(
@@ -108,6 +117,7 @@ def run(args: argparse.Namespace) -> int:
             progress=shard.is_main,
             shard=shard,
             report=print_work,
+            batch_size=args.batch_size,
         )
     except (FileNotFoundError, ValueError, WeightsNotFoundError) as exc:
         print(f"yoda-sr upscale: error: {exc}", file=sys.stderr)

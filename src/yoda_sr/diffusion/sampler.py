@@ -68,7 +68,7 @@ def yoda_sample(
     lower_bound: float = YodaConfig.lower_bound,
     num_inference_steps: int | None = None,
     eta: float = 0.0,
-    generator: torch.Generator | None = None,
+    generator: torch.Generator | list[torch.Generator] | None = None,
     anchor_noise: str = "fixed",
     skip_inactive: bool = True,
     progress: bool = False,
@@ -86,6 +86,8 @@ def yoda_sample(
         condition: keyword tensors for the denoiser, batched like ``anchor``.
         num_inference_steps: visited timesteps (default: all T).
         eta: DDIM eta (ignored by DDPM).
+        generator: one generator for the batch, or a list of one per batch item: each item's
+            noise then comes from its own generator only, the same as sampled alone.
         skip_inactive: do not call the network for batch items whose mask is empty: their
             pixels are all overwritten by the blend, so deterministic sampling (DDIM, eta=0)
             gives the identical result; stochastic steps then draw noise for fewer items.
@@ -101,7 +103,15 @@ def yoda_sample(
     shape = anchor.shape
     device, dtype = anchor.device, anchor.dtype
 
+    per_item = isinstance(generator, list)
+    if per_item and len(generator) != shape[0]:
+        raise ValueError(f"{len(generator)} generators for a batch of {shape[0]}")
+
     def randn() -> Tensor:
+        if per_item:
+            one = (1, *shape[1:])
+            draws = [torch.randn(one, generator=g) for g in generator]
+            return torch.cat(draws).to(device, dtype)
         return torch.randn(shape, generator=generator).to(device, dtype)
 
     importance_here = None if importance is None else importance.to(device, dtype)
@@ -137,8 +147,11 @@ def yoda_sample(
                 cond["active"] = mask[rows]
             prediction = denoiser(x[rows], t_batch, **cond)
             out.denoiser_calls += 1
+            step_generator = (
+                [generator[i] for i in rows.nonzero().flatten().tolist()] if per_item else generator
+            )
             stepped[rows] = scheduler.step(
-                prediction, k, x[rows], generator=generator, **step_kwargs
+                prediction, k, x[rows], generator=step_generator, **step_kwargs
             ).prev_sample.to(dtype)
         x = blend(stepped, anchor_prev, mask)
         if step_callback is not None:

@@ -237,7 +237,7 @@ class YodaPipeline:
         eta: float | None = None,
         use_yoda: bool = True,
         lower_bound: float | None = None,
-        generator: torch.Generator | None = None,
+        generator: torch.Generator | list[torch.Generator] | None = None,
         importance: Tensor | None = None,
         progress: bool = False,
         tile: int | None = None,
@@ -251,6 +251,8 @@ class YodaPipeline:
         Any size works: the LR is padded (replicate) so the HR size fits the UNet and the
         result is cropped back. ``importance`` (B, 1, h*s, w*s) overrides the attention source.
         Options left None come from the config (see :meth:`sampling_options`).
+        ``generator``: a list of one per image makes each image's noise independent of the
+        batch it is sampled in.
         ``tile`` (HR px) runs the network per step on tiles of that size (bounded memory):
         each writes only its core, ``tile_overlap`` px (the halo of context) from its borders,
         and cores with no active YODA pixel are skipped; see :mod:`yoda_sr.pipeline.sparse`.

@@ -63,6 +63,8 @@ RESUMABLE_CHANGES = {
     "train.sample_every",
     "train.val_sampler",
     "train.val_steps",
+    "train.channels_last",
+    "train.compile",
     "data.train_dir",
     "data.val_dir",
     "data.num_workers",
@@ -163,6 +165,11 @@ def _restore_rng(saved: dict[str, Any] | list[dict[str, Any]], accelerator: Acce
         )
     if accelerator.process_index < len(states):
         set_rng_state(states[accelerator.process_index])
+
+
+def _plain(accelerator: Accelerator, model: nn.Module) -> nn.Module:
+    """``model`` without the accelerator's wrappers nor ``torch.compile``'s."""
+    return accelerator.unwrap_model(model, keep_torch_compile=False)
 
 
 def _check_weights(model: nn.Module, step: int, learning_rate: float) -> None:
@@ -266,6 +273,8 @@ class Trainer:
         model = build_model(self.config.model)
         if hasattr(model, "prepare_for_training"):
             model.prepare_for_training()
+        if self.config.train.channels_last:
+            model = model.to(memory_format=torch.channels_last)
         return model
 
     # -- loop --------------------------------------------------------------------------
@@ -374,12 +383,17 @@ class Trainer:
         run.consumed = int(state.get("batches", run.step * accumulation))
 
     def _prepare(self, run: _Run) -> None:
-        """Wrap model, optimiser, loader and LR schedule for the accelerator, move the EMA to
-        its device, make the noise schedule and start the trackers."""
+        """Wrap model, optimiser, loader and LR schedule for the accelerator (and the model in
+        ``torch.compile`` with ``train.compile``), move the EMA to its device, make the noise
+        schedule and start the trackers."""
         accelerator = run.accelerator
         run.model, run.optimizer, run.loader, run.lr_scheduler = accelerator.prepare(
             run.model, run.optimizer, run.loader, run.lr_scheduler
         )
+        if self.config.train.compile:
+            # Here rather than accelerate's dynamo_backend, which its process-wide state fixes
+            # at the first Accelerator.
+            run.model = torch.compile(run.model)
         if run.ema is not None:
             run.ema.to(accelerator.device)
         if self.config.model_type != "rrdb":
@@ -393,7 +407,7 @@ class Trainer:
         loss of a completed step, else None."""
         accelerator, model = run.accelerator, run.model
         with accelerator.accumulate(model):
-            loss = self._loss(accelerator.unwrap_model(model), model, run.scheduler, next(batches))
+            loss = self._loss(_plain(accelerator, model), model, run.scheduler, next(batches))
             accelerator.backward(loss)
         run.consumed += 1
         if not accelerator.sync_gradients:
@@ -410,9 +424,9 @@ class Trainer:
             return None
         run.bad_in_a_row = 0
         run.step += 1
-        _check_weights(accelerator.unwrap_model(model), run.step, self.config.train.learning_rate)
+        _check_weights(_plain(accelerator, model), run.step, self.config.train.learning_rate)
         if run.ema is not None:
-            run.ema.update_parameters(accelerator.unwrap_model(model))
+            run.ema.update_parameters(_plain(accelerator, model))
         run.result.losses.append(loss_value)
         return loss_value
 
@@ -434,7 +448,7 @@ class Trainer:
                 save_checkpoint(
                     self.output_dir,
                     step,
-                    accelerator.unwrap_model(run.model),
+                    _plain(accelerator, run.model),
                     ema.module,
                     run.config_yaml,
                     {
