@@ -16,9 +16,9 @@ round, so drift of the machine hits all alike; ratios are medians of the per-rou
   their cached importance maps, YODA mask, forward/backward, gradient clipping, AdamW, EMA)
   then ``Trainer._after_step`` (logging; validation and checkpoints are off).
   YODA overhead = 1 - yoda / plain (target < 5%).
-- ``yoda+<option>``: the real loop with one option on: ``train.mixed_precision=bf16`` (and
-  ``fp16`` on cuda), ``train.channels_last``, ``train.compile`` (compile time reported apart;
-  skipped with the reason if it fails), ``data.num_workers=2``.
+- ``yoda+<option>``: the real loop with one option on: ``train.mixed_precision=bf16`` or
+  ``fp16`` (autocast through accelerate), ``train.channels_last``, ``train.compile``
+  (compile time reported apart; skipped with the reason if it fails), ``data.num_workers=2``.
 
 Upscale: images/s of :func:`yoda_sr.jobs.upscale_files` on ``--upscale-images`` LR images of
 one size (random sr3_tiny weights, DDIM), ``--batch-size 1`` against ``--upscale-batch``,
@@ -78,15 +78,19 @@ def plain_loop(config: ExperimentConfig, device: torch.device) -> Step:
 
 def trainer_loop(config: ExperimentConfig, out: Path) -> Step:
     """One iteration of ``Trainer.train``'s loop on a fresh run in ``out``."""
-    # accelerate keeps one process-wide state whose mixed precision is fixed by the first
-    # Accelerator; each variant gets its own (an Accelerator reads it when it prepares).
+    # accelerate keeps one process-wide state (mixed precision, ...) that the first Accelerator
+    # fixes and every Accelerator reads, also while stepping: each variant gets its own, made
+    # current again before each of its steps.
     AcceleratorState._reset_state()
     trainer = Trainer(config, out)
     run = trainer._setup()
     trainer._prepare(run)
+    state = dict(AcceleratorState._shared_state)
     batches = _batches(run.loader, run.sampler, run.consumed)
 
     def step() -> None:
+        AcceleratorState._shared_state.clear()
+        AcceleratorState._shared_state.update(state)
         loss = None
         while loss is None:  # a skipped bad step is retried, as train() does
             loss = trainer._train_step(run, batches)
@@ -120,18 +124,15 @@ def alternate(
     return seconds
 
 
-def training_options(device: torch.device) -> dict[str, list[str]]:
-    """The real loop's variants: overrides of the default config."""
-    options = {
-        "yoda": [],
-        "yoda+bf16": ["train.mixed_precision=bf16"],
-        "yoda+channels_last": ["train.channels_last=true"],
-        "yoda+workers2": ["data.num_workers=2"],
-        "yoda+compile": ["train.compile=true"],
-    }
-    if device.type == "cuda":
-        options["yoda+fp16"] = ["train.mixed_precision=fp16"]
-    return options
+# The real loop's variants: overrides of the default config.
+TRAINING_OPTIONS = {
+    "yoda": [],
+    "yoda+bf16": ["train.mixed_precision=bf16"],
+    "yoda+fp16": ["train.mixed_precision=fp16"],
+    "yoda+channels_last": ["train.channels_last=true"],
+    "yoda+workers2": ["data.num_workers=2"],
+    "yoda+compile": ["train.compile=true"],
+}
 
 
 def benchmark_training(args: argparse.Namespace, work: Path, device: torch.device) -> None:
@@ -146,7 +147,7 @@ def benchmark_training(args: argparse.Namespace, work: Path, device: torch.devic
     steps: dict[str, Step] = {"plain": plain_loop(ExperimentConfig.load(args.config, base), device)}
     notes: dict[str, str] = {}
     warmups: dict[str, float] = {"plain": timed(steps["plain"], args.warmup, device)}
-    for name, overrides in training_options(device).items():
+    for name, overrides in TRAINING_OPTIONS.items():
         if name in args.skip:
             notes[name] = "skipped (--skip)"
             continue
