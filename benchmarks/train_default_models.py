@@ -3,6 +3,8 @@
     python benchmarks/train_default_models.py                  # train, export, evaluate
     python benchmarks/train_default_models.py --train --export --device cuda --minutes 6 --jobs 2
     python benchmarks/train_default_models.py --evaluate       # afterwards, on the CPU
+    python benchmarks/train_default_models.py --export --from-study benchmarks/out/reproduce_cpu \
+        --study-step 3000                                      # a study's runs instead
 
 Steps (all three when none is named):
 
@@ -14,7 +16,11 @@ Steps (all three when none is named):
   trains on from there.
 - ``--export``: each run's EMA weights as a self-contained pipeline (the SRDiff one holds its
   RRDB encoder): fp16 into ``--bundle-dir`` (the package's ``bundled_models``), fp32 copies
-  and the training records into ``OUT/export/`` for the evaluation.
+  and the training records into ``OUT/export/`` for the evaluation. With ``--from-study DIR
+  --study-step N`` the runs are those of a ``benchmarks/reproduce.py`` study instead of
+  ``--train``'s: ``DIR/runs/rrdb`` (newest checkpoint), ``srdiff_yoda_s0`` and
+  ``sr3_yoda_s0`` at step N; their records (steps, batch, patch size, seed, device and time
+  from the study's ``speeds.json``, the commands that reproduce them) go into the cards.
 - ``--evaluate``: the bundled (fp16) model and its fp32 source against bicubic and the
   stage-1 RRDB on the 8 val crops of ``benchmarks/reproduce.py`` (192 px centre crops, x4,
   DDIM-50, the config's lower bound, seed 0); writes ``OUT/evaluation.json`` and each
@@ -39,7 +45,7 @@ from typing import Any
 import torch
 import yaml
 
-from yoda_sr.checkpoints import list_checkpoints
+from yoda_sr.checkpoints import CheckpointFiles, list_checkpoints
 from yoda_sr.config import ExperimentConfig
 from yoda_sr.device import resolve_device
 from yoda_sr.imaging import imresize, list_images, load_image, quantize
@@ -49,6 +55,7 @@ from yoda_sr.pipeline import YodaPipeline
 from yoda_sr.training.trainer import Trainer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from reproduce import PRESETS, Preset, load_at  # noqa: E402
 from train_compare import prepare_photos  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -77,6 +84,8 @@ RRDB = Model("rrdb", "rrdb_tiny", 1.0, "RRDB (stage 1 of SRDiff)")
 SRDIFF = Model("srdiff-yoda-x4", "srdiff_tiny", 3.0, "SRDiff+YODA")
 SR3 = Model("sr3-yoda-x4", "sr3_tiny", 3.0, "SR3+YODA")
 BUNDLED = (SRDIFF, SR3)
+# The run folders of a benchmarks/reproduce.py study that --from-study exports.
+STUDY_RUNS = {RRDB.name: "rrdb", SRDIFF.name: "srdiff_yoda_s0", SR3.name: "sr3_yoda_s0"}
 
 
 def chains(jobs: int) -> list[tuple[Model, ...]]:
@@ -178,11 +187,157 @@ def train(args: argparse.Namespace) -> None:
             done.result()
 
 
+def study_checkpoint(run_dir: Path, step: int | None) -> CheckpointFiles:
+    """``run_dir``'s checkpoint at ``step`` (None: the newest); a missing one is an error
+    naming the folder and the steps it holds."""
+    found = list_checkpoints(run_dir)
+    if not found:
+        raise FileNotFoundError(f"{run_dir}: no checkpoints/step-*/ (not a run of the study?)")
+    match = [c for c in found if step is None or c.step == step]
+    if not match:
+        raise FileNotFoundError(
+            f"{run_dir}: no checkpoint at step {step}; steps available: "
+            + ", ".join(str(c.step) for c in found)
+        )
+    return match[-1]
+
+
+def study_speeds(study: Path) -> dict[str, Any]:
+    """The study's steps/s per ``run@step`` (and ``rrdb``) from its ``speeds.json``; the
+    ``speeds_shard*`` files are left out: a sharded session may have trained the same step of
+    a run elsewhere (its checkpoints then are not necessarily these)."""
+    path = study / "speeds.json"
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def study_time(speeds: dict[str, Any], run: str, step: int) -> tuple[float | None, str]:
+    """(seconds, machine) of ``run``'s training up to ``step``: each recorded segment's steps
+    over its steps/s (a ``run@S`` entry covers the steps after the previous one up to S; the
+    RRDB's single ``rrdb`` entry its whole run). Seconds are None when a segment up to
+    ``step`` has no rate; a machine not recorded (the older, plain-number entries) says so."""
+    if run in speeds:
+        segments = [(step, speeds[run])]
+    else:
+        segments = sorted(
+            (int(key.rpartition("@")[2]), value)
+            for key, value in speeds.items()
+            if key.rpartition("@")[0] == run
+        )
+    seconds: float | None = 0.0
+    machines: list[tuple[str, int, int]] = []
+    start = 0
+    for end, value in segments:
+        if start >= step:
+            break
+        entry = value if isinstance(value, dict) else {"steps_per_second": value}
+        rate = entry.get("steps_per_second")
+        stop = min(end, step)
+        if rate and seconds is not None:
+            seconds += (stop - start) / rate
+        else:
+            seconds = None
+        machines.append((entry.get("machine") or "not recorded", start, stop))
+        start = stop
+    if start < step:
+        seconds = None
+        machines.append(("not recorded", start, step))
+    if len({m for m, _, _ in machines}) == 1:
+        return seconds, machines[0][0]
+    return seconds, "; ".join(f"{m} (steps {a}-{b})" for m, a, b in machines)
+
+
+def study_preset(config: ExperimentConfig) -> tuple[str, Preset] | None:
+    """The reproduce.py preset whose batch and patch size the run's config has."""
+    for name, preset in PRESETS.items():
+        if (preset.batch, preset.hr_size) == (config.train.batch_size, config.data.hr_size):
+            return name, preset
+    return None
+
+
+def study_command(study: Path, step: int, preset: str) -> str:
+    """The commands that train the study's runs to ``step`` and export/evaluate them. The
+    ladder runs one at a time, each in its own process: ``--max-minutes 1`` lets the ladder's
+    next point start (its lower one is trained and evaluated) and stops before the one after."""
+    default = Path("benchmarks") / "out" / f"reproduce_{preset}"
+    tail = Path(*study.resolve().parts[-3:])
+    folder = default if tail == default else study
+    out = "" if folder == default else f" --out {folder}"
+    base = f"python benchmarks/reproduce.py --preset {preset}{out}"
+    runs = [STUDY_RUNS[SRDIFF.name], STUDY_RUNS[SR3.name]]
+    return "\n".join(
+        [
+            f"{base} --runs {','.join(runs)} --groups main",
+            *(f"{base} --runs {run} --groups ladder --max-minutes 1" for run in runs),
+            f"python benchmarks/train_default_models.py --export --from-study {folder} "
+            f"--study-step {step}",
+            "python benchmarks/train_default_models.py --evaluate",
+        ]
+    )
+
+
+def study_record(
+    study: Path, model: Model, checkpoint: CheckpointFiles, speeds: dict[str, Any], step: int
+) -> dict[str, Any]:
+    """The training record of ``model``'s study run at ``checkpoint``, from its saved config
+    and the study's speeds; ``step`` is the --study-step of the reproduce command."""
+    run = STUDY_RUNS[model.name]
+    config = ExperimentConfig.load_saved(checkpoint.config)
+    seconds, device = study_time(speeds, run, checkpoint.step)
+    found = study_preset(config)
+    preset_name, preset = found if found else ("cpu", PRESETS["cpu"])
+    names = {RRDB.name: preset.rrdb, SRDIFF.name: preset.srdiff, SR3.name: preset.sr3}
+    tiles = list_images(Path(config.data.train_dir)) if config.data.train_dir else []
+    trained = sorted({0, *(int(k.rpartition("@")[2]) for k in speeds if k.startswith(f"{run}@"))})
+    return {
+        "steps": checkpoint.step,
+        "seconds": seconds,
+        "device": device,
+        "config": names[model.name] if found else model.config,
+        "options": {
+            "batch": config.train.batch_size,
+            "hr_size": config.data.hr_size,
+            "seed": config.train.seed,
+        },
+        "study": {
+            "folder": str(study),
+            "run": run,
+            "checkpoint": str(checkpoint.folder),
+            "preset": preset_name if found else None,
+            "segments": [s for s in trained if 0 < s <= checkpoint.step],
+            "learning_rate": config.train.learning_rate,
+            "lr_schedule": config.train.lr_schedule,
+            "tiles": len(tiles),
+            "tile_px": load_image(tiles[0]).shape[-1] if tiles else None,
+            "per_photo": preset.per_photo if found else None,
+        },
+        "command": study_command(study, step, preset_name),
+    }
+
+
+def export_sources(args: argparse.Namespace) -> list[tuple[Model, YodaPipeline, dict[str, Any]]]:
+    """(model, pipeline of its EMA weights, training record) of the RRDB and each bundled
+    model: ``--train``'s newest checkpoints, or the study's runs with ``--from-study``."""
+    if args.from_study is None:
+        found = []
+        for model in (RRDB, *BUNDLED):
+            run_dir = args.out / "runs" / model.name
+            record = json.loads((run_dir / "training.json").read_text())
+            found.append((model, YodaPipeline.from_pretrained(run_dir), record))
+        return found
+    speeds = study_speeds(args.from_study)
+    found = []
+    for model in (RRDB, *BUNDLED):
+        run_dir = args.from_study / "runs" / STUDY_RUNS[model.name]
+        checkpoint = study_checkpoint(run_dir, None if model is RRDB else args.study_step)
+        pipe = load_at(run_dir, checkpoint.step, "ema", "cpu")
+        record = study_record(args.from_study, model, checkpoint, speeds, args.study_step)
+        found.append((model, pipe, record))
+    return found
+
+
 def export(args: argparse.Namespace) -> None:
     """Each run's EMA weights: fp16 into the bundle dir, fp32 + training record to export/."""
-    for model in (RRDB, *BUNDLED):
-        run_dir = args.out / "runs" / model.name
-        source = YodaPipeline.from_pretrained(run_dir)
+    for model, source, record in export_sources(args):
         config = source.config
         if model is SRDIFF:  # the encoder's weights are in the state dict: no path needed
             config = replace(config, model=replace(config.model, encoder_checkpoint=""))
@@ -191,10 +346,10 @@ def export(args: argparse.Namespace) -> None:
         pipe = YodaPipeline(network, config)
         target = args.out / "export" / f"{model.name}-fp32"
         pipe.save_pretrained(target)
-        (target / "training.json").write_text((run_dir / "training.json").read_text())
+        (target / "training.json").write_text(json.dumps(record, indent=1))
         if model is not RRDB:
             pipe.save_pretrained(args.bundle_dir / model.name, dtype=torch.float16)
-        print(f"exported {model.name} (step {list_checkpoints(run_dir)[-1].step})", flush=True)
+        print(f"exported {model.name} (step {record['steps']})", flush=True)
 
 
 def upscale_all(pipe: YodaPipeline | None, lrs: list[torch.Tensor], steps: int) -> list:
@@ -242,6 +397,7 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
         results[model.name]["fp16_vs_fp32_max_abs"] = gap
     protocol = {
         "crops": [path.name for path in crops],
+        "crop_px": hrs[0].shape[-1],
         "sample_steps": args.sample_steps,
         "device": device_name(),
     }
@@ -261,6 +417,22 @@ def sources(photos: Path) -> list[list[str]]:
         return []
     rows = [line.split("\t") for line in table.read_text().splitlines() if line.strip()]
     return [row for row in rows if row[0].startswith(("train/", "val/"))]
+
+
+def wall_time(record: dict[str, Any]) -> str:
+    """A training record's time, in words."""
+    if record.get("seconds") is None:
+        return "training time not recorded"
+    if record.get("study"):  # from the steps/s of its segments, start-up not counted
+        seconds = record["seconds"]
+        amount = f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.1f} s"
+        return f"about {amount} of training (from the study's steps/s)"
+    return f"{record['seconds'] / 60:.1f} min of wall time"
+
+
+def machine(record: dict[str, Any]) -> str:
+    """A training record's device, in words (a study's older speeds did not name it)."""
+    return record["device"].replace("not recorded", "a machine not recorded")
 
 
 def model_card(
@@ -303,8 +475,14 @@ def model_card(
     ]
     photos = sources(args.photos)
     licences = sorted({row[2] for row in photos if len(row) > 2})
-    data = args.data or args.out / "data"
-    tiles = len(list_images(data / "train_tiles"))
+    study = record.get("study")
+    if study:
+        tiles = f"{study['tiles']} tiles of {study['tile_px']} px" + (
+            f" (up to {study['per_photo']} per photo)" if study["per_photo"] else ""
+        )
+    else:
+        data = args.data or args.out / "data"
+        tiles = f"{len(list_images(data / 'train_tiles'))} tiles of {TILE} px (up to {PER_PHOTO} per photo)"
     backbone = (
         "SRDiff (Li et al., 2022): diffusion of the residual over bicubic, conditioned on the "
         "features of the stage-1 RRDB below (frozen; its weights are part of this model)"
@@ -313,16 +491,28 @@ def model_card(
         "upsampled LR"
     )
     stage1 = [
-        f"- Stage-1 RRDB (`{RRDB.config}`): {rrdb_record['steps']} steps, "
-        f"{rrdb_record['seconds'] / 60:.1f} min on {rrdb_record['device']}."
+        f"- Stage-1 RRDB (`{rrdb_record['config']}`): {rrdb_record['steps']} steps at batch "
+        f"{rrdb_record['options']['batch']} of {rrdb_record['options']['hr_size']} px, "
+        f"{wall_time(rrdb_record)} on {machine(rrdb_record)}"
+        + (f" (run `{rrdb_record['study']['run']}` of the study)." if study else ".")
     ]
     if model is not SRDIFF:
         stage1 = []
     options = " ".join(f"--{key.replace('_', '-')} {value}" for key, value in record["options"].items())
-    command = (
+    command = record.get("command") or (
         f"python benchmarks/train_default_models.py --train --export {options}\n"
         "python benchmarks/train_default_models.py --evaluate"
     )
+    source = []
+    if study:
+        segments = ", ".join(str(step) for step in study["segments"]) or "not recorded"
+        source = [
+            f"- Source: run `{study['run']}` of the reproduction study (`benchmarks/reproduce.py"
+            f" --preset {study['preset'] or '?'}`, see docs/RESULTS.md), EMA weights of its "
+            f"checkpoint at step {record['steps']}; trained in resumed segments ending at steps "
+            f"{segments}, learning rate {study['learning_rate']:g} ({study['lr_schedule']} "
+            "schedule), so each segment's end is the same run stopped there."
+        ]
     lines = [
         f"# {model.name}",
         "",
@@ -344,15 +534,16 @@ def model_card(
         f"{backbone}, with YODA's attention-guided masks (each pixel is diffused for "
         f"`T * (A + l)` of the T = {config.diffusion.num_train_timesteps} steps) in training "
         f"and sampling. EMA weights (decay {config.train.ema_decay}). A small model trained "
-        "for minutes, meant to make `yoda-sr upscale` work out of the box and to show YODA at "
-        "work; not a reproduction of the paper's numbers (see docs/RESULTS.md).",
+        f"briefly ({record['steps']} steps), meant to make `yoda-sr upscale` work out of the "
+        "box and to show YODA at work; not a reproduction of the paper's numbers (see "
+        "docs/RESULTS.md).",
         "",
         "## Numbers",
         "",
         *table,
         "",
         f"Protocol (as `benchmarks/reproduce.py`): the {len(protocol['crops'])} centre crops of "
-        f"{VAL_SIZE} px of the shared val photos ({', '.join(protocol['crops'])}); LR = "
+        f"{protocol.get('crop_px', VAL_SIZE)} px of the shared val photos ({', '.join(protocol['crops'])}); LR = "
         f"MATLAB-style bicubic down x{SCALE}, quantised to 8 bits; PSNR/SSIM with a crop border "
         f"of {SCALE}, Y = BT.601 luma; ΔE76 = CIELAB distance of the mean colours; DDIM-"
         f"{protocol['sample_steps']}, lower bound {config.yoda.lower_bound}, seed 0; evaluated "
@@ -367,11 +558,12 @@ def model_card(
         "",
         f"- {record['steps']} steps at batch {opts['batch']} of {opts['hr_size']} px HR "
         f"patches (random crops with flips), seed {opts['seed']}, config `{record['config']}` "
-        f"(below); {record['seconds'] / 60:.1f} min of wall time on {record['device']}.",
+        f"(below); {wall_time(record)} on {machine(record)}.",
+        *source,
         *stage1,
         f"- Data: the train photos of the project's shared set (`../shared/data/fetch_photos.sh`;"
-        f" {len([r for r in photos if r[0].startswith('train/')])} photos) cut into {tiles} "
-        f"tiles of {TILE} px (up to {PER_PHOTO} per photo); the val photos were not trained on.",
+        f" {len([r for r in photos if r[0].startswith('train/')])} photos) cut into {tiles}; "
+        "the val photos were not trained on.",
         "",
         "## Reproduce",
         "",
@@ -424,11 +616,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--out", type=Path, default=HERE / "out" / "default_models")
     parser.add_argument(
+        "--from-study",
+        type=Path,
+        default=None,
+        help="--export the runs of this benchmarks/reproduce.py study folder instead",
+    )
+    parser.add_argument(
+        "--study-step", type=int, default=None, help="the study's checkpoint step to export"
+    )
+    parser.add_argument(
         "--bundle-dir", type=Path, default=ROOT / "src" / "yoda_sr" / "bundled_models"
     )
     args = parser.parse_args(argv)
     if not (args.train or args.export or args.evaluate):
         args.train = args.export = args.evaluate = True
+    if args.from_study is not None and (args.train or args.study_step is None):
+        parser.error("--from-study needs --study-step N, and replaces --train (name --export)")
     return args
 
 
