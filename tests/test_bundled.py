@@ -169,3 +169,17 @@ def test_upscale_without_bundled_files_says_how_to_create_them(
     err = capsys.readouterr().err
     assert f"bundled model '{DEFAULT_MODEL}' is not installed" in err
     assert "train_default_models.py" in err and "Traceback" not in err
+
+
+def test_readme_quick_start_upscales_an_example_with_the_default_model(
+    bundled_dir, tmp_path, monkeypatch, capsys
+):
+    monkeypatch.chdir(tmp_path)
+    assert main(["examples", "--out", "examples"]) == 0
+    printed = capsys.readouterr().out.split()
+    assert printed[0] == str(Path("examples") / "chelsea.png") and len(printed) == 4
+    assert main(["upscale", "examples/chelsea.png", "--out", "sr", "--steps", "2"]) == 0
+    lr, sr = (Image.open(p) for p in ("examples/chelsea.png", "sr/chelsea_x4.png"))
+    assert max(lr.size) == 96 and sr.size == (4 * lr.width, 4 * lr.height)
+    assert main(["examples", "--out", "examples/chelsea.png"]) == 2
+    assert "is not a folder" in capsys.readouterr().err

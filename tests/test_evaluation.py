@@ -15,6 +15,7 @@ import torch
 from conftest import TINY_SR3_OVERRIDES, write_test_images
 from PIL import Image
 
+import yoda_sr.pipeline.bundled as bundled
 from yoda_sr.cli.main import main
 from yoda_sr.config import ExperimentConfig
 from yoda_sr.evaluation import (
@@ -273,10 +274,17 @@ def test_compare_into_a_file_is_a_usage_error(evaluations, tmp_path, capsys):
     assert "taken is an existing file" in capsys.readouterr().err
 
 
-def test_fast_demo_writes_a_report_whose_images_exist(tmp_path):
-    result = run_demo(tmp_path / "demo", DemoSettings.fast(), progress=False, log=lambda _: None)
+def test_fast_demo_without_bundled_models_says_so_once_and_writes_its_report(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setattr(bundled, "BUNDLED_DIR", tmp_path / "absent")
+    lines: list[str] = []
+    result = run_demo(tmp_path / "demo", DemoSettings.fast(), progress=False, log=lines.append)
+    assert sum("no bundled models installed" in line for line in lines) == 1
+    assert result.bundled is None
     page = result.report
     text = html.unescape(page.read_text())
+    assert "Bundled models" not in text
     assert "This is a demonstration, not the paper's results" in text
     assert "yoda-sr train --config sr3_face_16_128" in text
     sources = image_sources(page)

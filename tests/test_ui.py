@@ -13,6 +13,7 @@ from PIL import Image
 
 from yoda_sr.cli.main import main
 from yoda_sr.config import ExperimentConfig
+from yoda_sr.evaluation.demo_data import write_examples
 from yoda_sr.imaging import load_image, make_lr
 from yoda_sr.masks import diffusion_mask
 from yoda_sr.metrics import psnr
@@ -28,7 +29,6 @@ from yoda_sr.ui.session import (
     model_defaults,
     numbers_markdown,
     upscale,
-    write_examples,
 )
 
 

@@ -14,6 +14,7 @@ COMMANDS = {
     "train": "train_cmd",
     "upscale": "upscale_cmd",
     "models": "models_cmd",
+    "examples": "examples_cmd",
     "evaluate": "evaluate_cmd",
     "compare": "compare_cmd",
     "demo": "demo_cmd",

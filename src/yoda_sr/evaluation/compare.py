@@ -290,8 +290,11 @@ def compare_results(
     return result
 
 
-def report_sections(comparison: ComparisonResult, page_dir: str | Path) -> list[str]:
-    """HTML sections (table, plots, grids) for a page stored in ``page_dir``."""
+def report_sections(
+    comparison: ComparisonResult, page_dir: str | Path, level: int = 2
+) -> list[str]:
+    """HTML sections (table, plots, grids) for a page stored in ``page_dir``, with headings
+    of ``level``."""
     rows = comparison.rows
     first = comparison.summaries[0]
     sections = [
@@ -302,6 +305,7 @@ def report_sections(comparison: ComparisonResult, page_dir: str | Path) -> list[
             ),
             report.paragraph(_protocol_note(first)),
             report.figure(comparison.files["metrics_plot"], "Metrics per method", page_dir),
+            level=level,
         )
     ]
     if "steps_plot" in comparison.files:
@@ -309,6 +313,7 @@ def report_sections(comparison: ComparisonResult, page_dir: str | Path) -> list[
             report.section(
                 "PSNR vs sampling steps",
                 report.figure(comparison.files["steps_plot"], "PSNR-Y vs steps", page_dir),
+                level=level,
             )
         )
     if comparison.grids:
@@ -320,6 +325,7 @@ def report_sections(comparison: ComparisonResult, page_dir: str | Path) -> list[
                     "attention map used by YODA models."
                 ),
                 *(report.figure(path, name, page_dir) for name, path in comparison.grids.items()),
+                level=level,
             )
         )
     return sections

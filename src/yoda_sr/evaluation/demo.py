@@ -1,8 +1,10 @@
-"""``yoda-sr demo``: train tiny SR3 and SR3+YODA on CPU, evaluate them, write ``report.html``.
+"""``yoda-sr demo``: evaluate the bundled models, train tiny SR3 and SR3+YODA on CPU, evaluate
+them, write ``report.html``.
 
 Everything comes with the install: photos bundled with scikit-image, the weight-free ``detail``
-importance source (no DINO download), and the tiny ``sr3_tiny`` config with fewer steps. Both
-models get the same data, seed and step budget; the only difference is ``yoda.enabled``.
+importance source (no DINO download), and the tiny ``sr3_tiny`` config with fewer steps. The
+bundled default models (when installed) upscale the held-out test crops first; then both quick
+models get the same data, seed and step budget, the only difference being ``yoda.enabled``.
 """
 
 from __future__ import annotations
@@ -24,12 +26,13 @@ from yoda_sr.evaluation.compare import (
 from yoda_sr.evaluation.demo_data import TEST_PHOTO, TRAIN_PHOTOS, write_demo_images
 from yoda_sr.evaluation.evaluate import SAMPLES_DIR, EvaluationResult, evaluate_run
 from yoda_sr.metrics import LpipsMetric
+from yoda_sr.pipeline.bundled import CARD_NAME, BundledModel, describe_names, list_bundled
 from yoda_sr.training.trainer import Trainer
 
 BASE_CONFIG = "sr3_tiny"
 SCALE = 4
 # Sub-paths of the output folder the demo writes (and removes with ``overwrite``).
-OUTPUTS = ("data", "runs", "eval", "compare", "cache", "report.html")
+OUTPUTS = ("data", "bundled", "runs", "eval", "compare", "cache", "report.html")
 # (run folder name, label, yoda.enabled)
 MODELS = (("sr3", "SR3", False), ("sr3_yoda", "SR3+YODA", True))
 
@@ -71,6 +74,7 @@ class DemoSettings:
         tile_size, tiles_per_photo: training tiles cut from each training photo.
         overrides: extra ``key=value`` config overrides applied to both models.
         seed: training seed (same for both models) and sampling seed.
+        bundled_steps: sampling steps of the bundled models (None: each model's default).
     """
 
     train_steps: int = 160
@@ -84,6 +88,7 @@ class DemoSettings:
     tiles_per_photo: int = 16
     overrides: tuple[str, ...] = ()
     seed: int = 0
+    bundled_steps: int | None = None
 
     @classmethod
     def fast(cls) -> DemoSettings:
@@ -97,6 +102,7 @@ class DemoSettings:
             test_crop_size=48,
             tile_size=64,
             tiles_per_photo=2,
+            bundled_steps=3,
             overrides=(
                 "model.block_out_channels=[16, 32]",
                 "diffusion.num_train_timesteps=100",
@@ -129,7 +135,9 @@ class DemoSettings:
 
 @dataclass
 class DemoResult:
-    """``timings``: seconds per stage; ``wall_seconds``: the whole demo."""
+    """``timings``: seconds per stage; ``wall_seconds``: the whole demo; ``bundled``: the
+    bundled models against bicubic (None when none ran); ``comparison``: the quick models
+    (None without training)."""
 
     out_dir: Path
     report: Path
@@ -137,6 +145,7 @@ class DemoResult:
     timings: dict[str, float] = field(default_factory=dict)
     evaluations: dict[str, EvaluationResult] = field(default_factory=dict)
     comparison: ComparisonResult | None = None
+    bundled: ComparisonResult | None = None
 
 
 def _prepare_out_dir(out_dir: Path, overwrite: bool) -> None:
@@ -161,12 +170,25 @@ def run_demo(
     overwrite: bool = False,
     progress: bool = True,
     log: Callable[[str], None] = print,
+    bundled: bool = True,
+    train: bool = True,
 ) -> DemoResult:
-    """Run the whole demo into ``out_dir`` and return where the report is.
+    """Run the whole demo into ``out_dir`` and return where the report is: the installed
+    bundled models first (unless not ``bundled``), then the quick training (unless not
+    ``train``).
 
-    Raises FileExistsError when ``out_dir`` already holds demo output and not ``overwrite``.
+    Raises FileExistsError when ``out_dir`` already holds demo output and not ``overwrite``;
+    ValueError when there is nothing to run (no training and no bundled model).
     """
     settings = settings or DemoSettings()
+    models = list_bundled() if bundled else []
+    if not models and not train:
+        raise ValueError(
+            "nothing to run: training is off and no bundled model is evaluated "
+            f"({describe_names()})"
+        )
+    if bundled and not models:
+        log(f"no bundled models installed ({describe_names()}); running the quick training only")
     out_dir = Path(out_dir)
     _prepare_out_dir(out_dir, overwrite)
     started = time.perf_counter()
@@ -186,61 +208,175 @@ def run_demo(
     log(f"data: {len(train_files)} training tiles, {len(test_files)} held-out test crops")
 
     lpips_metric = LpipsMetric()
-    evaluations: dict[str, EvaluationResult] = {}
-    configs: dict[str, ExperimentConfig] = {}
-    for run_name, label, yoda in MODELS:
-        config = ExperimentConfig.load(
-            BASE_CONFIG, settings.config_overrides(train_dir, out_dir / "cache", yoda)
+    result = DemoResult(out_dir, out_dir / "report.html", 0.0, timings)
+    if models:
+        result.bundled = _evaluate_bundled(
+            models, test_dir, out_dir / "bundled", settings, lpips_metric, timings, progress, log
         )
-        configs[run_name] = config
+    yoda_config = None
+    if train:
+        configs: dict[str, ExperimentConfig] = {}
+        for run_name, label, yoda in MODELS:
+            config = ExperimentConfig.load(
+                BASE_CONFIG, settings.config_overrides(train_dir, out_dir / "cache", yoda)
+            )
+            configs[run_name] = config
+            clock = time.perf_counter()
+            log(f"training {label} for {settings.train_steps} steps ...")
+            trained = Trainer(config, out_dir / "runs" / run_name).train(progress=progress)
+            timings[f"train {label}"] = time.perf_counter() - clock
+            log(
+                f"  {label}: loss {trained.losses[-1]:.4f}, "
+                f"{trained.steps_per_second:.2f} steps/s, {timings[f'train {label}']:.0f} s"
+            )
+            clock = time.perf_counter()
+            result.evaluations[run_name] = evaluate_run(
+                out_dir / "runs" / run_name,
+                test_dir,
+                out_dir / "eval" / run_name,
+                scale=SCALE,
+                label=label,
+                seed=settings.seed,
+                lpips_metric=lpips_metric,
+                num_samples=settings.num_test_crops,
+                progress=progress,
+            )
+            timings[f"evaluate {label}"] = time.perf_counter() - clock
+            log(f"  evaluated {label} in {timings[f'evaluate {label}']:.0f} s")
+        yoda_config = configs["sr3_yoda"]
         clock = time.perf_counter()
-        log(f"training {label} for {settings.train_steps} steps ...")
-        result = Trainer(config, out_dir / "runs" / run_name).train(progress=progress)
-        timings[f"train {label}"] = time.perf_counter() - clock
-        log(
-            f"  {label}: loss {result.losses[-1]:.4f}, {result.steps_per_second:.2f} steps/s, "
-            f"{timings[f'train {label}']:.0f} s"
+        result.comparison = compare_results(
+            [out_dir / "eval" / name for name, _, _ in MODELS], out_dir / "compare"
         )
+        timings["compare"] = time.perf_counter() - clock
+    result.wall_seconds = time.perf_counter() - started
+    parts = [*(["bundled models"] if models else []), *(["tiny SR3 vs SR3+YODA"] if train else [])]
+    report.write_page(
+        result.report,
+        f"yoda-sr demo: {', then '.join(parts)}",
+        _sections(out_dir, settings, models, result, yoda_config),
+    )
+    log(f"report: {result.report} (demo wall time {result.wall_seconds:.0f} s)")
+    return result
+
+
+def bundled_label(name: str) -> str:
+    """The method label of a bundled model in the demo's tables."""
+    return f"bundled model {name}"
+
+
+def _evaluate_bundled(
+    models: list[BundledModel],
+    test_dir: Path,
+    out_dir: Path,
+    settings: DemoSettings,
+    lpips_metric: LpipsMetric,
+    timings: dict[str, float],
+    progress: bool,
+    log: Callable[[str], None],
+) -> ComparisonResult:
+    """Upscale the test crops with each bundled model (and bicubic), score them into
+    ``out_dir/eval/<name>`` and compare them in ``out_dir/compare``."""
+    folders = []
+    for model in models:
         clock = time.perf_counter()
-        evaluations[run_name] = evaluate_run(
-            out_dir / "runs" / run_name,
+        log(f"upscaling the test crops with bundled model {model.name} ...")
+        folders.append(out_dir / "eval" / model.name)
+        evaluate_run(
+            model.path,
             test_dir,
-            out_dir / "eval" / run_name,
+            folders[-1],
             scale=SCALE,
-            label=label,
+            label=bundled_label(model.name),
+            steps=settings.bundled_steps,
             seed=settings.seed,
             lpips_metric=lpips_metric,
             num_samples=settings.num_test_crops,
             progress=progress,
         )
-        timings[f"evaluate {label}"] = time.perf_counter() - clock
-        log(f"  evaluated {label} in {timings[f'evaluate {label}']:.0f} s")
-
-    clock = time.perf_counter()
-    comparison = compare_results(
-        [out_dir / "eval" / name for name, _, _ in MODELS], out_dir / "compare"
-    )
-    timings["compare"] = time.perf_counter() - clock
-    wall = time.perf_counter() - started
-    report_path = out_dir / "report.html"
-    report.write_page(
-        report_path,
-        "yoda-sr demo: SR3 vs SR3+YODA (tiny CPU models)",
-        _sections(out_dir, settings, configs["sr3_yoda"], comparison, timings, wall),
-    )
-    log(f"report: {report_path} (demo wall time {wall:.0f} s)")
-    return DemoResult(out_dir, report_path, wall, timings, evaluations, comparison)
+        seconds = timings[f"evaluate bundled {model.name}"] = time.perf_counter() - clock
+        log(f"  evaluated bundled {model.name} in {seconds:.0f} s")
+    return compare_results(folders, out_dir / "compare")
 
 
 def _sections(
     out_dir: Path,
     settings: DemoSettings,
+    models: list[BundledModel],
+    result: DemoResult,
+    yoda_config: ExperimentConfig | None,
+) -> list[str]:
+    """The demo page: the bundled models, the quick training, next steps, timings, protocol."""
+    sections = []
+    if result.bundled is not None:
+        sections.append(_bundled_section(out_dir, settings, models, result.bundled))
+    if result.comparison is not None and yoda_config is not None:
+        sections.append(
+            _training_section(
+                out_dir, settings, yoda_config, result.comparison, result.wall_seconds
+            )
+        )
+    shared = result.comparison or result.bundled
+    assert shared is not None  # run_demo refuses to run neither part
+    return [
+        *sections,
+        report.section(
+            "Full scale",
+            report.paragraph(
+                "The paper's settings are bundled as configs; train on a GPU with real data:"
+            ),
+            report.code_block(FULL_SCALE_COMMANDS),
+        ),
+        report.section(
+            "Time",
+            report.table(
+                ["stage", "seconds"],
+                [[stage, f"{seconds:.1f}"] for stage, seconds in result.timings.items()]
+                + [["total (wall)", f"{result.wall_seconds:.1f}"]],
+            ),
+        ),
+        protocol_section(shared),
+    ]
+
+
+def _bundled_section(
+    out_dir: Path,
+    settings: DemoSettings,
+    models: list[BundledModel],
+    comparison: ComparisonResult,
+) -> str:
+    """The bundled models against bicubic on the test crops, each pointing to its card."""
+    steps = (
+        "each model's default sampler and steps"
+        if settings.bundled_steps is None
+        else f"each model's default sampler with {settings.bundled_steps} steps"
+    )
+    return report.section(
+        "Bundled models",
+        report.paragraph(
+            "The default models shipped with yoda-sr (trained beforehand, not by this demo; "
+            "their training data, budget and numbers are in their model cards) upscale "
+            f"{settings.num_test_crops} {settings.test_crop_size} px crops of "
+            f"{TEST_PHOTO.description} ({TEST_PHOTO.credit}, {TEST_PHOTO.licence}, bundled "
+            f"with scikit-image); LR made by MATLAB bicubic, {steps}, seed {settings.seed}. "
+            "The quick models below, when trained, are scored on the same crops."
+        ),
+        report.table(
+            ["model", "model card"],
+            [[f"{bundled_label(m.name)} (see its {CARD_NAME})", m.card_path] for m in models],
+        ),
+        *report_sections(comparison, out_dir, level=3),
+    )
+
+
+def _training_section(
+    out_dir: Path,
+    settings: DemoSettings,
     yoda_config: ExperimentConfig,
     comparison: ComparisonResult,
-    timings: dict[str, float],
     wall: float,
-) -> list[str]:
-    """The demo page: disclaimer, what ran, metrics, attention and masks, images, next steps."""
+) -> str:
+    """The quick training: disclaimer, what ran, metrics, images, attention and masks."""
     model = yoda_config.model
     minutes = wall / 60.0
     disclaimer = (
@@ -273,7 +409,7 @@ def _sections(
         )
     )
     for name in comparison.summaries[1].get("samples", []):
-        attention_parts.append(report.section(name, level=3))
+        attention_parts.append(report.section(name, level=4))
         for file, caption in (
             ("attention.png", f"{name}: importance over bicubic"),
             ("masks.png", f"{name}: masks over time"),
@@ -282,7 +418,8 @@ def _sections(
                 attention_parts.append(
                     report.figure(yoda_eval / name / file, caption, out_dir, zoom=2)
                 )
-    return [
+    return report.section(
+        "Quick training: tiny SR3 vs SR3+YODA",
         report.paragraph(disclaimer, css_class="note"),
         report.section(
             "What ran",
@@ -294,25 +431,13 @@ def _sections(
                 f"photo not used in training, LR made by MATLAB bicubic, DDIM "
                 f"{settings.sample_steps} steps."
             ),
-            report.table(
-                ["stage", "seconds"],
-                [[stage, f"{seconds:.1f}"] for stage, seconds in timings.items()]
-                + [["total (wall)", f"{wall:.1f}"]],
-            ),
             report.paragraph(
                 "Photos (bundled with scikit-image): "
                 + "; ".join(f"{p.description} ({p.credit}, {p.licence})" for p in photos)
                 + ". The last one is held out for testing."
             ),
+            level=3,
         ),
-        *report_sections(comparison, out_dir),
-        report.section("Attention maps and masks over time", *attention_parts),
-        report.section(
-            "Full scale",
-            report.paragraph(
-                "The paper's settings are bundled as configs; train on a GPU with real data:"
-            ),
-            report.code_block(FULL_SCALE_COMMANDS),
-        ),
-        protocol_section(comparison),
-    ]
+        *report_sections(comparison, out_dir, level=3),
+        report.section("Attention maps and masks over time", *attention_parts, level=3),
+    )

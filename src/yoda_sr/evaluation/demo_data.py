@@ -1,7 +1,8 @@
 """The demo's images: public-domain / CC0 photos bundled with scikit-image (no download).
 
 Training photos are cut into square tiles; the held-out photo (never seen in training) gives
-the test crops, centred on fixed points with detail and flat areas next to each other.
+the test crops, centred on fixed points with detail and flat areas next to each other. Small
+example inputs made from the same photos serve ``yoda-sr examples`` and the web UI.
 """
 
 from __future__ import annotations
@@ -10,7 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
 from PIL import Image
+
+from yoda_sr.imaging import imresize, save_image
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,11 @@ TEST_PHOTO = DemoPhoto("chelsea", "Chelsea the cat", "Stefan van der Walt", "CC0
 # (y, x) centres of the test crops in the 300x451 cat photo: left eye, right eye, nose and
 # whiskers, ear against the blurred background.
 TEST_CENTRES = ((113, 169), (135, 316), (239, 262), (48, 403))
+# Longer side (px) of the example inputs made from the photos: small enough that a CPU
+# upscales them in seconds.
+EXAMPLE_SIDE = 96
+# Side (px) of the HR reference example, cut around the cat's face.
+EXAMPLE_HR_SIDE = 192
 
 
 def _tiles(image: np.ndarray, size: int, limit: int) -> list[np.ndarray]:
@@ -103,3 +112,24 @@ def write_demo_images(
         Image.fromarray(_crop(test_image, centre, test_size)).save(path)
         test_files.append(path)
     return train_files, test_files
+
+
+def write_examples(folder: str | Path) -> tuple[list[Path], Path]:
+    """Write example inputs made from the demo's public-domain photos (scikit-image's):
+    small LR images (longer side :data:`EXAMPLE_SIDE`) and one HR reference crop of the cat
+    (:data:`EXAMPLE_HR_SIDE` square: eyes, nose, whiskers). Returns ``(lr_paths, hr_path)``."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    lr_paths = []
+    for photo in (TEST_PHOTO, *TRAIN_PHOTOS[:3]):
+        image = torch.from_numpy(photo.load()).permute(2, 0, 1).float() / 255.0
+        h, w = image.shape[-2:]
+        factor = EXAMPLE_SIDE / max(h, w)
+        small = imresize(image, size=(round(h * factor), round(w * factor))).clamp(0.0, 1.0)
+        lr_paths.append(folder / f"{photo.name}.png")
+        save_image(small, lr_paths[-1])
+    cat = torch.from_numpy(TEST_PHOTO.load()).permute(2, 0, 1).float() / 255.0
+    top, left = 60, 150
+    hr_path = folder / f"{TEST_PHOTO.name}_hr.png"
+    save_image(cat[:, top : top + EXAMPLE_HR_SIDE, left : left + EXAMPLE_HR_SIDE], hr_path)
+    return lr_paths, hr_path

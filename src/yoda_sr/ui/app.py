@@ -13,6 +13,7 @@ import gradio as gr
 import torch
 
 from yoda_sr.diffusion.config import SAMPLERS
+from yoda_sr.evaluation.demo_data import write_examples
 from yoda_sr.imaging import to_uint8
 from yoda_sr.ui.session import (
     SOURCE_CHOICES,
@@ -27,7 +28,6 @@ from yoda_sr.ui.session import (
     model_defaults,
     numbers_markdown,
     upscale,
-    write_examples,
 )
 
 INTRO = """# yoda-sr: attention-guided diffusion super-resolution

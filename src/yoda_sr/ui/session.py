@@ -26,10 +26,8 @@ from yoda_sr.attention import (
     WeightsNotFoundError,
     build_importance_source,
 )
-from yoda_sr.evaluation.demo_data import TEST_PHOTO, TRAIN_PHOTOS
 from yoda_sr.imaging import (
     ImageReadError,
-    imresize,
     load_image,
     make_lr,
     save_image,
@@ -48,11 +46,6 @@ NO_YODA = "none"
 SOURCE_CHOICES = (*SOURCES, NO_YODA)
 # Metrics shown for an HR reference: key of evaluate_pair -> column title.
 METRICS = {"psnr_rgb": "PSNR (dB)", "ssim_rgb": "SSIM", "psnr_y": "PSNR-Y (dB)", "ssim_y": "SSIM-Y"}
-# Longer side (px) of the example inputs made from the bundled photos: small enough that a
-# CPU upscales them in seconds.
-EXAMPLE_SIDE = 96
-# Side (px) of the HR reference example, cut around the cat's face.
-EXAMPLE_HR_SIDE = 192
 
 
 class UIError(ValueError):
@@ -340,27 +333,6 @@ def numbers_markdown(result: RunResult) -> str:
             )
             lines.append(f"| {label} | {row} |")
     return "\n".join(lines)
-
-
-def write_examples(folder: str | Path) -> tuple[list[Path], Path]:
-    """Write example inputs made from the demo's public-domain photos (scikit-image's):
-    small LR images (longer side :data:`EXAMPLE_SIDE`) and one HR reference crop of the cat
-    (:data:`EXAMPLE_HR_SIDE` square: eyes, nose, whiskers). Returns ``(lr_paths, hr_path)``."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    lr_paths = []
-    for photo in (TEST_PHOTO, *TRAIN_PHOTOS[:3]):
-        image = torch.from_numpy(photo.load()).permute(2, 0, 1).float() / 255.0
-        h, w = image.shape[-2:]
-        factor = EXAMPLE_SIDE / max(h, w)
-        small = imresize(image, size=(round(h * factor), round(w * factor))).clamp(0.0, 1.0)
-        lr_paths.append(folder / f"{photo.name}.png")
-        save_image(small, lr_paths[-1])
-    cat = torch.from_numpy(TEST_PHOTO.load()).permute(2, 0, 1).float() / 255.0
-    top, left = 60, 150
-    hr_path = folder / f"{TEST_PHOTO.name}_hr.png"
-    save_image(cat[:, top : top + EXAMPLE_HR_SIDE, left : left + EXAMPLE_HR_SIDE], hr_path)
-    return lr_paths, hr_path
 
 
 def model_choices(models: Sequence[str | Path]) -> list[str]:
