@@ -259,11 +259,12 @@ def write_report(out: Path, docs: Path, preset, preset_name: str, runs, dinov2_m
            f"(run, steps) points evaluated."]
     if missing:
         md += ["Still missing (resume with the same command): " + ", ".join(sorted(set(missing)))]
-    machines: dict[str, int] = {}
-    for e in evals.values():
-        machines[e.get("machine", "CPU (not recorded)")] = machines.get(e.get("machine", "CPU (not recorded)"), 0) + 1
-    md += ["", "Evaluations by machine (runs are evaluated where they were trained): "
-           + ", ".join(f"{m}: {n}" for m, n in sorted(machines.items()))]
+    machines: dict[str, list[str]] = {}
+    for key, e in evals.items():
+        machines.setdefault(e.get("machine", "CPU (not recorded)"), []).append(key)
+    md += ["", "Where each evaluation ran (a run is evaluated on the machine it was trained on):"]
+    md += [f"- {m}: " + (", ".join(f"`{k}`" for k in keys) if len(keys) <= 12 else f"{len(keys)} evaluations")
+           for m, keys in sorted(machines.items(), key=lambda item: len(item[1]))]
     if speeds:
         by_machine: dict[str, list[str]] = {}
         for k, v in sorted(speeds.items()):

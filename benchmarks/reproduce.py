@@ -460,7 +460,8 @@ def main() -> None:
             return
         samples = out / "samples" / key if spec.get("save_samples") else None
         result = evaluate(pipe, sets, spec, lpips, samples, args.eval_batch)
-        path.write_text(json.dumps({"spec": spec, "machine": machine, **result}, indent=1))
+        record = {"spec": spec, "machine": machine, "eval_batch": args.eval_batch, **result}
+        path.write_text(json.dumps(record, indent=1))
         print(f"eval {key}: PSNR-Y {np.mean([r['psnr_y'] for r in result['rows']]):.2f}", flush=True)
 
     for set_name, images in sets.items():  # references for the report's example grid
