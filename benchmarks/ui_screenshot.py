@@ -11,24 +11,13 @@ checks the page's behaviour with a tiny random model; this script only shows a t
 from __future__ import annotations
 
 import argparse
-import shutil
 import socket
 from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
 from yoda_sr.ui.app import build_app, launch
-
-# Chromium on a machine without network access: no background fetches, no sandbox (root).
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+from yoda_sr.ui.chromium import CHROMIUM_ARGS, find_chromium
 
 
 def free_port() -> int:
@@ -43,7 +32,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("docs/ui.png"))
     parser.add_argument("--timeout", type=int, default=600, help="seconds for the upscale")
     args = parser.parse_args()
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    chromium = find_chromium()
     if chromium is None:
         raise SystemExit("no chromium binary on PATH (apt-get install chromium)")
     app = build_app([args.model], device="cpu")

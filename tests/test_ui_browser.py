@@ -17,6 +17,7 @@ import torch
 from conftest import TINY_SR3_OVERRIDES, write_test_images
 
 from yoda_sr.imaging import load_image
+from yoda_sr.ui.chromium import CHROMIUM_ARGS, find_chromium
 
 pytestmark = pytest.mark.slow
 
@@ -24,23 +25,7 @@ pytest.importorskip("gradio", reason="the [ui] extra (gradio) is not installed")
 playwright = pytest.importorskip(
     "playwright.sync_api", reason="playwright is not installed (the [test-ui] extra)"
 )
-CHROMIUM = next(
-    (
-        path
-        for name in ("chromium", "chromium-browser", "google-chrome")
-        if (path := shutil.which(name))
-    ),
-    None,
-)
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+CHROMIUM = find_chromium()
 # Sampling a tiny model on a shared 2-core CPU takes seconds; page loads and uploads less.
 RUN_TIMEOUT_MS = 180_000
 
