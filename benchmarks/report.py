@@ -190,6 +190,7 @@ def write_report(out: Path, docs: Path, preset, preset_name: str, runs, dinov2_m
         ("importance: DINOv2 ViT-S/14 (shared tool)", ev(f"sr3_yoda_s0_dinov2__step{s}__ddim__{n50}")),
         ("input mode: plain", ev(f"sr3_yoda_s0_plain_input__step{s}__ddim__{n50}")),
         ("loss normalisation: active (0.1.0)", ev(f"sr3_yoda_s0_active_norm__step{s}__ddim__{n50}")),
+        ("bf16 autocast training", ev(f"sr3_yoda_s0_bf16__step{s}__ddim__{n50}")),
         ("schedule: T=1000, linear 1e-4..2e-2", ev(f"sr3_yoda_s0_schedule_T1000__step{s}__ddim__{n50}")),
         ("raw weights instead of EMA", ev(f"sr3_yoda_s0__step{s}__ddim__{n50}__model")),
         ("SR3 baseline, raw weights", ev(f"sr3_s0__step{s}__ddim__{n50}__model")),

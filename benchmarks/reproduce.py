@@ -13,7 +13,8 @@ steps, seeds and network inside every pair:
 2. ladder: the seed-0 runs continued to longer budgets (checkpoints of one run, constant LR,
    so the 800-step point *is* the 800-step run); colour shift at batch 4 vs 16;
 3. ablations on SR3+YODA: lower bound, importance source (detail / DINOv2 / constant), input
-   mode, loss normalisation, noise schedule, EMA vs raw weights, DDPM-full vs DDIM-50/20;
+   mode, loss normalisation, bf16 autocast, noise schedule, EMA vs raw weights, DDPM-full vs
+   DDIM-50/20;
 4. failure signatures: excess gradient energy across the boundary of the half-chain mask against
    inside/outside it (YODA vs its baseline on the same regions); LPIPS when its weights exist.
 
@@ -174,6 +175,7 @@ def plan(p: Preset, dinov2: Path | None) -> list[Run]:
             ablation(f"l{l_value}", [f"yoda.lower_bound={l_value}"])
     ablation("plain_input", ["yoda.input_mode=plain"])
     ablation("active_norm", ["yoda.loss_normalization=active"])
+    ablation("bf16", ["train.mixed_precision=bf16"])
     ablation("constant_importance", ["attention.source=constant", "attention.constant=0.5"])
     if dinov2 is not None:
         ablation("dinov2", ["attention.source=dino", f"attention.model={dinov2}"])
