@@ -30,8 +30,8 @@ COLUMNS = (
 )
 
 
-def load_evals(out: Path) -> dict[str, dict[str, Any]]:
-    return {p.stem: json.loads(p.read_text()) for p in sorted((out / "evals").glob("*.json"))}
+def load_evals(records: Path) -> dict[str, dict[str, Any]]:
+    return {p.stem: json.loads(p.read_text()) for p in sorted((records / "evals").glob("*.json"))}
 
 
 def set_mean(evaluation: dict[str, Any], set_name: str, metric: str) -> float | None:
@@ -109,11 +109,12 @@ def line_plot(series: dict[str, list[tuple[float, float]]], xlabel: str, ylabel:
     fig.savefig(path, dpi=110)
 
 
-def write_report(out: Path, docs: Path, preset, preset_name: str, runs, dinov2_missing: str,
-                 lpips) -> Path:
-    """Write ``docs/RESULTS.md`` (+ ``docs/results/*.png``) from what ``out`` holds."""
-    evals = load_evals(out)
-    speeds = {k: v for path in sorted(out.glob("speeds*.json")) for k, v in json.loads(path.read_text()).items()}
+def write_report(records: Path, out: Path, docs: Path, preset, preset_name: str, runs,
+                 dinov2_missing: str, lpips) -> Path:
+    """Write ``docs/RESULTS.md`` (+ ``docs/results/*.png``) from the evaluations and speeds
+    under ``records`` and the sample images under ``out/samples`` (example grid)."""
+    evals = load_evals(records)
+    speeds = {k: v for path in sorted(records.glob("speeds*.json")) for k, v in json.loads(path.read_text()).items()}
     figs = docs / "results"
     figs.mkdir(parents=True, exist_ok=True)
     s, n50 = preset.steps, preset.sample_steps[0]

@@ -18,11 +18,14 @@ steps, seeds and network inside every pair:
 4. failure signatures: excess gradient energy across the boundary of the half-chain mask against
    inside/outside it (YODA vs its baseline on the same regions); LPIPS when its weights exist.
 
-Every training run and every evaluation is saved under ``--out`` as soon as it finishes, and
-a rerun skips what is done (a killed training run resumes from its newest checkpoint), so the
-study can be spread over several sessions; ``--max-minutes`` stops starting new training
-after that long (checkpoints already there are still evaluated; delete an evaluation's JSON
-under ``evals/`` to have it recomputed). The report always states which planned rows are still missing.
+Every training run is saved under ``--out`` (checkpoints, samples; not kept in git) and every
+evaluation and training speed under ``--records`` (small JSON files, default
+``benchmarks/results/reproduce_PRESET``, kept in git so that the study accumulates across
+machines and sessions) as soon as it finishes. A rerun skips what is done (a killed training
+run resumes from its newest checkpoint; a run evaluated on another machine is not retrained);
+``--max-minutes`` stops starting new training after that long (checkpoints already there are
+still evaluated; delete an evaluation's JSON under ``evals/`` to have it recomputed). The
+report always states which planned rows are still missing.
 """
 
 from __future__ import annotations
@@ -407,6 +410,12 @@ def main() -> None:
     parser.add_argument("--preset", choices=sorted(PRESETS), default="cpu")
     parser.add_argument("--photos", type=Path, default=HERE / "data" / "photos")
     parser.add_argument("--out", type=Path, default=None, help="default benchmarks/out/reproduce_PRESET")
+    parser.add_argument(
+        "--records",
+        type=Path,
+        default=None,
+        help="evaluations and speeds (JSON, kept in git); default benchmarks/results/reproduce_PRESET",
+    )
     parser.add_argument("--docs", type=Path, default=ROOT / "docs")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--max-minutes", type=float, default=float("inf"))
@@ -434,7 +443,8 @@ def main() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     p = PRESETS[args.preset]
     out = args.out or HERE / "out" / f"reproduce_{args.preset}"
-    runs_dir, evals_dir = out / "runs", out / "evals"
+    records = args.records or HERE / "results" / f"reproduce_{args.preset}"
+    runs_dir, evals_dir = out / "runs", records / "evals"
     evals_dir.mkdir(parents=True, exist_ok=True)
     work = prepare_photos(args.photos, out / "data", p.tile, p.val_size, p.per_photo)
     sets = eval_sets(work, args.photos, p.val_size)
@@ -453,7 +463,7 @@ def main() -> None:
         mine &= set(args.runs.split(","))
     groups = set(args.groups.split(","))
     selected = [r for r in runs if r.group in groups and r.name in mine]
-    speeds_path = out / ("speeds.json" if num_shards == 1 else f"speeds_shard{shard}of{num_shards}.json")
+    speeds_path = records / ("speeds.json" if num_shards == 1 else f"speeds_shard{shard}of{num_shards}.json")
     speeds: dict[str, Any] = json.loads(speeds_path.read_text()) if speeds_path.is_file() else {}
 
     def save_eval(key: str, pipe: YodaPipeline | None, spec: dict[str, Any]) -> None:
@@ -505,7 +515,7 @@ def main() -> None:
                     save_eval(key, pipe, spec)
     from report import write_report
 
-    write_report(out, args.docs, p, args.preset, runs, dinov2_missing, lpips)
+    write_report(records, out, args.docs, p, args.preset, runs, dinov2_missing, lpips)
 
 
 if __name__ == "__main__":

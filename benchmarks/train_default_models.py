@@ -20,7 +20,8 @@ Steps (all three when none is named):
   --study-step N`` the runs are those of a ``benchmarks/reproduce.py`` study instead of
   ``--train``'s: ``DIR/runs/rrdb`` (newest checkpoint), ``srdiff_yoda_s0`` and
   ``sr3_yoda_s0`` at step N; their records (steps, batch, patch size, seed, device and time
-  from the study's ``speeds.json``, the commands that reproduce them) go into the cards.
+  from the study's ``speeds.json`` under ``--study-records``, the commands that reproduce
+  them) go into the cards.
 - ``--evaluate``: the bundled (fp16) model and its fp32 source against bicubic and the
   stage-1 RRDB on the 8 val crops of ``benchmarks/reproduce.py`` (192 px centre crops, x4,
   DDIM-50, the config's lower bound, seed 0); writes ``OUT/evaluation.json`` and each
@@ -202,11 +203,11 @@ def study_checkpoint(run_dir: Path, step: int | None) -> CheckpointFiles:
     return match[-1]
 
 
-def study_speeds(study: Path) -> dict[str, Any]:
+def study_speeds(records: Path) -> dict[str, Any]:
     """The study's steps/s per ``run@step`` (and ``rrdb``) from its ``speeds.json``; the
     ``speeds_shard*`` files are left out: a sharded session may have trained the same step of
     a run elsewhere (its checkpoints then are not necessarily these)."""
-    path = study / "speeds.json"
+    path = records / "speeds.json"
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
@@ -324,7 +325,7 @@ def export_sources(args: argparse.Namespace) -> list[tuple[Model, YodaPipeline, 
             record = json.loads((run_dir / "training.json").read_text())
             found.append((model, YodaPipeline.from_pretrained(run_dir), record))
         return found
-    speeds = study_speeds(args.from_study)
+    speeds = study_speeds(args.study_records)
     found = []
     for model in (RRDB, *BUNDLED):
         run_dir = args.from_study / "runs" / STUDY_RUNS[model.name]
@@ -623,6 +624,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--study-step", type=int, default=None, help="the study's checkpoint step to export"
+    )
+    parser.add_argument(
+        "--study-records",
+        type=Path,
+        default=HERE / "results" / "reproduce_cpu",
+        help="the study's --records folder (its speeds.json gives the training times)",
     )
     parser.add_argument(
         "--bundle-dir", type=Path, default=ROOT / "src" / "yoda_sr" / "bundled_models"

@@ -81,7 +81,8 @@ def test_export_from_a_study_bundles_its_checkpoints_at_the_step_with_true_recor
     script = load_benchmark("train_default_models")
     study = fake_study(tmp_path / "study")
     out, bundle = tmp_path / "out", tmp_path / "bundle"
-    argv = ["--export", "--from-study", str(study), "--out", str(out), "--bundle-dir", str(bundle)]
+    argv = ["--export", "--from-study", str(study), "--study-records", str(study)]
+    argv += ["--out", str(out), "--bundle-dir", str(bundle)]
     with pytest.raises(
         FileNotFoundError, match=r"srdiff_yoda_s0: no checkpoint at step 6; steps available: 4, 8"
     ):
