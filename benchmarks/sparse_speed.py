@@ -8,6 +8,9 @@ calls) and sparse (``sparse=True``: windows around the active pixels, see
 
 - ideal speed-up: all pixel-steps / active pixel-steps of the visited masks (over all photos);
 - work: dense pixels / pixels fed to the network by the sparse run;
+- bound: active pixel-steps / pixel-steps of the active set dilated by the halo: the highest
+  achieved / ideal that any scheme feeding the unchanged network every active pixel with
+  ``halo`` px of context can reach (each such pixel must be evaluated), whatever its windows;
 - achieved: dense / sparse sampling wall time (sums over photos), and achieved / ideal;
 - end-to-end: the same with the importance map's forward time added to both (imp % is its
   share of the sparse end-to-end time);
@@ -36,12 +39,14 @@ from pathlib import Path
 from typing import TypeVar
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 from torch.utils.flop_counter import FlopCounterMode
 
 from yoda_sr.attention import AttentionConfig, ImportanceSource, build_importance_source
 from yoda_sr.config import ExperimentConfig
 from yoda_sr.imaging import imresize, list_images, load_image, quantize
+from yoda_sr.masks import diffusion_mask
 from yoda_sr.metrics import psnr
 from yoda_sr.models import build_model
 from yoda_sr.pipeline import UpscaleOutput, YodaPipeline
@@ -102,6 +107,7 @@ class Row:
 
     pixel_steps: float = 0.0
     active_steps: float = 0.0
+    dilated_steps: float = 0.0
     evaluated: int = 0
     dense_pixels: int = 0
     importance_s: float = 0.0
@@ -122,7 +128,7 @@ class Row:
         return (
             f"{size:5d} {source:>7s} {lower:4.2f} {ideal:6.2f}x "
             f"{self.dense_pixels / max(self.evaluated, 1):5.2f}x "
-            f"{achieved:6.2f}x {achieved / ideal:5.2f} {end_to_end:6.2f}x "
+            f"{self.active_steps / max(self.dilated_steps, 1e-12):5.2f} {achieved:6.2f}x {achieved / ideal:5.2f} {end_to_end:6.2f}x "
             f"{self.importance_s / (self.importance_s + self.sparse_s):5.1%} "
             f"{p_dense:6.2f} {p_sparse:6.2f} {p_sparse - p_dense:+6.3f} "
             f"{max(self.seam_excess):+7.2%} {dense_f:8.2f} {sparse_f:8.2f} {importance_f:6.2f}"
@@ -130,7 +136,7 @@ class Row:
 
 
 HEADER = (
-    f"{'size':>5s} {'map':>7s} {'l':>4s} {'ideal':>7s} {'work':>6s} {'achvd':>7s} {'/idl':>5s} "
+    f"{'size':>5s} {'map':>7s} {'l':>4s} {'ideal':>7s} {'work':>6s} {'bound':>5s} {'achvd':>7s} {'/idl':>5s} "
     f"{'e2e':>7s} {'imp%':>5s} {'PSNRd':>6s} {'PSNRs':>6s} {'dPSNR':>6s} {'seam':>7s} "
     f"{'GFLOPd':>8s} {'GFLOPs':>8s} {'GFimp':>6s}"
 )
@@ -206,6 +212,10 @@ def add_photo(
     row.sparse_s += sparse_s
     row.pixel_steps += len(sparse.active_fraction)
     row.active_steps += sum(sparse.active_fraction)
+    num_t = pipe.config.diffusion.num_train_timesteps
+    for k in sparse.timesteps:
+        mask = diffusion_mask(importance, k, num_t, lower)
+        row.dilated_steps += float(F.max_pool2d(mask, 2 * halo + 1, 1, halo).mean())
     row.evaluated += sparse.pixels_evaluated
     row.dense_pixels += sparse.pixels_dense
     row.psnr_dense.append(psnr(dense.images[0], hr))
