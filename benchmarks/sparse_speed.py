@@ -11,6 +11,11 @@ calls) and sparse (``sparse=True``: windows around the active pixels, see
 - bound: active pixel-steps / pixel-steps of the active set dilated by the halo: the highest
   achieved / ideal that any scheme feeding the unchanged network every active pixel with
   ``halo`` px of context can reach (each such pixel must be evaluated), whatever its windows;
+- layer: the same ceiling for per-layer sparse evaluation (SIGE-style: every convolution
+  computes only the output cells, at its own resolution, that hold an active pixel, taking
+  context from cached features; all other FLOPs kept dense): FLOP speed-up / ideal. It is
+  optimistic (free gathers, caches never stale) and shows how far the network's coarse levels,
+  where a cell covers many pixels, cap any sparse scheme that keeps the network unchanged;
 - achieved: dense / sparse sampling wall time (sums over photos), and achieved / ideal;
 - end-to-end: the same with the importance map's forward time added to both (imp % is its
   share of the sparse end-to-end time);
@@ -32,6 +37,7 @@ meaningful (a trained run: benchmarks/out/reproduce_cpu/runs/sr3_yoda_s0 after
 from __future__ import annotations
 
 import argparse
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -93,6 +99,27 @@ def timed(fn: Callable[[], T], device: torch.device) -> tuple[T, float]:
     return result, time.perf_counter() - start
 
 
+def conv_share_by_stride(fn: Callable[[], object], model: torch.nn.Module, size: int) -> dict[int, float]:
+    """Share of ``fn()``'s FLOPs (FlopCounterMode) spent in ``model``'s convolutions, by output
+    stride (``size`` HR px over the output's height); key 0: everything else."""
+    flops: dict[int, float] = {}
+
+    def hook(module: torch.nn.Conv2d, _: object, output: Tensor) -> None:
+        per_output = 2 * module.in_channels // module.groups * math.prod(module.kernel_size)
+        stride = round(size / output.shape[-2])
+        flops[stride] = flops.get(stride, 0.0) + per_output * output.numel()
+
+    convs = [m for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
+    handles = [m.register_forward_hook(hook) for m in convs]
+    try:
+        total = counted_flops(fn)
+    finally:
+        for handle in handles:
+            handle.remove()
+    shares = {stride: value / total for stride, value in flops.items()}
+    return {0: 1.0 - sum(shares.values()), **shares}
+
+
 def counted_flops(fn: Callable[[], object]) -> int:
     """FLOPs of ``fn()`` as torch's FlopCounterMode counts them (convolutions, matmuls)."""
     counter = FlopCounterMode(display=False)
@@ -108,6 +135,8 @@ class Row:
     pixel_steps: float = 0.0
     active_steps: float = 0.0
     dilated_steps: float = 0.0
+    layer_steps: float = 0.0
+    conv_share: dict[int, float] = field(default_factory=dict)
     evaluated: int = 0
     dense_pixels: int = 0
     importance_s: float = 0.0
@@ -128,7 +157,8 @@ class Row:
         return (
             f"{size:5d} {source:>7s} {lower:4.2f} {ideal:6.2f}x "
             f"{self.dense_pixels / max(self.evaluated, 1):5.2f}x "
-            f"{self.active_steps / max(self.dilated_steps, 1e-12):5.2f} {achieved:6.2f}x {achieved / ideal:5.2f} {end_to_end:6.2f}x "
+            f"{self.active_steps / max(self.dilated_steps, 1e-12):5.2f} "
+            f"{self.pixel_steps / max(self.layer_steps, 1e-12) / ideal:5.2f} {achieved:6.2f}x {achieved / ideal:5.2f} {end_to_end:6.2f}x "
             f"{self.importance_s / (self.importance_s + self.sparse_s):5.1%} "
             f"{p_dense:6.2f} {p_sparse:6.2f} {p_sparse - p_dense:+6.3f} "
             f"{max(self.seam_excess):+7.2%} {dense_f:8.2f} {sparse_f:8.2f} {importance_f:6.2f}"
@@ -136,7 +166,7 @@ class Row:
 
 
 HEADER = (
-    f"{'size':>5s} {'map':>7s} {'l':>4s} {'ideal':>7s} {'work':>6s} {'bound':>5s} {'achvd':>7s} {'/idl':>5s} "
+    f"{'size':>5s} {'map':>7s} {'l':>4s} {'ideal':>7s} {'work':>6s} {'bound':>5s} {'layer':>5s} {'achvd':>7s} {'/idl':>5s} "
     f"{'e2e':>7s} {'imp%':>5s} {'PSNRd':>6s} {'PSNRs':>6s} {'dPSNR':>6s} {'seam':>7s} "
     f"{'GFLOPd':>8s} {'GFLOPs':>8s} {'GFimp':>6s}"
 )
@@ -202,6 +232,7 @@ def add_photo(
 
     importance = importance_map()
     if count_flops:
+        row.conv_share = conv_share_by_stride(lambda: upscale(False), pipe.model, size[0])
         flops = [counted_flops(lambda: upscale(False)), counted_flops(lambda: upscale(True))]
         row.flops = (flops[0], flops[1], counted_flops(importance_map))
     importance, importance_s = timed(importance_map, device)
@@ -216,6 +247,12 @@ def add_photo(
     for k in sparse.timesteps:
         mask = diffusion_mask(importance, k, num_t, lower)
         row.dilated_steps += float(F.max_pool2d(mask, 2 * halo + 1, 1, halo).mean())
+        if bool(mask.any()):
+            row.layer_steps += row.conv_share[0] + sum(
+                share * float(F.max_pool2d(mask, stride, stride, ceil_mode=True).mean())
+                for stride, share in row.conv_share.items()
+                if stride > 0
+            )
     row.evaluated += sparse.pixels_evaluated
     row.dense_pixels += sparse.pixels_dense
     row.psnr_dense.append(psnr(dense.images[0], hr))
