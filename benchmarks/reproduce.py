@@ -433,6 +433,12 @@ def main() -> None:
     )
     parser.add_argument("--runs", default="", help="comma-separated run folders: only these")
     parser.add_argument(
+        "--max-sample-steps",
+        type=int,
+        default=None,
+        help="leave evaluations with more sampler steps than this (DDPM over all T) for later",
+    )
+    parser.add_argument(
         "--eval-batch",
         type=int,
         default=1,
@@ -465,6 +471,12 @@ def main() -> None:
     selected = [r for r in runs if r.group in groups and r.name in mine]
     speeds_path = records / ("speeds.json" if num_shards == 1 else f"speeds_shard{shard}of{num_shards}.json")
     speeds: dict[str, Any] = json.loads(speeds_path.read_text()) if speeds_path.is_file() else {}
+
+    def too_long(spec: dict[str, Any], run: Run) -> bool:
+        if args.max_sample_steps is None:
+            return False
+        steps = spec.get("steps") or run_config(run, p.steps, p, work, runs_dir).diffusion.num_train_timesteps
+        return steps > args.max_sample_steps
 
     def save_eval(key: str, pipe: YodaPipeline | None, spec: dict[str, Any]) -> None:
         path = evals_dir / f"{key}.json"
@@ -509,7 +521,7 @@ def main() -> None:
                         continue
                     spec = {**spec, "save_samples": run.group == "main" and "lower_bound" not in spec}
                     key = eval_key(run.name, step, spec)
-                    if (evals_dir / f"{key}.json").is_file():
+                    if (evals_dir / f"{key}.json").is_file() or too_long(spec, run):
                         continue
                     pipe = pipe or load_at(runs_dir / run.name, step, weights, args.device)
                     save_eval(key, pipe, spec)
