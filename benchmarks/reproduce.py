@@ -378,6 +378,19 @@ def shard_names(runs: list[Run], count: int) -> list[set[str]]:
     return shards
 
 
+def pending_runs(runs: list[Run], evals_dir: Path) -> list[Run]:
+    """The plan entries with an evaluation not yet under ``evals_dir`` (what workers share)."""
+    return [
+        run
+        for run in runs
+        if any(
+            not (evals_dir / f"{eval_key(run.name, step, spec)}.json").is_file()
+            for step in run.targets
+            for spec in run.evals
+        )
+    ]
+
+
 def eval_key(run: str, step: int, spec: dict[str, Any]) -> str:
     parts = [run, f"step{step}", spec.get("sampler", "ddim"), str(spec.get("steps") or "full")]
     if "lower_bound" in spec:
@@ -428,8 +441,9 @@ def main() -> None:
     parser.add_argument(
         "--shard",
         default="0/1",
-        help="I/N: train and evaluate only this worker's share of the run folders, so N "
-        "processes can share one GPU (run once with --groups none first: it trains the RRDB)",
+        help="I/N: train and evaluate only this worker's share of the run folders with an "
+        "evaluation still missing, so N processes can share one GPU (run once with --groups "
+        "none first: it trains the RRDB)",
     )
     parser.add_argument("--runs", default="", help="comma-separated run folders: only these")
     parser.add_argument(
@@ -464,7 +478,7 @@ def main() -> None:
         else f"CPU, {torch.get_num_threads()} thread(s)"
     )
     shard, num_shards = (int(v) for v in args.shard.split("/"))
-    mine = shard_names(runs, num_shards)[shard]
+    mine = shard_names(pending_runs(runs, evals_dir), num_shards)[shard]
     if args.runs:
         mine &= set(args.runs.split(","))
     groups = set(args.groups.split(","))
