@@ -23,7 +23,10 @@ export HF_HUB_OFFLINE=1 PYTHONUNBUFFERED=1
 "$py" -c "import torch, yoda_sr; print(torch.cuda.get_device_name(0) if '$device' == 'cuda' else '$device')" \
   | tee "$out/device.txt" || exit 1
 dinov2=()
-[ -f benchmarks/out/dinov2_small/config.json ] && dinov2=(--dinov2 benchmarks/out/dinov2_small)
+if [ -f benchmarks/out/dinov2_small/config.json ]; then
+  dinov2=(--dinov2 benchmarks/out/dinov2_small)
+  mkdir -p /tmp/study && cp -r benchmarks/out/dinov2_small /tmp/study/  # the study's DINOv2 ablation
+fi
 
 study=("$py" benchmarks/reproduce.py --preset "${PRESET:-cpu}" --device "$device" --eval-batch 10
   --out /tmp/study --docs /tmp/study_docs --groups "${GROUPS:-main,ablation,batch,sampler}")
