@@ -484,7 +484,12 @@ def main() -> None:
     groups = set(args.groups.split(","))
     selected = [r for r in runs if r.group in groups and r.name in mine]
     speeds_path = records / ("speeds.json" if num_shards == 1 else f"speeds_shard{shard}of{num_shards}.json")
-    speeds: dict[str, Any] = json.loads(speeds_path.read_text()) if speeds_path.is_file() else {}
+
+    def record_speed(key: str, steps_per_second: float) -> None:
+        # Read again before writing: other processes may share this records folder.
+        speeds = json.loads(speeds_path.read_text()) if speeds_path.is_file() else {}
+        speeds[key] = {"steps_per_second": steps_per_second, "machine": machine}
+        speeds_path.write_text(json.dumps(speeds, indent=1))
 
     def too_long(spec: dict[str, Any], run: Run) -> bool:
         if args.max_sample_steps is None:
@@ -510,8 +515,7 @@ def main() -> None:
     needs_rrdb = not args.runs or any(r.backbone == p.srdiff for r in selected)
     if needs_rrdb and not args.report_only and not list_checkpoints(runs_dir / "rrdb"):
         rrdb = Run("rrdb", p.rrdb, [f"train.seed={p.seeds[0]}"], (p.steps,), "main")
-        speeds["rrdb"] = {"steps_per_second": train_to(rrdb, p.steps, p, work, runs_dir) or 0.0, "machine": machine}
-        speeds_path.write_text(json.dumps(speeds, indent=1))
+        record_speed("rrdb", train_to(rrdb, p.steps, p, work, runs_dir) or 0.0)
     if list_checkpoints(runs_dir / "rrdb"):
         save_eval("rrdb", YodaPipeline.from_pretrained(runs_dir / "rrdb", device=args.device), {"save_samples": True})
     for run in selected:
@@ -523,8 +527,7 @@ def main() -> None:
             if time.monotonic() <= deadline:
                 rate = train_to(run, step, p, work, runs_dir)
                 if rate is not None:
-                    speeds[f"{run.name}@{step}"] = {"steps_per_second": rate, "machine": machine}
-                    speeds_path.write_text(json.dumps(speeds, indent=1))
+                    record_speed(f"{run.name}@{step}", rate)
                     print(f"trained {run.name} to {step} at {rate:.2f} steps/s", flush=True)
             if not any(c.step == step for c in list_checkpoints(runs_dir / run.name)):
                 break
