@@ -285,3 +285,21 @@ def test_compile_option_wraps_the_model_in_torch_compile(image_folder, tmp_path)
     trainer._prepare(run)
     assert hasattr(run.model, "_orig_mod")
     assert _plain(run.accelerator, run.model) is run.model._orig_mod
+
+
+def test_runs_of_different_mixed_precision_train_one_after_another_in_one_process(
+    image_folder, tmp_path
+):
+    for index, precision in enumerate(("no", "bf16", "no")):
+        config = tiny_config(image_folder, "train.steps=1", f"train.mixed_precision={precision}")
+        result = Trainer(config, tmp_path / f"run{index}").train(progress=False)
+        assert result.step == 1
+
+
+def test_yes_no_words_in_overrides_stay_strings_and_unquoted_ones_in_yaml_are_named(tmp_path):
+    assert ExperimentConfig.load("sr3_tiny", ["train.mixed_precision=no"]).train.mixed_precision == "no"
+    assert ExperimentConfig.load("sr3_tiny", ["train.compile=false"]).train.compile is False
+    config = tmp_path / "c.yaml"
+    config.write_text("model:\n  type: sr3\ntrain:\n  mixed_precision: no\n")
+    with pytest.raises(ValueError, match=r"train\.mixed_precision: expected a string, got False"):
+        ExperimentConfig.load(config)

@@ -213,7 +213,8 @@ def _plain(value: Any) -> Any:
 
 
 def apply_override(data: dict[str, Any], item: str) -> None:
-    """Apply ``section.key=value`` (value parsed as YAML) to a nested dict in place."""
+    """Apply ``section.key=value`` (value parsed as YAML, except that no/yes/on/off stay the
+    words typed, e.g. ``train.mixed_precision=no``) to a nested dict in place."""
     if "=" not in item:
         raise ValueError(f"--set {item!r}: expected key=value, e.g. train.steps=100")
     key, raw = item.split("=", 1)
@@ -223,4 +224,7 @@ def apply_override(data: dict[str, Any], item: str) -> None:
         node = node.setdefault(part, {})
         if not isinstance(node, dict):
             raise ValueError(f"--set {item!r}: {part!r} is not a section")
-    node[parts[-1]] = yaml.safe_load(raw)
+    value = yaml.safe_load(raw)
+    if isinstance(value, bool) and raw.strip().lower() not in ("true", "false"):
+        value = raw.strip()  # YAML 1.1 reads no/yes/on/off as booleans: keep the word typed
+    node[parts[-1]] = value

@@ -40,6 +40,11 @@ def from_dict(cls: type[T], data: Mapping[str, Any], section: str) -> T:
                 raise ValueError(message) from None
         elif kind is float and isinstance(value, int) and not isinstance(value, bool):
             values[key] = float(value)
+        elif kind is str and isinstance(value, bool):
+            raise ValueError(
+                f"{section}.{key}: expected a string, got {value!r} (YAML reads no/yes/on/off "
+                f"unquoted as booleans: quote the word, e.g. \"no\")"
+            )
     return cls(**values)
 
 

@@ -21,6 +21,7 @@ import torch.nn.functional as F
 import yaml
 from accelerate import Accelerator, DataLoaderConfiguration
 from accelerate.data_loader import skip_first_batches
+from accelerate.state import AcceleratorState, PartialState
 from accelerate.utils import gather_object, set_seed
 from diffusers.optimization import get_scheduler
 from torch import nn
@@ -314,6 +315,10 @@ class Trainer:
         freshly initialised and not yet wrapped by the accelerator."""
         cfg, tc = self.config, self.config.train
         self.output_dir.mkdir(parents=True, exist_ok=True)
+        if AcceleratorState._shared_state and PartialState().num_processes == 1:
+            # accelerate keeps one state per process and refuses a second mixed_precision; a
+            # process training runs one after another (a study, a notebook) starts each afresh.
+            AcceleratorState._reset_state()
         accelerator = Accelerator(
             mixed_precision=tc.mixed_precision,
             gradient_accumulation_steps=tc.gradient_accumulation_steps,
