@@ -99,9 +99,12 @@ def timed(fn: Callable[[], T], device: torch.device) -> tuple[T, float]:
     return result, time.perf_counter() - start
 
 
-def conv_share_by_stride(fn: Callable[[], object], model: torch.nn.Module, size: int) -> dict[int, float]:
-    """Share of ``fn()``'s FLOPs (FlopCounterMode) spent in ``model``'s convolutions, by output
-    stride (``size`` HR px over the output's height); key 0: everything else."""
+def conv_share_by_stride(
+    fn: Callable[[], object], model: torch.nn.Module, size: int
+) -> tuple[dict[int, float], int]:
+    """``fn()``'s FLOPs (FlopCounterMode) and the share of them spent in ``model``'s
+    convolutions, by output stride (``size`` HR px over the output's height; key 0: everything
+    else)."""
     flops: dict[int, float] = {}
 
     def hook(module: torch.nn.Conv2d, _: object, output: Tensor) -> None:
@@ -117,7 +120,7 @@ def conv_share_by_stride(fn: Callable[[], object], model: torch.nn.Module, size:
         for handle in handles:
             handle.remove()
     shares = {stride: value / total for stride, value in flops.items()}
-    return {0: 1.0 - sum(shares.values()), **shares}
+    return {0: 1.0 - sum(shares.values()), **shares}, total
 
 
 def counted_flops(fn: Callable[[], object]) -> int:
@@ -232,8 +235,8 @@ def add_photo(
 
     importance = importance_map()
     if count_flops:
-        row.conv_share = conv_share_by_stride(lambda: upscale(False), pipe.model, size[0])
-        flops = [counted_flops(lambda: upscale(False)), counted_flops(lambda: upscale(True))]
+        row.conv_share, dense_flops = conv_share_by_stride(lambda: upscale(False), pipe.model, size[0])
+        flops = [dense_flops, counted_flops(lambda: upscale(True))]
         row.flops = (flops[0], flops[1], counted_flops(importance_map))
     importance, importance_s = timed(importance_map, device)
     dense, dense_s = timed(lambda: upscale(False), device)
