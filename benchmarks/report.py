@@ -3,7 +3,9 @@
 Tables are means over the images of a set; where a row has several seeds, mean ± sample
 standard deviation over the seeds (n given). A claim is called "held" only when the gap is
 larger than twice the spread over seeds, "within noise" when it is not, and "not measured"
-when rows are missing.
+when rows are missing. Because the runs of a pair share their seed (same initialisation and
+data order), each verdict also gives the paired view: the per-seed differences, their mean
+± standard deviation, and in how many seeds the second method is ahead.
 """
 
 from __future__ import annotations
@@ -40,13 +42,32 @@ def set_mean(evaluation: dict[str, Any], set_name: str, metric: str) -> float | 
     return sum(values) / len(values) if values else None
 
 
-def seeds_of(evals: dict[str, dict], pattern: str) -> list[dict]:
-    """Evaluations whose key is ``pattern`` with ``{seed}`` filled by any seed."""
+def by_seed(evals: dict[str, dict], pattern: str) -> dict[int, dict]:
+    """Evaluations whose key is ``pattern`` with ``{seed}`` filled by a seed, keyed by that seed."""
     head, tail = pattern.split("{seed}")
-    return [
-        e for k, e in evals.items() if k.startswith(head) and k.endswith(tail)
-        and k[len(head) : len(k) - len(tail)].isdigit()
-    ]
+    return {
+        int(k[len(head) : len(k) - len(tail)]): e for k, e in evals.items()
+        if k.startswith(head) and k.endswith(tail) and k[len(head) : len(k) - len(tail)].isdigit()
+    }
+
+
+def seeds_of(evals: dict[str, dict], pattern: str) -> list[dict]:
+    """The evaluations of ``by_seed``, without their seeds."""
+    return list(by_seed(evals, pattern).values())
+
+
+def paired(a: dict[int, dict], b: dict[int, dict], set_name: str, metric: str, higher_better: bool) -> str:
+    """B - A per shared seed: mean ± sd of the differences and how often B is the better."""
+    diffs = []
+    for seed in sorted(a.keys() & b.keys()):
+        va, vb = set_mean(a[seed], set_name, metric), set_mean(b[seed], set_name, metric)
+        if va is not None and vb is not None:
+            diffs.append(vb - va)
+    if len(diffs) < 2:
+        return "paired: fewer than 2 shared seeds"
+    mean, spread, n = stat(diffs)
+    ahead = sum(d > 0 if higher_better else d < 0 for d in diffs)
+    return f"paired by seed {mean:+.3f} ± {spread:.3f}, better in {ahead}/{n} seeds"
 
 
 def stat(values: list[float]) -> tuple[float, float, int]:
@@ -132,6 +153,10 @@ def write_report(records: Path, out: Path, docs: Path, preset, preset_name: str,
     ]
     sr3, sr3y = main[2][1], main[3][1]
     srd, srdy = main[4][1], main[5][1]
+    pairs = {
+        kind: tuple(by_seed(evals, f"{kind}{yoda}_s{{seed}}__step{s}__ddim__{n50}") for yoda in ("", "_yoda"))
+        for kind in ("sr3", "srdiff")
+    }
     md: list[str] = [
         "# Reproduction study: YODA at small scale",
         "",
@@ -155,8 +180,10 @@ def write_report(records: Path, out: Path, docs: Path, preset, preset_name: str,
     md += ["### Claims at this scale", ""]
     for set_name in SETS:
         for metric, higher in (("psnr_y", True), ("ssim_y", True), ("delta_e76", False)):
-            md.append(f"- {set_name}, {metric}: SR3+YODA vs SR3 {verdict(sr3, sr3y, set_name, metric, higher)}; "
-                      f"SRDiff+YODA vs SRDiff {verdict(srd, srdy, set_name, metric, higher)}")
+            md.append(f"- {set_name}, {metric}: SR3+YODA vs SR3 {verdict(sr3, sr3y, set_name, metric, higher)}"
+                      f" ({paired(*pairs['sr3'], set_name, metric, higher)}); "
+                      f"SRDiff+YODA vs SRDiff {verdict(srd, srdy, set_name, metric, higher)}"
+                      f" ({paired(*pairs['srdiff'], set_name, metric, higher)})")
     md.append("")
 
     ladder_steps = sorted(set(preset.ladder) | {s})
