@@ -45,10 +45,12 @@ def set_mean(evaluation: dict[str, Any], set_name: str, metric: str) -> float | 
 def by_seed(evals: dict[str, dict], pattern: str) -> dict[int, dict]:
     """Evaluations whose key is ``pattern`` with ``{seed}`` filled by a seed, keyed by that seed."""
     head, tail = pattern.split("{seed}")
-    return {
-        int(k[len(head) : len(k) - len(tail)]): e for k, e in evals.items()
-        if k.startswith(head) and k.endswith(tail) and k[len(head) : len(k) - len(tail)].isdigit()
-    }
+    found = {}
+    for key, evaluation in evals.items():
+        seed = key[len(head) : len(key) - len(tail)]
+        if key.startswith(head) and key.endswith(tail) and seed.isdigit():
+            found[int(seed)] = evaluation
+    return found
 
 
 def seeds_of(evals: dict[str, dict], pattern: str) -> list[dict]:
@@ -143,20 +145,19 @@ def write_report(records: Path, out: Path, docs: Path, preset, preset_name: str,
     def ev(pattern: str) -> list[dict]:
         return seeds_of(evals, pattern) if "{seed}" in pattern else [evals[pattern]] if pattern in evals else []
 
+    # The four trained methods keyed by seed: the main table's rows and the paired verdicts.
+    sr3_m, sr3y_m, srd_m, srdy_m = (
+        by_seed(evals, f"{name}_s{{seed}}__step{s}__ddim__{n50}") for name in ("sr3", "sr3_yoda", "srdiff", "srdiff_yoda")
+    )
+    sr3, sr3y, srd, srdy = (list(m.values()) for m in (sr3_m, sr3y_m, srd_m, srdy_m))
     main = [
         ("bicubic", ev("bicubic")),
         ("RRDB (SRDiff stage 1)", ev("rrdb")),
-        ("SR3", ev(f"sr3_s{{seed}}__step{s}__ddim__{n50}")),
-        ("SR3+YODA", ev(f"sr3_yoda_s{{seed}}__step{s}__ddim__{n50}")),
-        ("SRDiff", ev(f"srdiff_s{{seed}}__step{s}__ddim__{n50}")),
-        ("SRDiff+YODA", ev(f"srdiff_yoda_s{{seed}}__step{s}__ddim__{n50}")),
+        ("SR3", sr3),
+        ("SR3+YODA", sr3y),
+        ("SRDiff", srd),
+        ("SRDiff+YODA", srdy),
     ]
-    sr3, sr3y = main[2][1], main[3][1]
-    srd, srdy = main[4][1], main[5][1]
-    pairs = {
-        kind: tuple(by_seed(evals, f"{kind}{yoda}_s{{seed}}__step{s}__ddim__{n50}") for yoda in ("", "_yoda"))
-        for kind in ("sr3", "srdiff")
-    }
     md: list[str] = [
         "# Reproduction study: YODA at small scale",
         "",
@@ -181,9 +182,9 @@ def write_report(records: Path, out: Path, docs: Path, preset, preset_name: str,
     for set_name in SETS:
         for metric, higher in (("psnr_y", True), ("ssim_y", True), ("delta_e76", False)):
             md.append(f"- {set_name}, {metric}: SR3+YODA vs SR3 {verdict(sr3, sr3y, set_name, metric, higher)}"
-                      f" ({paired(*pairs['sr3'], set_name, metric, higher)}); "
+                      f" ({paired(sr3_m, sr3y_m, set_name, metric, higher)}); "
                       f"SRDiff+YODA vs SRDiff {verdict(srd, srdy, set_name, metric, higher)}"
-                      f" ({paired(*pairs['srdiff'], set_name, metric, higher)})")
+                      f" ({paired(srd_m, srdy_m, set_name, metric, higher)})")
     md.append("")
 
     ladder_steps = sorted(set(preset.ladder) | {s})
