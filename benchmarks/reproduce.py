@@ -23,9 +23,10 @@ evaluation and training speed under ``--records`` (small JSON files, default
 ``benchmarks/results/reproduce_PRESET``, kept in git so that the study accumulates across
 machines and sessions) as soon as it finishes. A rerun skips what is done (a killed training
 run resumes from its newest checkpoint; a run evaluated on another machine is not retrained);
-``--max-minutes`` stops starting new training after that long (checkpoints already there are
-still evaluated; delete an evaluation's JSON under ``evals/`` to have it recomputed). The
-report always states which planned rows are still missing.
+``--max-minutes`` stops starting new training after that long and ``--max-train-steps`` trains
+no run past that budget now (checkpoints already there are still evaluated; delete an
+evaluation's JSON under ``evals/`` to have it recomputed). The report always states which
+planned rows are still missing.
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ class Preset:
     srdiff: str = "srdiff_tiny"
     rrdb: str = "rrdb_tiny"
     steps: int = 800
-    ladder: tuple[int, ...] = (800, 3000, 10000)
+    ladder: tuple[int, ...] = (800, 1600, 3000, 10000)
     seeds: tuple[int, ...] = (0, 1, 2)
     batch: int = 8
     batch_pair: tuple[int, int] = (4, 16)
@@ -453,6 +454,13 @@ def main() -> None:
         help="leave evaluations with more sampler steps than this (DDPM over all T) for later",
     )
     parser.add_argument(
+        "--max-train-steps",
+        type=int,
+        default=None,
+        help="train no run past this many steps now (longer ladder points are left for later; "
+        "checkpoints already there are still evaluated)",
+    )
+    parser.add_argument(
         "--eval-batch",
         type=int,
         default=1,
@@ -524,7 +532,7 @@ def main() -> None:
                 break
             if all((evals_dir / f"{eval_key(run.name, step, spec)}.json").is_file() for spec in run.evals):
                 continue  # evaluated already (perhaps on another machine): nothing to train
-            if time.monotonic() <= deadline:
+            if time.monotonic() <= deadline and step <= (args.max_train_steps or step):
                 rate = train_to(run, step, p, work, runs_dir)
                 if rate is not None:
                     record_speed(f"{run.name}@{step}", rate)
