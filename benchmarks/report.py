@@ -72,6 +72,26 @@ def paired(a: dict[int, dict], b: dict[int, dict], set_name: str, metric: str, h
     return f"paired by seed {mean:+.3f} ± {spread:.3f}, better in {ahead}/{n} seeds"
 
 
+def gap_table(pairs: dict[str, tuple[dict[int, dict], dict[int, dict]]], set_name: str,
+              metrics: tuple[tuple[str, str], ...]) -> str:
+    """Markdown table, one row per training step: B - A of each (A, B) pair on each metric.
+
+    ``pairs``: label -> (A, B), each {step: evaluation}; a cell is "–" where either is missing.
+    """
+    steps = sorted({step for a, b in pairs.values() for step in a.keys() | b.keys()})
+    header = "| steps | " + " | ".join(f"{label}: {name}" for label in pairs for _, name in metrics) + " |"
+    lines = [header, "|" + "---|" * (1 + len(pairs) * len(metrics))]
+    for step in steps:
+        cells = []
+        for a, b in pairs.values():
+            for key, _ in metrics:
+                va = set_mean(a[step], set_name, key) if step in a else None
+                vb = set_mean(b[step], set_name, key) if step in b else None
+                cells.append("–" if va is None or vb is None else f"{vb - va:+.3f}")
+        lines.append(f"| {step} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def stat(values: list[float]) -> tuple[float, float, int]:
     mean = sum(values) / len(values)
     spread = statistics.stdev(values) if len(values) > 1 else float("nan")
@@ -190,18 +210,23 @@ def write_report(records: Path, out: Path, docs: Path, preset, preset_name: str,
     ladder_steps = sorted(set(preset.ladder) | {s})
     series: dict[str, list[tuple[float, float]]] = {}
     rows = []
+    at_step: dict[str, dict[int, dict]] = {}
     for label, name in (("SR3", "sr3_s0"), ("SR3+YODA", "sr3_yoda_s0"), ("SRDiff", "srdiff_s0"),
                         ("SRDiff+YODA", "srdiff_yoda_s0")):
-        points = []
+        at_step[label] = {}
         for step in ladder_steps:
             e = ev(f"{name}__step{step}__ddim__{n50}")
             if e:
-                points.append((step, set_mean(e[0], "val", "psnr_y")))
+                at_step[label][step] = e[0]
                 rows.append((f"{label} @ {step}", e))
-        series[label] = points
+        series[label] = [(step, set_mean(e, "val", "psnr_y")) for step, e in at_step[label].items()]
     line_plot(series, "training steps", "PSNR-Y (val), dB", figs / "ladder.png", logx=True)
+    gaps = {"SR3+YODA − SR3": (at_step["SR3"], at_step["SR3+YODA"]),
+            "SRDiff+YODA − SRDiff": (at_step["SRDiff"], at_step["SRDiff+YODA"])}
     md += ["## 2. Budget ladder (seed 0, val)", "", table(rows, "val"), "",
-           "![ladder](results/ladder.png)", ""]
+           "The gap YODA − baseline at each budget (one seed: no spread to judge noise):", "",
+           gap_table(gaps, "val", (("psnr_y", "PSNR-Y"), ("ssim_y", "SSIM-Y"), ("delta_e76", "ΔE76"))),
+           "", "![ladder](results/ladder.png)", ""]
     batch_rows = []
     for batch in sorted({preset.batch, *preset.batch_pair}):
         suffix = "" if batch == preset.batch else f"_batch_size{batch}"

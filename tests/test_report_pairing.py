@@ -30,3 +30,12 @@ def test_paired_differences_use_only_shared_seeds_and_count_wins() -> None:
 def test_paired_needs_two_shared_seeds() -> None:
     line = report.paired({0: evaluation(1.0)}, {0: evaluation(2.0), 1: evaluation(3.0)}, "val", "psnr_y", True)
     assert line == "paired: fewer than 2 shared seeds"
+
+
+def test_gap_table_subtracts_the_baseline_at_each_step_and_marks_missing_points() -> None:
+    base = {800: evaluation(16.0), 3000: evaluation(20.0)}
+    yoda = {800: evaluation(22.5), 3000: evaluation(26.25), 10000: evaluation(27.0)}
+    lines = report.gap_table({"Y − B": (base, yoda)}, "val", (("psnr_y", "PSNR-Y"),)).splitlines()
+    assert lines[0] == "| steps | Y − B: PSNR-Y |"
+    # By hand: 22.5 - 16.0, 26.25 - 20.0; the baseline has no 10000-step point.
+    assert lines[2:] == ["| 800 | +6.500 |", "| 3000 | +6.250 |", "| 10000 | – |"]
