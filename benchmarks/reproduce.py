@@ -90,8 +90,10 @@ class Preset:
 
 
 PRESETS = {
-    # ~3 h of training on 2 CPU cores for main + ablations + batch pair; the ladder's 10k
-    # points add ~4 x 1 h and are run last.
+    # ~3 h of training on 2 CPU cores for main + ablations + batch pair (1 thread per run,
+    # two runs at a time: SR3 ~1.06, SRDiff ~0.78 steps/s). The ladder to 3000 steps adds
+    # ~40 + 50 min per SR3/SRDiff run, its 10k points ~2 h more each: run them last, or leave
+    # them for later with --max-train-steps 3000.
     "cpu": Preset(),
     # A smoke run of the whole pipeline (seconds per run): checks the script, not the claims.
     "smoke": Preset(
