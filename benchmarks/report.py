@@ -32,6 +32,22 @@ COLUMNS = (
 )
 
 
+def eval_key(run: str, step: int, spec: dict[str, Any]) -> str:
+    """The name of one evaluation's record: run, step, sampler, its steps, and what differs."""
+    parts = [run, f"step{step}", spec.get("sampler", "ddim"), str(spec.get("steps") or "full")]
+    if "lower_bound" in spec:
+        parts.append(f"l{spec['lower_bound']}")
+    if spec.get("weights", "ema") != "ema":
+        parts.append(spec["weights"])
+    return "__".join(parts)
+
+
+def coverage(runs: list, evals: dict[str, dict]) -> tuple[list[str], list[str]]:
+    """Every planned evaluation (each run's targets x its evaluation specs), and those not done."""
+    planned = sorted({eval_key(r.name, t, spec) for r in runs for t in r.targets for spec in r.evals})
+    return planned, [key for key in planned if key not in evals]
+
+
 def load_evals(records: Path) -> dict[str, dict[str, Any]]:
     return {p.stem: json.loads(p.read_text()) for p in sorted((records / "evals").glob("*.json"))}
 
@@ -308,12 +324,10 @@ def write_report(records: Path, out: Path, docs: Path, preset, preset_name: str,
         md += ["## Examples (top-left 96 px of one val crop and one face)", "",
                "![examples](results/examples.png)", ""]
 
-    planned = [(r.name, t) for r in runs for t in r.targets]
-    missing = [f"{n}@{t}" for n, t in planned if not any(k.startswith(f"{n}__step{t}__") for k in evals)]
-    md += ["## Coverage", "", f"{len(planned) - len(missing)} of {len(planned)} planned "
-           f"(run, steps) points evaluated."]
+    planned, missing = coverage(runs, evals)
+    md += ["## Coverage", "", f"{len(planned) - len(missing)} of {len(planned)} planned evaluations done."]
     if missing:
-        md += ["Still missing (resume with the same command): " + ", ".join(sorted(set(missing)))]
+        md += ["Still missing (resume with the same command): " + ", ".join(f"`{k}`" for k in missing)]
     machines: dict[str, list[str]] = {}
     for key, e in evals.items():
         machines.setdefault(e.get("machine", "CPU (not recorded)"), []).append(key)

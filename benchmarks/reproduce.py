@@ -57,6 +57,7 @@ from yoda_sr.pipeline import YodaPipeline
 from yoda_sr.training.trainer import Trainer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from report import eval_key, write_report  # noqa: E402
 from train_compare import prepare_photos  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -394,15 +395,6 @@ def pending_runs(runs: list[Run], evals_dir: Path) -> list[Run]:
     ]
 
 
-def eval_key(run: str, step: int, spec: dict[str, Any]) -> str:
-    parts = [run, f"step{step}", spec.get("sampler", "ddim"), str(spec.get("steps") or "full")]
-    if "lower_bound" in spec:
-        parts.append(f"l{spec['lower_bound']}")
-    if spec.get("weights", "ema") != "ema":
-        parts.append(spec["weights"])
-    return "__".join(parts)
-
-
 def prepare_dinov2(out: Path) -> tuple[Path | None, str]:
     """A local DINOv2 ViT-S/14 from the shared tool, or (None, why not)."""
     folder = out / "dinov2_small"
@@ -552,8 +544,6 @@ def main() -> None:
                         continue
                     pipe = pipe or load_at(runs_dir / run.name, step, weights, args.device)
                     save_eval(key, pipe, spec)
-    from report import write_report
-
     write_report(records, out, args.docs, p, args.preset, runs, dinov2_missing, lpips)
 
 

@@ -39,3 +39,14 @@ def test_gap_table_subtracts_the_baseline_at_each_step_and_marks_missing_points(
     assert lines[0] == "| steps | Y − B: PSNR-Y |"
     # By hand: 22.5 - 16.0, 26.25 - 20.0; the baseline has no 10000-step point.
     assert lines[2:] == ["| 800 | +6.500 |", "| 3000 | +6.250 |", "| 10000 | – |"]
+
+
+def test_coverage_counts_each_planned_evaluation_not_each_checkpoint() -> None:
+    from types import SimpleNamespace
+
+    run = SimpleNamespace(name="sr3_s0", targets=(800,),
+                          evals=[{"sampler": "ddim", "steps": 50}, {"sampler": "ddpm", "steps": None}])
+    # The DDIM evaluation of the 800-step checkpoint exists; its DDPM one does not.
+    planned, missing = report.coverage([run], {"sr3_s0__step800__ddim__50": {}})
+    assert planned == ["sr3_s0__step800__ddim__50", "sr3_s0__step800__ddpm__full"]
+    assert missing == ["sr3_s0__step800__ddpm__full"]
