@@ -22,15 +22,27 @@ def unit_float(text: str) -> float:
 
 
 def add_sparse_argument(parser: argparse.ArgumentParser) -> None:
-    """``--sparse/--dense``: evaluate the network only around the pixels YODA diffuses."""
+    """``--sparse`` / ``--dense``: evaluate the network only around the pixels YODA diffuses,
+    or on whole images; ``--no-sparse`` is a hidden, deprecated spelling of ``--dense``."""
     from yoda_sr.pipeline.options import DEFAULT_SPARSE
 
-    parser.add_argument(
+    def marked(text: str, is_default: bool) -> str:
+        return text + (" (the default)" if is_default else "")
+
+    choice = parser.add_mutually_exclusive_group()
+    choice.add_argument(
         "--sparse",
-        action=argparse.BooleanOptionalAction,
+        action="store_true",
         default=DEFAULT_SPARSE,
-        help=(
-            "--sparse runs the network at each step only on windows around the pixels the "
-            "YODA mask diffuses; --dense on whole images (default: %(default)s)"
+        help=marked(
+            "run the network at each step only on windows around the pixels YODA diffuses",
+            DEFAULT_SPARSE,
         ),
     )
+    choice.add_argument(
+        "--dense",
+        dest="sparse",
+        action="store_false",
+        help=marked("run the network on whole images", not DEFAULT_SPARSE),
+    )
+    choice.add_argument("--no-sparse", dest="sparse", action="store_false", help=argparse.SUPPRESS)
