@@ -58,6 +58,32 @@ def tiny_vit_folder(tmp_path_factory) -> str:
     return str(folder)
 
 
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory):
+    """A tiny random SR3+YODA model saved as a pipeline folder (T = 100, x4)."""
+    from yoda_sr.config import ExperimentConfig
+    from yoda_sr.models import build_model
+    from yoda_sr.pipeline import YodaPipeline
+
+    folder = tmp_path_factory.mktemp("tiny_model") / "model"
+    config = ExperimentConfig.load("sr3_tiny", TINY_SR3_OVERRIDES)
+    torch.manual_seed(0)
+    YodaPipeline(build_model(config.model), config).save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture
+def lr_image(tmp_path):
+    """An 8x8 random RGB PNG."""
+    import numpy as np
+    from PIL import Image
+
+    path = tmp_path / "lr.png"
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 255, (8, 8, 3), dtype=np.uint8)).save(path)
+    return path
+
+
 @pytest.fixture
 def image_folder(tmp_path):
     folder = tmp_path / "images"

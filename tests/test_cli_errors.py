@@ -16,29 +16,9 @@ from PIL import Image
 from safetensors.torch import load_file, save_file
 
 from yoda_sr.cli.main import main
-from yoda_sr.config import ExperimentConfig
-from yoda_sr.models import build_model
 from yoda_sr.pipeline import YodaPipeline
 
 T = 100  # diffusion.num_train_timesteps of the tiny model
-
-
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory):
-    """A tiny random SR3+YODA model saved as a pipeline folder (T = 100, x4)."""
-    folder = tmp_path_factory.mktemp("cli_errors") / "model"
-    config = ExperimentConfig.load("sr3_tiny", TINY_SR3_OVERRIDES)
-    torch.manual_seed(0)
-    YodaPipeline(build_model(config.model), config).save_pretrained(folder)
-    return folder
-
-
-@pytest.fixture
-def lr_image(tmp_path):
-    path = tmp_path / "lr.png"
-    rng = np.random.default_rng(0)
-    Image.fromarray(rng.integers(0, 255, (8, 8, 3), dtype=np.uint8)).save(path)
-    return path
 
 
 WEIGHTS = "backbone/diffusion_pytorch_model.safetensors"
@@ -66,12 +46,16 @@ def test_upscale_writes_both_inputs_that_share_a_stem(model_dir, tmp_path):
     )
 
 
-def test_upscale_refuses_the_same_name_from_two_folders_before_any_work(model_dir, tmp_path, capsys):
+def test_upscale_refuses_the_same_name_from_two_folders_before_any_work(
+    model_dir, tmp_path, capsys
+):
     for folder in ("one", "two"):
         (tmp_path / folder).mkdir()
         Image.new("RGB", (8, 8)).save(tmp_path / folder / "a.png")
     out = tmp_path / "out"
-    code = upscale(tmp_path / "one" / "a.png", tmp_path / "two" / "a.png", "--model", model_dir, "--out", out)
+    code = upscale(
+        tmp_path / "one" / "a.png", tmp_path / "two" / "a.png", "--model", model_dir, "--out", out
+    )
     assert code == 2
     assert "would both write" in capsys.readouterr().err
     assert not out.exists()
@@ -82,11 +66,16 @@ def test_attention_writes_both_inputs_that_share_a_stem(tmp_path):
     for name in ("a.png", "a.bmp"):
         Image.fromarray(rng.integers(0, 255, (8, 8, 3), dtype=np.uint8)).save(tmp_path / name)
     out = tmp_path / "out"
-    assert main(["attention", str(tmp_path / "a.png"), str(tmp_path / "a.bmp"), "--out", str(out)]) == 0
+    assert (
+        main(["attention", str(tmp_path / "a.png"), str(tmp_path / "a.bmp"), "--out", str(out)])
+        == 0
+    )
     for name in ("a.png", "a.bmp"):
         for suffix in ("_attention.npy", "_attention.png", "_masks.png"):
             assert (out / f"{name}{suffix}").is_file()
-    assert not np.array_equal(np.load(out / "a.png_attention.npy"), np.load(out / "a.bmp_attention.npy"))
+    assert not np.array_equal(
+        np.load(out / "a.png_attention.npy"), np.load(out / "a.bmp_attention.npy")
+    )
 
 
 @pytest.mark.parametrize(
@@ -122,11 +111,15 @@ def test_evaluate_option_out_of_range_is_a_usage_error(model_dir, lr_image, tmp_
 
 
 @pytest.mark.parametrize("damage", ["garbage", "truncated"])
-def test_corrupt_model_file_is_named_by_upscale_and_evaluate(model_dir, lr_image, tmp_path, capsys, damage):
+def test_corrupt_model_file_is_named_by_upscale_and_evaluate(
+    model_dir, lr_image, tmp_path, capsys, damage
+):
     broken = copy_model(model_dir, tmp_path / "broken")
     weights = broken / WEIGHTS
     data = weights.read_bytes()
-    weights.write_bytes(b"not safetensors at all" if damage == "garbage" else data[: len(data) // 2])
+    weights.write_bytes(
+        b"not safetensors at all" if damage == "garbage" else data[: len(data) // 2]
+    )
     assert upscale(lr_image, "--model", broken, "--out", tmp_path / "out") == 2
     err = capsys.readouterr().err
     assert f"{weights}: cannot read the weights" in err and "Traceback" not in err
@@ -147,11 +140,16 @@ def test_weights_that_do_not_fit_the_config_are_summarised(model_dir, lr_image, 
     assert f"{changed / WEIGHTS}: weights do not fit the model" in err
     assert "1 missing keys (first: unet.conv_out.bias)" in err
     assert "1 unexpected keys (first: extra.weight)" in err
-    assert "1 shape mismatches (first: unet.conv_in.weight: file (16, 5, 3, 3), model (16, 6, 3, 3))" in err
+    assert (
+        "1 shape mismatches (first: unet.conv_in.weight: file (16, 5, 3, 3), model (16, 6, 3, 3))"
+        in err
+    )
     assert len(err.splitlines()) == 1
 
 
-def test_output_folder_that_is_a_file_is_a_usage_error_before_sampling(model_dir, lr_image, tmp_path, capsys):
+def test_output_folder_that_is_a_file_is_a_usage_error_before_sampling(
+    model_dir, lr_image, tmp_path, capsys
+):
     taken = tmp_path / "taken"
     taken.write_text("a file")
     assert upscale(lr_image, "--model", model_dir, "--out", taken) == 2
@@ -163,13 +161,21 @@ def test_output_folder_that_is_a_file_is_a_usage_error_before_sampling(model_dir
     assert "cannot create output folder" in capsys.readouterr().err
 
 
-def test_cuda_device_without_a_gpu_is_a_clear_error(model_dir, lr_image, tmp_path, capsys, monkeypatch):
+def test_cuda_device_without_a_gpu_is_a_clear_error(
+    model_dir, lr_image, tmp_path, capsys, monkeypatch
+):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    assert upscale(lr_image, "--model", model_dir, "--out", tmp_path / "out", "--device", "cuda") == 2
+    assert (
+        upscale(lr_image, "--model", model_dir, "--out", tmp_path / "out", "--device", "cuda") == 2
+    )
     assert "no CUDA GPU is available" in capsys.readouterr().err
-    assert main(["attention", str(lr_image), "--out", str(tmp_path / "maps"), "--device", "cuda"]) == 2
+    assert (
+        main(["attention", str(lr_image), "--out", str(tmp_path / "maps"), "--device", "cuda"]) == 2
+    )
     assert "no CUDA GPU is available" in capsys.readouterr().err
-    assert upscale(lr_image, "--model", model_dir, "--out", tmp_path / "out", "--device", "gpu") == 2
+    assert (
+        upscale(lr_image, "--model", model_dir, "--out", tmp_path / "out", "--device", "gpu") == 2
+    )
     assert "unknown device 'gpu'" in capsys.readouterr().err
 
 
@@ -178,7 +184,10 @@ def test_directory_given_as_an_image_is_a_per_file_failure(model_dir, lr_image, 
     folder.mkdir()
     out = tmp_path / "out"
     assert upscale(folder, lr_image, "--model", model_dir, "--out", out) == 1
-    assert "photos: cannot read as an image (is a directory, not an image file)" in capsys.readouterr().err
+    assert (
+        "photos: cannot read as an image (is a directory, not an image file)"
+        in capsys.readouterr().err
+    )
     assert (out / "lr_x4.png").is_file()
     assert main(["attention", str(folder), str(lr_image), "--out", str(tmp_path / "maps")]) == 1
     assert "is a directory" in capsys.readouterr().err
@@ -190,7 +199,10 @@ def test_directory_given_as_an_image_is_a_per_file_failure(model_dir, lr_image, 
         ("train.checkpoint_every=0", "train.checkpoint_every must be an integer >= 1, got 0"),
         ("train.log_every=0", "train.log_every must be an integer >= 1, got 0"),
         ("train.steps=-5", "train.steps must be an integer >= 1, got -5"),
-        ("diffusion.num_train_timesteps=0", "diffusion.num_train_timesteps must be an integer >= 1"),
+        (
+            "diffusion.num_train_timesteps=0",
+            "diffusion.num_train_timesteps must be an integer >= 1",
+        ),
         ("sampling.steps=500", "sampling.steps (500) exceeds diffusion.num_train_timesteps (100)"),
     ],
 )
@@ -203,7 +215,9 @@ def test_bad_config_values_are_named_at_parse_time(image_folder, tmp_path, capsy
     assert not (tmp_path / "run").exists()
 
 
-def test_upscale_too_large_for_memory_stops_and_suggests_a_tile(model_dir, tmp_path, capsys, monkeypatch):
+def test_upscale_too_large_for_memory_stops_and_suggests_a_tile(
+    model_dir, tmp_path, capsys, monkeypatch
+):
     import yoda_sr.pipeline.memory as memory
 
     Image.new("RGB", (64, 64)).save(tmp_path / "big.png")

@@ -1,5 +1,6 @@
 """Pixels and image files: reading and writing, MATLAB bicubic resizing, 8-bit quantisation,
-mod-crop and the benchmarks' LR images. Imports nothing else of yoda_sr."""
+mod-crop and the benchmarks' LR images. Imports nothing else of yoda_sr but
+:mod:`yoda_sr.files`."""
 
 from yoda_sr.imaging.io import (
     IMAGE_SUFFIXES,

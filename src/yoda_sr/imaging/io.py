@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -12,9 +13,15 @@ import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 from torch import Tensor
 
+from yoda_sr.files import file_identity, regular_file_problem, write_atomically
+
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 # PIL modes of 16-bit single-channel images (e.g. 16-bit grayscale PNG or TIFF).
 _SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N")
+# Images with more pixels are refused (a guard against decompression bombs: a small file
+# whose header claims a huge size); the environment variable lifts it (0: no limit).
+DEFAULT_MAX_PIXELS = 100_000_000
+MAX_PIXELS_ENV = "YODA_SR_MAX_PIXELS"
 
 
 class ImageReadError(ValueError):
@@ -38,14 +45,12 @@ def load_image(path: str | Path) -> Tensor:
     (the usual choice for SR of RGBA graphics, so transparent areas do not turn black).
     """
     path = Path(path)
-    if path.is_dir():
-        raise ImageReadError(path, "is a directory, not an image file")
-    if not path.is_file():
-        raise ImageReadError(path, "no such file")
     try:
-        with Image.open(path) as img:
+        with open_image(path) as img:
             img.load()
             array = _unit_array(ImageOps.exif_transpose(img))
+    except ImageReadError:
+        raise
     except (UnidentifiedImageError, OSError, SyntaxError) as exc:
         raise ImageReadError(path, str(exc) or type(exc).__name__) from exc
     except ValueError as exc:
@@ -55,11 +60,48 @@ def load_image(path: str | Path) -> Tensor:
     return torch.from_numpy(np.ascontiguousarray(array)).permute(2, 0, 1).float()
 
 
+def max_pixels() -> int | None:
+    """The largest image (pixels) read: ``$YODA_SR_MAX_PIXELS`` (0: none), else
+    :data:`DEFAULT_MAX_PIXELS`."""
+    text = os.environ.get(MAX_PIXELS_ENV, "").strip()
+    if not text:
+        return DEFAULT_MAX_PIXELS
+    try:
+        value = int(float(text))
+    except ValueError as exc:
+        raise ValueError(f"{MAX_PIXELS_ENV}={text!r} is not a number of pixels") from exc
+    return value if value > 0 else None
+
+
+@contextmanager
+def open_image(path: str | Path) -> Iterator[Image.Image]:
+    """``Image.open`` of a regular file (header read, pixels not decoded) within the pixel
+    limit (:func:`max_pixels`); ImageReadError naming the file otherwise."""
+    problem = regular_file_problem(path)
+    if problem is not None:
+        raise ImageReadError(path, problem)
+    limit = max_pixels()
+    pillow_limit = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = None  # our own limit below, with a message naming the file
+    try:
+        img = Image.open(path)
+    finally:
+        Image.MAX_IMAGE_PIXELS = pillow_limit
+    with img:
+        if limit is not None and img.width * img.height > limit:
+            raise ImageReadError(
+                path,
+                f"{img.width}x{img.height} px exceeds the limit of {limit} px against "
+                f"decompression bombs; set {MAX_PIXELS_ENV}=N to raise it, 0 for none",
+            )
+        yield img
+
+
 def read_image_size(path: str | Path) -> tuple[int, int] | None:
     """(height, width) of an image file from its header, without decoding the pixels (EXIF
     orientation not applied); None when it cannot be opened (:func:`load_image` says why)."""
     try:
-        with Image.open(path) as img:
+        with open_image(path) as img:
             return img.height, img.width
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
         return None
@@ -131,10 +173,10 @@ def quantize(image: Tensor) -> Tensor:
 
 
 def save_image(image: Tensor, path: str | Path) -> None:
-    """Write (3, H, W) float in [0, 1] as an 8-bit image (format from the suffix)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(to_uint8(image)).save(path)
+    """Write (3, H, W) float in [0, 1] as an 8-bit image (format from the suffix), through
+    a temporary file renamed over ``path``; OutputWriteError naming ``path`` on failure."""
+    array = to_uint8(image)
+    write_atomically(path, lambda temporary: Image.fromarray(array).save(temporary))
 
 
 def output_prefixes(
@@ -146,29 +188,40 @@ def output_prefixes(
     the same run share a stem (``a.png``, ``a.jpg`` -> ``a.png``, ``a.jpg``), so no output
     of a run overwrites another. Raises ValueError, before any work, when two inputs would
     still write the same file (the same name in two folders, a file given twice) or an
-    output would overwrite an input.
+    output is an input (the same path, or the same file through a hard or symbolic link).
     """
     out_dir = Path(out_dir)
     paths = [Path(p) for p in inputs]
     stems = Counter(p.stem for p in paths)
     prefixes = [out_dir / (p.name if stems[p.stem] > 1 else p.stem) for p in paths]
     writers: dict[Path, Path] = {}
-    sources = {p.resolve(): p for p in paths}
+    sources: dict[object, Path] = {}
+    for p in paths:
+        sources.setdefault(_real(p), p)
+        identity = file_identity(p)
+        if identity is not None:
+            sources.setdefault(identity, p)
     for path, prefix in zip(paths, prefixes, strict=True):
         for suffix in suffixes:
             output = prefix.with_name(prefix.name + suffix)
-            key = output.resolve()
-            if key in writers and writers[key].resolve() == path.resolve():
+            key = _real(output)
+            if key in writers and _real(writers[key]) == _real(path):
                 raise ValueError(f"input {path} is given twice")
             if key in writers:
                 raise ValueError(
                     f"inputs {writers[key]} and {path} would both write {output}; rename one "
                     "or process them in separate runs"
                 )
-            if key in sources:
-                raise ValueError(f"output {output} of {path} would overwrite input {sources[key]}")
+            source = sources.get(key) or sources.get(file_identity(output))
+            if source is not None:
+                raise ValueError(f"output {output} of {path} would overwrite input {source}")
             writers[key] = path
     return prefixes
+
+
+def _real(path: Path) -> Path:
+    """``path`` with links resolved as far as they go (a link loop is left as it is)."""
+    return Path(os.path.realpath(path))
 
 
 def prepare_output_dir(path: str | Path) -> Path:
@@ -190,12 +243,13 @@ def prepare_output_dir(path: str | Path) -> Path:
 
 
 def list_images(folder: str | Path) -> list[Path]:
-    """Sorted image files (by suffix) directly inside ``folder``; error if none or missing."""
+    """Sorted entries with an image suffix directly inside ``folder``, folders excepted (a
+    dangling link or a FIFO is kept, for the reader to name); error if none or missing."""
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder}: not a directory")
     files = sorted(
-        p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()
+        p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and not p.is_dir()
     )
     if not files:
         raise FileNotFoundError(f"{folder}: no image files ({', '.join(IMAGE_SUFFIXES)})")

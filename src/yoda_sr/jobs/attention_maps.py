@@ -12,6 +12,7 @@ from tqdm.auto import tqdm
 
 from yoda_sr.attention.base import ImportanceSource, upsample_image
 from yoda_sr.diffusion.config import NoiseScheduleConfig, YodaConfig
+from yoda_sr.files import OutputWriteError, write_atomically
 from yoda_sr.imaging import (
     ImageReadError,
     load_image,
@@ -44,7 +45,7 @@ def export_attention_maps(
     num_train_timesteps: int = NoiseScheduleConfig.num_train_timesteps,
     lower_bound: float = YodaConfig.lower_bound,
     progress: bool = True,
-) -> list[ImageReadError]:
+) -> list[ImageReadError | OutputWriteError]:
     """For each LR image file write into ``out_dir``:
 
     - ``<stem>_attention.npy``: float32 (h*scale, w*scale) importance in [0, 1];
@@ -54,8 +55,9 @@ def export_attention_maps(
 
     ``<stem>`` is the file name without its extension, or with it where inputs share a stem
     (see :func:`~yoda_sr.imaging.output_prefixes`). Unusable settings, an unwritable
-    ``out_dir`` or colliding outputs raise ValueError before any work. Unreadable files are
-    skipped; their errors (naming the file) are returned.
+    ``out_dir`` or colliding outputs raise ValueError before any work. Unreadable files and
+    outputs that cannot be written (each replaced atomically) are skipped; their errors
+    (naming the file) are returned.
     """
     if scale < 1:
         raise ValueError(f"scale must be a positive int, got {scale}")
@@ -65,7 +67,7 @@ def export_attention_maps(
         raise ValueError(f"lower_bound must lie in [0, 1], got {lower_bound}")
     prefixes = output_prefixes(images, out_dir, OUTPUT_SUFFIXES)
     prepare_output_dir(out_dir)
-    failures: list[ImageReadError] = []
+    failures: list[ImageReadError | OutputWriteError] = []
     progress_bar = tqdm(images, desc="attention maps", unit="image", disable=not progress)
     for path, prefix in zip(progress_bar, prefixes, strict=True):
         try:
@@ -75,8 +77,12 @@ def export_attention_maps(
             continue
         importance = importance_map(source, lr, scale)
         npy, heat, masks = (prefix.with_name(prefix.name + s) for s in OUTPUT_SUFFIXES)
-        np.save(npy, importance[0].numpy().astype(np.float32))
+        array = importance[0].numpy().astype(np.float32)
         upsampled = upsample_image(lr.unsqueeze(0), tuple(importance.shape[-2:]))[0]
-        save_image(heatmap_overlay(upsampled, importance), heat)
-        save_image(mask_strip(upsampled, importance, num_train_timesteps, lower_bound), masks)
+        try:
+            write_atomically(npy, lambda temporary, array=array: np.save(temporary, array))
+            save_image(heatmap_overlay(upsampled, importance), heat)
+            save_image(mask_strip(upsampled, importance, num_train_timesteps, lower_bound), masks)
+        except OutputWriteError as exc:
+            failures.append(exc)
     return failures

@@ -10,6 +10,7 @@ import torch
 from tqdm.auto import tqdm
 
 from yoda_sr.distributed import Shard
+from yoda_sr.files import OutputWriteError
 from yoda_sr.imaging import (
     ImageReadError,
     load_image,
@@ -61,7 +62,7 @@ def upscale_files(
     shard: Shard | None = None,
     report: Callable[[str, UpscaleOutput], None] | None = None,
     batch_size: int = 1,
-) -> list[ImageReadError]:
+) -> list[ImageReadError | OutputWriteError]:
     """Write ``<name>_x<scale>.png`` (and ``<name>_masks.png`` with ``save_masks``) into
     ``out_dir`` for each LR image file, each sampled with ``seed``.
 
@@ -69,7 +70,8 @@ def upscale_files(
     (:func:`~yoda_sr.imaging.output_prefixes`). Before any image is sampled, raises
     ValueError for options out of range, outputs that would overwrite each other or an
     input, an unusable ``out_dir``, or (InsufficientMemoryError) an input estimated not to
-    fit in the device's memory. Unreadable inputs are skipped; their errors are returned.
+    fit in the device's memory. Unreadable inputs and outputs that cannot be written (each
+    replaced atomically, never written through a link) are skipped; their errors are returned.
     Under a multi-process launcher, ``shard`` (:func:`~yoda_sr.distributed.shard_for`) makes
     this process handle the inputs ``i`` with ``i % count == index``.
 
@@ -102,7 +104,7 @@ def upscale_files(
             return batch_size
         return available // max(pipe.estimate_memory(size, options.tile), 1)
 
-    failures: list[ImageReadError] = []
+    failures: list[ImageReadError | OutputWriteError] = []
     jobs = list(zip(inputs, prefixes, sizes, strict=True))
     mine = [job for _, job in (shard or Shard(0, 1, pipe.device)).take(jobs)]
     groups = batches_by_size(mine, [size for _, _, size in mine], batch_size, capacity)
@@ -134,14 +136,17 @@ def upscale_files(
             report(", ".join(str(path) for path, _, _ in loaded), result)
         for index, (_, prefix, _) in enumerate(loaded):
             outputs = [prefix.with_name(prefix.name + suffix) for suffix in suffixes]
-            save_image(result.images[index], outputs[0])
-            if save_masks and result.importance is not None:
-                strip = mask_strip(
-                    result.images[index].cpu(),
-                    result.importance[index].cpu(),
-                    pipe.config.diffusion.num_train_timesteps,
-                    options.lower_bound,
-                )
-                save_image(strip, outputs[1])
+            try:
+                save_image(result.images[index], outputs[0])
+                if save_masks and result.importance is not None:
+                    strip = mask_strip(
+                        result.images[index].cpu(),
+                        result.importance[index].cpu(),
+                        pipe.config.diffusion.num_train_timesteps,
+                        options.lower_bound,
+                    )
+                    save_image(strip, outputs[1])
+            except OutputWriteError as exc:
+                failures.append(exc)
     bar.close()
     return failures

@@ -1,0 +1,186 @@
+"""Issue 23, "lose nothing, round 2": each case a hostile user found, pinned by a test.
+
+Data lost
+- train into a folder holding the user's config.yaml: test_train_refuses_a_folder_holding_a_config_yaml_it_did_not_write
+- train --resume on a folder that is not a run: test_train_resume_on_a_folder_without_checkpoints_is_refused
+- outputs written through a hard link / symlink: test_upscale_refuses_an_output_that_is_a_hard_link_to_an_input,
+  test_upscale_replaces_a_symlink_at_an_output_path_without_writing_through_it
+- examples --out over existing files: test_examples_refuses_to_replace_existing_files_without_overwrite
+
+Silently wrong
+- a local folder named like a bundled model: test_bundled_model_name_wins_over_a_local_folder_unless_given_as_a_path
+- evaluate --lr-data with a too small LR: test_evaluate_names_a_paired_lr_that_does_not_match_hr_over_scale
+- evaluate --data with a dangling / looping link or a corrupt file:
+  test_evaluate_names_unreadable_files_scores_the_others_and_exits_1
+- evaluate --samples -1: test_evaluate_refuses_a_negative_samples_count
+
+Tracebacks
+- symlink loop among the inputs: test_symlink_loop_among_inputs_is_named_and_the_others_processed
+- decompression bomb: test_image_over_the_pixel_limit_is_named_and_the_others_processed,
+  test_pixel_limit_is_lifted_by_the_environment, test_train_names_an_image_over_the_pixel_limit
+- a directory at an output's path: test_directory_at_an_output_path_is_named_and_the_others_written
+- model configs with wrong types or values: test_model_config_of_wrong_type_or_value_is_named
+- compare --crop 0, malformed summary.json: test_compare_refuses_a_crop_below_1_before_writing,
+  test_compare_names_a_summary_json_of_the_wrong_shape
+- demo --threads -2: test_demo_refuses_a_thread_count_below_1
+- a FIFO as input: test_fifo_input_is_named_without_blocking
+
+Messages
+- --seed overflow: test_seed_out_of_range_is_a_usage_error
+- binary YAML: test_config_that_is_not_text_is_named
+- train.learning_rate=nan: test_nan_learning_rate_names_the_setting
+- --set foo.bar=1: test_unknown_set_key_blames_the_set_option
+- ui --host "not a host": test_ui_names_a_host_that_does_not_resolve
+- --out "": test_empty_out_is_refused
+- no empty --out / config-only run folder after a failure: test_failed_runs_leave_no_empty_folders
+- "infx" speed-up: test_ideal_speedup_of_a_run_with_no_active_pixel_is_not_printed_as_inf
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import subprocess
+import sys
+import zlib
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+import yoda_sr
+from yoda_sr.cli.main import main
+from yoda_sr.imaging import read_image_size
+
+
+def upscale(*argv: object) -> int:
+    return main(["upscale", *map(str, argv), "--steps", "2"])
+
+
+def random_png(path: Path, size: int = 8, seed: int = 0) -> Path:
+    rng = np.random.default_rng(seed)
+    Image.fromarray(rng.integers(0, 255, (size, size, 3), dtype=np.uint8)).save(path)
+    return path
+
+
+def bomb_png(path: Path, side: int = 30000) -> Path:
+    """A PNG of a few bytes whose header claims ``side`` x ``side`` RGB pixels."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", side, side, 8, 2, 0, 0, 0)
+    idat = zlib.compress(b"\0" * 16)
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+    )
+    return path
+
+
+# -- data lost ----------------------------------------------------------------------------
+
+
+def test_upscale_refuses_an_output_that_is_a_hard_link_to_an_input(model_dir, tmp_path, capsys):
+    source = random_png(tmp_path / "c.png")
+    out = tmp_path / "out"
+    out.mkdir()
+    os.link(source, out / "c_x4.png")
+    before = source.read_bytes()
+    assert upscale(source, "--model", model_dir, "--out", out) == 2
+    assert f"output {out / 'c_x4.png'} of {source} would overwrite input" in capsys.readouterr().err
+    assert source.read_bytes() == before
+
+
+def test_upscale_replaces_a_symlink_at_an_output_path_without_writing_through_it(
+    model_dir, tmp_path
+):
+    source = random_png(tmp_path / "e.png")
+    precious = tmp_path / "precious.txt"
+    precious.write_text("the user's own file")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "e_x4.png").symlink_to(precious)
+    assert upscale(source, "--model", model_dir, "--out", out) == 0
+    assert precious.read_text() == "the user's own file"
+    assert not (out / "e_x4.png").is_symlink()
+    assert Image.open(out / "e_x4.png").size == (32, 32)
+    assert sorted(p.name for p in out.iterdir()) == ["e_x4.png"]  # no temporary file left
+
+
+# -- tracebacks ---------------------------------------------------------------------------
+
+
+def test_symlink_loop_among_inputs_is_named_and_the_others_processed(
+    model_dir, lr_image, tmp_path, capsys
+):
+    loop = tmp_path / "loop.png"
+    loop.symlink_to(loop)
+    out = tmp_path / "out"
+    assert upscale(loop, lr_image, "--model", model_dir, "--out", out) == 1
+    err = capsys.readouterr().err
+    assert f"{loop}: cannot read as an image (symbolic link loop)" in err
+    assert "Traceback" not in err and (out / "lr_x4.png").is_file()
+    maps = tmp_path / "maps"
+    assert main(["attention", str(loop), str(lr_image), "--out", str(maps)]) == 1
+    assert f"{loop}: cannot read as an image (symbolic link loop)" in capsys.readouterr().err
+    assert (maps / "lr_attention.npy").is_file()
+
+
+def test_image_over_the_pixel_limit_is_named_and_the_others_processed(
+    model_dir, lr_image, tmp_path, capsys
+):
+    bomb = bomb_png(tmp_path / "bomb.png")
+    out = tmp_path / "out"
+    assert upscale(bomb, lr_image, "--model", model_dir, "--out", out) == 1
+    err = capsys.readouterr().err
+    assert f"{bomb}: cannot read as an image (30000x30000 px exceeds the limit of" in err
+    assert "YODA_SR_MAX_PIXELS" in err and (out / "lr_x4.png").is_file()
+    maps = tmp_path / "maps"
+    assert main(["attention", str(bomb), str(lr_image), "--out", str(maps)]) == 1
+    assert f"{bomb}: cannot read as an image (30000x30000 px" in capsys.readouterr().err
+    assert (maps / "lr_attention.npy").is_file()
+
+
+def test_pixel_limit_is_lifted_by_the_environment(tmp_path, monkeypatch):
+    bomb = bomb_png(tmp_path / "bomb.png")
+    assert read_image_size(bomb) is None
+    monkeypatch.setenv("YODA_SR_MAX_PIXELS", "0")
+    assert read_image_size(bomb) == (30000, 30000)
+    monkeypatch.setenv("YODA_SR_MAX_PIXELS", str(30000 * 30000))
+    assert read_image_size(bomb) == (30000, 30000)
+
+
+def test_directory_at_an_output_path_is_named_and_the_others_written(model_dir, tmp_path, capsys):
+    first, second = random_png(tmp_path / "x.png"), random_png(tmp_path / "y.png", seed=1)
+    out = tmp_path / "out"
+    (out / "x_x4.png").mkdir(parents=True)
+    assert upscale(first, second, "--model", model_dir, "--out", out) == 1
+    err = capsys.readouterr().err
+    assert f"{out / 'x_x4.png'}: cannot write (Is a directory)" in err and "Traceback" not in err
+    assert (out / "y_x4.png").is_file()
+    maps = tmp_path / "maps"
+    (maps / "x_attention.npy").mkdir(parents=True)
+    assert main(["attention", str(first), str(second), "--out", str(maps)]) == 1
+    assert f"{maps / 'x_attention.npy'}: cannot write" in capsys.readouterr().err
+    assert (maps / "y_attention.npy").is_file()
+    assert not [p for p in maps.iterdir() if p.name.startswith(".")]  # temporaries removed
+
+
+def test_fifo_input_is_named_without_blocking(lr_image, tmp_path):
+    fifo = tmp_path / "pipe.png"
+    os.mkfifo(fifo)
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    src = str(Path(yoda_sr.__file__).parents[1])  # this checkout, not an installed copy
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [src, os.environ.get("PYTHONPATH")]))
+    command = [sys.executable, "-m", "yoda_sr.cli.main", "attention", str(fifo), str(lr_image)]
+    done = subprocess.run(
+        [*command, "--out", str(tmp_path / "maps")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1
+    assert f"{fifo}: cannot read as an image (is a FIFO, not a regular file)" in done.stderr
+    assert (tmp_path / "maps" / "lr_attention.npy").is_file()
