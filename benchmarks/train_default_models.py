@@ -44,7 +44,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import yaml
 
 from yoda_sr.checkpoints import CheckpointFiles, list_checkpoints
 from yoda_sr.config import ExperimentConfig
@@ -53,6 +52,7 @@ from yoda_sr.imaging import imresize, list_images, load_image, quantize
 from yoda_sr.metrics import evaluate_pair
 from yoda_sr.models import bicubic_up, build_model
 from yoda_sr.pipeline import YodaPipeline
+from yoda_sr.pipeline.card import config_section, describe, sampling_defaults
 from yoda_sr.training.trainer import Trainer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -393,7 +393,9 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
     score(RRDB.name, YodaPipeline.from_pretrained(export_dir / f"{RRDB.name}-fp32"))
     for model in BUNDLED:
         fp16 = score(model.name, YodaPipeline.from_pretrained(args.bundle_dir / model.name))
-        fp32 = score(f"{model.name}-fp32", YodaPipeline.from_pretrained(export_dir / f"{model.name}-fp32"))
+        fp32 = score(
+            f"{model.name}-fp32", YodaPipeline.from_pretrained(export_dir / f"{model.name}-fp32")
+        )
         gap = max(float((a - b).abs().max()) for a, b in zip(fp16, fp32, strict=True))
         results[model.name]["fp16_vs_fp32_max_abs"] = gap
     protocol = {
@@ -443,16 +445,24 @@ def model_card(
     source_dir = args.out / "export" / f"{model.name}-fp32"
     record = json.loads((source_dir / "training.json").read_text())
     opts = record["options"]
-    rrdb_record = json.loads((args.out / "export" / f"{RRDB.name}-fp32" / "training.json").read_text())
+    rrdb_record = json.loads(
+        (args.out / "export" / f"{RRDB.name}-fp32" / "training.json").read_text()
+    )
     pipe = YodaPipeline.from_pretrained(args.bundle_dir / model.name)
     config = pipe.config
     params = sum(p.numel() for p in pipe.model.parameters())
     size = sum(p.stat().st_size for p in (args.bundle_dir / model.name).rglob("*.safetensors"))
     ours, bicubic, rrdb = results[model.name], results["bicubic"], results[RRDB.name]
     fp32 = results[f"{model.name}-fp32"]
-    behind = [label for key, label in (("psnr_y", "PSNR-Y"), ("ssim_y", "SSIM-Y")) if ours[key] <= bicubic[key]]
+    behind = [
+        label
+        for key, label in (("psnr_y", "PSNR-Y"), ("ssim_y", "SSIM-Y"))
+        if ours[key] <= bicubic[key]
+    ]
     verdict = (
-        f"does not beat bicubic on {' and '.join(behind)}" if behind else "beats bicubic on PSNR-Y and SSIM-Y"
+        f"does not beat bicubic on {' and '.join(behind)}"
+        if behind
+        else "beats bicubic on PSNR-Y and SSIM-Y"
     ) + (
         f" (PSNR-Y {ours['psnr_y'] - bicubic['psnr_y']:+.2f} dB, SSIM-Y "
         f"{ours['ssim_y'] - bicubic['ssim_y']:+.4f})"
@@ -468,7 +478,10 @@ def model_card(
         (f"**{model.name}** (bundled, fp16 weights)", ours),
         (f"{model.name}, fp32 source weights", fp32),
     ]
-    table = ["| | PSNR-Y | SSIM-Y | PSNR-RGB | SSIM-RGB | ΔE76 | s/img |", "|---|---|---|---|---|---|---|"]
+    table = [
+        "| | PSNR-Y | SSIM-Y | PSNR-RGB | SSIM-RGB | ΔE76 | s/img |",
+        "|---|---|---|---|---|---|---|",
+    ]
     table += [
         f"| {name} | {r['psnr_y']:.2f} | {r['ssim_y']:.4f} | {r['psnr_rgb']:.2f} | "
         f"{r['ssim_rgb']:.4f} | {r['delta_e76']:.2f} | {r['seconds_per_image']:.2f} |"
@@ -484,13 +497,6 @@ def model_card(
     else:
         data = args.data or args.out / "data"
         tiles = f"{len(list_images(data / 'train_tiles'))} tiles of {TILE} px (up to {PER_PHOTO} per photo)"
-    backbone = (
-        "SRDiff (Li et al., 2022): diffusion of the residual over bicubic, conditioned on the "
-        "features of the stage-1 RRDB below (frozen; its weights are part of this model)"
-        if model is SRDIFF
-        else "SR3 (Saharia et al., 2021): image-space diffusion conditioned on the bicubic-"
-        "upsampled LR"
-    )
     stage1 = [
         f"- Stage-1 RRDB (`{rrdb_record['config']}`): {rrdb_record['steps']} steps at batch "
         f"{rrdb_record['options']['batch']} of {rrdb_record['options']['hr_size']} px, "
@@ -499,7 +505,9 @@ def model_card(
     ]
     if model is not SRDIFF:
         stage1 = []
-    options = " ".join(f"--{key.replace('_', '-')} {value}" for key, value in record["options"].items())
+    options = " ".join(
+        f"--{key.replace('_', '-')} {value}" for key, value in record["options"].items()
+    )
     command = record.get("command") or (
         f"python benchmarks/train_default_models.py --train --export {options}\n"
         "python benchmarks/train_default_models.py --evaluate"
@@ -525,16 +533,12 @@ def model_card(
         f"yoda-sr upscale photo.jpg --model {model.name} --out sr/",
         "```",
         "",
-        f'`YodaPipeline.from_pretrained("{model.name}")` in Python. Sampling defaults: '
-        f"{config.sampling.sampler.upper()}-{config.sampling.steps}, YODA lower bound "
-        f"{config.yoda.lower_bound}, importance source `{config.attention.source}` (no ViT "
-        "weights needed). The weights are stored as fp16 and cast to float32 on load.",
+        f'`YodaPipeline.from_pretrained("{model.name}")` in Python. {sampling_defaults(config)} '
+        "The weights are stored as fp16 and cast to float32 on load.",
         "",
         "## What it is",
         "",
-        f"{backbone}, with YODA's attention-guided masks (each pixel is diffused for "
-        f"`T * (A + l)` of the T = {config.diffusion.num_train_timesteps} steps) in training "
-        f"and sampling. EMA weights (decay {config.train.ema_decay}). A small model trained "
+        f"{describe(config)}. EMA weights (decay {config.train.ema_decay}). A small model trained "
         f"briefly ({record['steps']} steps), meant to make `yoda-sr upscale` work out of the "
         "box and to show YODA at work; not a reproduction of the paper's numbers (see "
         "docs/RESULTS.md).",
@@ -584,11 +588,7 @@ def model_card(
         "|---|---|---|",
         *(f"| {' | '.join(row[:3])} |" for row in photos),
         "",
-        "## Config",
-        "",
-        "```yaml",
-        yaml.safe_dump(config.to_dict(), sort_keys=False).rstrip(),
-        "```",
+        *config_section(config),
         "",
     ]
     return "\n".join(lines)

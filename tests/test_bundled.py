@@ -4,11 +4,13 @@ into float32 models, `yoda-sr models` lists them and `upscale` uses the default 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+import yaml
 from conftest import TINY_SR3_OVERRIDES, TINY_SRDIFF_OVERRIDES
 from PIL import Image
 from safetensors import safe_open
@@ -155,7 +157,10 @@ def test_upscale_without_model_uses_the_default_bundled_model(bundled_dir, lr_im
     steps = ["--steps", "2"]
     assert main(["upscale", str(lr_image), "--out", str(tmp_path / "a"), *steps]) == 0
     folder = str(bundled_dir / DEFAULT_MODEL)
-    assert main(["upscale", str(lr_image), "--out", str(tmp_path / "b"), "--model", folder, *steps]) == 0
+    assert (
+        main(["upscale", str(lr_image), "--out", str(tmp_path / "b"), "--model", folder, *steps])
+        == 0
+    )
     default, explicit = (np.asarray(Image.open(tmp_path / d / "photo_x4.png")) for d in "ab")
     assert default.shape == (32, 32, 3)
     assert np.array_equal(default, explicit)
@@ -183,3 +188,27 @@ def test_readme_quick_start_upscales_an_example_with_the_default_model(
     assert max(lr.size) == 96 and sr.size == (4 * lr.width, 4 * lr.height)
     assert main(["examples", "--out", "examples/chelsea.png"]) == 2
     assert "is not a folder" in capsys.readouterr().err
+
+
+def _strings(value):
+    """Every string inside nested dicts and lists."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+
+
+@pytest.mark.parametrize("name", bundled.BUNDLED_NAMES)
+def test_shipped_models_publish_no_absolute_paths(name):
+    folder = bundled.BUNDLED_DIR / name
+    if not (folder / "model_index.json").is_file():
+        pytest.skip(f"{name} is not in this copy")
+    saved = [json.loads(path.read_text()) for path in folder.rglob("*.json")]
+    card = (folder / bundled.CARD_NAME).read_text(encoding="utf-8")
+    saved.append(yaml.safe_load(card.split("## Config")[1].split("```yaml")[1].split("```")[0]))
+    absolute = [text for data in saved for text in _strings(data) if Path(text).is_absolute()]
+    assert absolute == []

@@ -136,7 +136,9 @@ def test_offline_hub_id_not_in_the_cache_is_a_clear_error(tmp_path, capsys):
     assert "checkpoints/step-*" in message
     lr = tmp_path / "lr.png"
     Image.new("RGB", (8, 8)).save(lr)
-    code = main(["upscale", str(lr), "--model", "yoda-sr-test/not-cached", "--out", str(tmp_path / "o")])
+    code = main(
+        ["upscale", str(lr), "--model", "yoda-sr-test/not-cached", "--out", str(tmp_path / "o")]
+    )
     assert code == 2
     err = capsys.readouterr().err
     assert "yoda-sr-test/not-cached" in err and "Traceback" not in err
@@ -167,8 +169,57 @@ def test_push_to_hub_uploads_the_saved_folder(sr3, monkeypatch):
     assert uploaded["created"] == ("someone/yoda-sr3", True, "hf_x", True)
     assert uploaded["repo_id"] == "someone/yoda-sr3"
     assert uploaded["message"] == "Upload yoda-sr pipeline"
-    assert uploaded["files"] == SR3_FILES
+    assert uploaded["files"] == SR3_FILES | {"README.md"}
     assert torch.equal(uploaded["outputs"], outputs(sr3))
+
+
+def test_push_to_hub_writes_a_model_card_with_hub_metadata_and_the_config(sr3, monkeypatch):
+    cards = []
+
+    def upload_folder(repo_id, folder_path, commit_message, token=None):
+        cards.append((Path(folder_path) / "README.md").read_text(encoding="utf-8"))
+        return "commit"
+
+    monkeypatch.setattr(hub, "create_repo", lambda repo_id, **_: SimpleNamespace(repo_id=repo_id))
+    monkeypatch.setattr(hub, "upload_folder", upload_folder)
+    sr3.push_to_hub("someone/yoda-sr3")
+    (card,) = cards
+    front_matter, body = card.removeprefix("---\n").split("\n---\n", 1)
+    assert "library_name: yoda-sr" in front_matter and "- sr3" in front_matter
+    assert body.lstrip().startswith("# yoda-sr3\n")
+    assert "--model someone/yoda-sr3" in body
+    assert 'from_pretrained("someone/yoda-sr3")' in body
+    assert f"DDIM-{sr3.config.sampling.steps}" in body
+    assert "## Config" in body and "lower_bound: 0.3" in body
+
+
+def test_saved_paths_are_relative_to_the_working_directory_or_dropped(tmp_path, monkeypatch):
+    work = tmp_path / "work"
+    monkeypatch.chdir(tmp_path)  # so that work/ is under the current directory
+    pipe = make_pipe(
+        "srdiff_tiny",
+        TINY_SRDIFF_OVERRIDES
+        + [
+            f"data.train_dir={tmp_path / 'work' / 'tiles'}",  # under the cwd: made relative
+            "data.val_dir=photos/val",  # relative: kept
+            "data.cache_dir=/elsewhere/cache",  # absolute elsewhere: dropped
+            "model.encoder_checkpoint=/elsewhere/runs/rrdb",
+        ],
+    )
+    pipe.save_pretrained(work / "saved")
+    saved = {
+        name: (work / "saved" / name).read_text()
+        for name in files(work / "saved")
+        if name.endswith(".json")
+    }
+    assert not any(str(tmp_path) in text or "/elsewhere" in text for text in saved.values())
+    loaded = YodaPipeline.from_pretrained(work / "saved")
+    assert (loaded.config.data.train_dir, loaded.config.data.val_dir) == (
+        "work/tiles",
+        "photos/val",
+    )
+    assert loaded.config.data.cache_dir == loaded.config.model.encoder_checkpoint == ""
+    assert torch.equal(outputs(loaded, "ddim"), outputs(pipe, "ddim"))
 
 
 def test_scheduler_settings_yoda_sr_cannot_sample_are_refused(saved_sr3, tmp_path):

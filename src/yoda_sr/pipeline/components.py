@@ -14,7 +14,9 @@ the scheduler also load with diffusers alone)::
 
 A regression model (``rrdb``) has no scheduler or importance folder; its unused diffusion
 settings go to ``training_config.json``. Every setting is written exactly once, so the
-experiment config read back equals the one saved.
+experiment config read back equals the one saved, but for the settings that name files of
+the machine that trained the model (``data.train_dir``, ``val_dir``, ``cache_dir``,
+``model.encoder_checkpoint``): see :func:`portable_path`.
 
 :func:`load_model` also reads what earlier versions wrote: a ``save_pretrained`` folder with
 ``config.yaml`` + ``model.safetensors``, and training run folders (``checkpoints/step-*/``).
@@ -23,6 +25,7 @@ experiment config read back equals the one saved.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +47,9 @@ IMPORTANCE_CONFIG = "importance/importance_config.json"
 TRAINING_CONFIG = "training_config.json"
 # Settings of the ``yoda`` section that sampling uses (the rest configure the training loss).
 _SAMPLING_YODA_KEYS = ("enabled", "lower_bound")
+# Settings that name files or folders of the machine that trained the model.
+_DATA_PATH_KEYS = ("train_dir", "val_dir", "cache_dir")
+_MODEL_PATH_KEYS = ("encoder_checkpoint",)
 # NoiseScheduleConfig fields as diffusers' scheduler config names them.
 _SCHEDULE_KEYS = (
     "num_train_timesteps",
@@ -62,6 +68,7 @@ def save_components(
     floating-point weights cast to ``dtype`` if given (``model`` itself is left as it is;
     loading casts them back to the model's dtype)."""
     path.mkdir(parents=True, exist_ok=True)
+    config = portable_config(config)
     sections = config.to_dict()
     del sections["model"]
     index: dict[str, Any] = {
@@ -70,6 +77,7 @@ def save_components(
         "backbone": ["yoda_sr", type(model).__name__],
     }
     model.save_config(path / "backbone")
+    _write_portable_backbone_config(path / "backbone" / CONFIG_NAME, config)
     state = state_dict_for_saving(model)
     if dtype is not None:
         state = {k: v.to(dtype) if v.is_floating_point() else v for k, v in state.items()}
@@ -88,6 +96,39 @@ def save_components(
         index["importance"] = ["yoda_sr", "ImportanceSource"]
     _write_json(path / TRAINING_CONFIG, sections)
     _write_json(path / INDEX, index)
+
+
+def portable_path(value: str | None, base: Path | None = None) -> str | None:
+    """``value`` as a saved config publishes it: a relative path as it is, an absolute path
+    under ``base`` (default: the current directory, which relative paths of the command line
+    are relative to) relative to it, any other absolute path dropped (""), so that no path of
+    the machine that saved the model leaves it."""
+    if not value or not Path(value).is_absolute():
+        return value
+    try:
+        return Path(value).relative_to(base or Path.cwd()).as_posix()
+    except ValueError:
+        return ""
+
+
+def portable_config(config: ExperimentConfig, base: Path | None = None) -> ExperimentConfig:
+    """``config`` with each setting that names a file or folder made :func:`portable_path`."""
+    data = {key: portable_path(getattr(config.data, key), base) for key in _DATA_PATH_KEYS}
+    model = {
+        key: portable_path(getattr(config.model, key), base)
+        for key in _MODEL_PATH_KEYS
+        if hasattr(config.model, key)
+    }
+    return replace(config, data=replace(config.data, **data), model=replace(config.model, **model))
+
+
+def _write_portable_backbone_config(path: Path, config: ExperimentConfig) -> None:
+    """Replace the path settings of the backbone's saved constructor arguments with those of
+    ``config`` (already :func:`portable_config`)."""
+    saved = _read_json(path)
+    paths = {key: getattr(config.model, key) for key in _MODEL_PATH_KEYS if key in saved}
+    if any(saved[key] != value for key, value in paths.items()):
+        _write_json(path, {**saved, **paths})
 
 
 def load_model(folder: Path, weights: str = "ema") -> tuple[SettingsModel, ExperimentConfig]:

@@ -18,6 +18,7 @@ from yoda_sr.config import ExperimentConfig
 from yoda_sr.device import resolve_device
 from yoda_sr.diffusion import make_scheduler, yoda_sample
 from yoda_sr.models import SRBackbone
+from yoda_sr.pipeline.card import HUB_CARD, hub_card
 from yoda_sr.pipeline.components import load_model, save_components
 from yoda_sr.pipeline.hub import push_folder, resolve_model_folder
 from yoda_sr.pipeline.options import (
@@ -133,9 +134,16 @@ class YodaPipeline:
         token: str | None = None,
         commit_message: str = "Upload yoda-sr pipeline",
     ) -> CommitInfo:
-        """Upload what :meth:`save_pretrained` writes to Hub model repo ``repo_id`` (created
-        if needed) as one commit; ``from_pretrained(repo_id)`` loads it back."""
-        return push_folder(self.save_pretrained, repo_id, private, token, commit_message)
+        """Upload what :meth:`save_pretrained` writes, and a model card (``README.md``, see
+        :func:`~yoda_sr.pipeline.card.hub_card`), to Hub model repo ``repo_id`` (created if
+        needed) as one commit; ``from_pretrained(repo_id)`` loads it back."""
+
+        def write(folder: Path) -> None:
+            self.save_pretrained(folder)
+            card = hub_card(repo_id, self.model, self.config)
+            (folder / HUB_CARD).write_text(card, encoding="utf-8")
+
+        return push_folder(write, repo_id, private, token, commit_message)
 
     def sampling_options(
         self,
