@@ -46,6 +46,7 @@ import zlib
 from pathlib import Path
 
 import numpy as np
+from conftest import TINY_SR3_OVERRIDES
 from PIL import Image
 
 import yoda_sr
@@ -184,3 +185,58 @@ def test_fifo_input_is_named_without_blocking(lr_image, tmp_path):
     assert done.returncode == 1
     assert f"{fifo}: cannot read as an image (is a FIFO, not a regular file)" in done.stderr
     assert (tmp_path / "maps" / "lr_attention.npy").is_file()
+
+
+def test_examples_refuses_to_replace_existing_files_without_overwrite(tmp_path, capsys):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    (photos / "coffee.png").write_bytes(b"the user's coffee")
+    assert main(["examples", "--out", str(photos)]) == 2
+    err = capsys.readouterr().err
+    assert f"{photos}: already holds coffee.png; choose another --out or pass --overwrite" in err
+    assert (photos / "coffee.png").read_bytes() == b"the user's coffee"
+    assert sorted(p.name for p in photos.iterdir()) == ["coffee.png"]  # nothing written
+    assert main(["examples", "--out", str(photos), "--overwrite"]) == 0
+    assert Image.open(photos / "coffee.png").size[0] <= 96
+
+
+def train(run: Path, *overrides: str, resume: bool = False) -> int:
+    """``yoda-sr train`` on the tiny SR3 config."""
+    sets = [f"--set={o}" for o in [*TINY_SR3_OVERRIDES, *overrides]]
+    argv = ["train", "--config", "sr3_tiny", *sets, "--output-dir", str(run), "--no-progress"]
+    return main(argv + (["--resume"] if resume else []))
+
+
+def test_train_refuses_a_folder_holding_a_config_yaml_it_did_not_write(
+    image_folder, tmp_path, capsys
+):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "config.yaml").write_text("# my own notes\ntrain:\n  steps: 10\n")
+    assert train(mine, f"data.train_dir={image_folder}", "train.steps=1") == 2
+    err = capsys.readouterr().err
+    assert f"{mine / 'config.yaml'}: not a run's config" in err and "--output-dir" in err
+    assert (mine / "config.yaml").read_text() == "# my own notes\ntrain:\n  steps: 10\n"
+    assert sorted(p.name for p in mine.iterdir()) == ["config.yaml"]
+
+
+def test_train_resume_on_a_folder_without_checkpoints_is_refused(image_folder, tmp_path, capsys):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    random_png(photos / "a.png")
+    for folder in (photos, tmp_path / "new"):
+        assert train(folder, f"data.train_dir={image_folder}", resume=True) == 2
+        assert f"{folder}: no checkpoint to resume" in capsys.readouterr().err
+    assert sorted(p.name for p in photos.iterdir()) == ["a.png"]
+    assert not (tmp_path / "new").exists()
+
+
+def test_failed_runs_leave_no_empty_folders(model_dir, tmp_path, capsys):
+    run = tmp_path / "run"
+    assert train(run, f"data.train_dir={tmp_path / 'nowhere'}") == 2
+    assert "nowhere" in capsys.readouterr().err
+    assert not run.exists()
+    out = tmp_path / "out"
+    assert upscale(tmp_path / "missing.png", "--model", model_dir, "--out", out) == 1
+    assert "missing.png: cannot read as an image (no such file)" in capsys.readouterr().err
+    assert not out.exists()

@@ -2,7 +2,9 @@
 
 Layout of a run folder::
 
-    run_dir/config.yaml                   the experiment config (rebuilds everything)
+    run_dir/config.yaml                   the experiment config (rebuilds everything),
+                                          under RUN_CONFIG_HEADER, which marks the folder
+                                          as a run's before its first checkpoint
     run_dir/checkpoints/step-000500/      one folder per checkpoint, written as
         model.safetensors                 "<name>.tmp" and renamed when complete,
         ema.safetensors                   so a crash never leaves a half checkpoint
@@ -34,6 +36,8 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 STEP_DIR = re.compile(r"^step-(\d+)$")
+RUN_CONFIG = "config.yaml"
+RUN_CONFIG_HEADER = "# yoda-sr run config: the resolved settings of this run, written by it\n"
 TRASH_PREFIX = ".trash-"
 TRAINING_STATE_KEYS = ("optimizer", "lr_scheduler", "ema_n_averaged", "step", "rng")
 # What reading a damaged (truncated, emptied, overwritten) checkpoint file raises.
@@ -140,6 +144,16 @@ class CheckpointFiles:
     @property
     def training_state(self) -> Path:
         return self.folder / "training_state.pt"
+
+
+def is_run_config(path: str | Path) -> bool:
+    """Whether ``path`` is a config file a training run wrote (it starts with
+    :data:`RUN_CONFIG_HEADER`), which a new run in that folder may replace."""
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(len(RUN_CONFIG_HEADER)) == RUN_CONFIG_HEADER.encode()
+    except OSError:
+        return False
 
 
 def list_checkpoints(run_dir: str | Path) -> list[CheckpointFiles]:

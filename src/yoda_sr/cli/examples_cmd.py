@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -18,17 +19,28 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     parser.add_argument("--out", default="examples", help="output folder (default examples)")
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace example files already in --out"
+    )
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    """0: written; 2: a photo could not be loaded or --out is not a folder."""
+    """0: written; 2: a photo could not be loaded, --out is not a folder or already holds
+    example files (without --overwrite)."""
     from yoda_sr.evaluation.demo_data import write_examples
+    from yoda_sr.files import OutputWriteError
 
     try:
-        lr_paths, hr_path = write_examples(args.out)
-    except (FileExistsError, NotADirectoryError):
-        print(f"yoda-sr examples: error: --out {args.out} is not a folder", file=sys.stderr)
+        lr_paths, hr_path = write_examples(args.out, overwrite=args.overwrite)
+    except (FileExistsError, NotADirectoryError) as exc:
+        if Path(args.out).is_dir():  # example files there already
+            print(f"yoda-sr examples: error: {exc}", file=sys.stderr)
+        else:
+            print(f"yoda-sr examples: error: --out {args.out} is not a folder", file=sys.stderr)
+        return 2
+    except OutputWriteError as exc:
+        print(f"yoda-sr examples: error: {exc}", file=sys.stderr)
         return 2
     except FileNotFoundError as exc:  # a photo scikit-image could not load
         print(f"yoda-sr examples: error: {exc}", file=sys.stderr)

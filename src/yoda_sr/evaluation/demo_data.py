@@ -7,6 +7,7 @@ example inputs made from the same photos serve ``yoda-sr examples`` and the web 
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -114,22 +115,30 @@ def write_demo_images(
     return train_files, test_files
 
 
-def write_examples(folder: str | Path) -> tuple[list[Path], Path]:
+def write_examples(folder: str | Path, overwrite: bool = False) -> tuple[list[Path], Path]:
     """Write example inputs made from the demo's public-domain photos (scikit-image's):
     small LR images (longer side :data:`EXAMPLE_SIDE`) and one HR reference crop of the cat
-    (:data:`EXAMPLE_HR_SIDE` square: eyes, nose, whiskers). Returns ``(lr_paths, hr_path)``."""
+    (:data:`EXAMPLE_HR_SIDE` square: eyes, nose, whiskers). Returns ``(lr_paths, hr_path)``.
+
+    Raises FileExistsError naming the files of ``folder`` it would replace, before writing
+    any, unless ``overwrite``."""
     folder = Path(folder)
+    photos = (TEST_PHOTO, *TRAIN_PHOTOS[:3])
+    lr_paths = [folder / f"{photo.name}.png" for photo in photos]
+    hr_path = folder / f"{TEST_PHOTO.name}_hr.png"
+    taken = [path.name for path in (*lr_paths, hr_path) if os.path.lexists(path)]
+    if taken and not overwrite:
+        raise FileExistsError(
+            f"{folder}: already holds {', '.join(taken)}; choose another --out or pass --overwrite"
+        )
     folder.mkdir(parents=True, exist_ok=True)
-    lr_paths = []
-    for photo in (TEST_PHOTO, *TRAIN_PHOTOS[:3]):
+    for photo, path in zip(photos, lr_paths, strict=True):
         image = torch.from_numpy(photo.load()).permute(2, 0, 1).float() / 255.0
         h, w = image.shape[-2:]
         factor = EXAMPLE_SIDE / max(h, w)
         small = imresize(image, size=(round(h * factor), round(w * factor))).clamp(0.0, 1.0)
-        lr_paths.append(folder / f"{photo.name}.png")
-        save_image(small, lr_paths[-1])
+        save_image(small, path)
     cat = torch.from_numpy(TEST_PHOTO.load()).permute(2, 0, 1).float() / 255.0
     top, left = 60, 150
-    hr_path = folder / f"{TEST_PHOTO.name}_hr.png"
     save_image(cat[:, top : top + EXAMPLE_HR_SIDE, left : left + EXAMPLE_HR_SIDE], hr_path)
     return lr_paths, hr_path

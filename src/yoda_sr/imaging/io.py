@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import numpy as np
@@ -240,6 +240,21 @@ def prepare_output_dir(path: str | Path) -> Path:
     if not os.access(path, os.W_OK | os.X_OK):
         raise ValueError(f"output folder {path} is not writable")
     return path
+
+
+@contextmanager
+def output_folder(path: str | Path) -> Iterator[Path]:
+    """:func:`prepare_output_dir` for a block of work; a folder it created is removed again
+    if the block leaves it empty (all inputs failed), so a failed run leaves no trace."""
+    path = Path(path)
+    created = not os.path.lexists(path)
+    prepare_output_dir(path)
+    try:
+        yield path
+    finally:
+        if created:
+            with suppress(OSError):  # not empty: keep it
+                path.rmdir()
 
 
 def list_images(folder: str | Path) -> list[Path]:

@@ -16,8 +16,8 @@ from yoda_sr.files import OutputWriteError, write_atomically
 from yoda_sr.imaging import (
     ImageReadError,
     load_image,
+    output_folder,
     output_prefixes,
-    prepare_output_dir,
     save_image,
 )
 from yoda_sr.viz import heatmap_overlay, mask_strip
@@ -66,23 +66,25 @@ def export_attention_maps(
     if not 0.0 <= lower_bound <= 1.0:
         raise ValueError(f"lower_bound must lie in [0, 1], got {lower_bound}")
     prefixes = output_prefixes(images, out_dir, OUTPUT_SUFFIXES)
-    prepare_output_dir(out_dir)
-    failures: list[ImageReadError | OutputWriteError] = []
-    progress_bar = tqdm(images, desc="attention maps", unit="image", disable=not progress)
-    for path, prefix in zip(progress_bar, prefixes, strict=True):
-        try:
-            lr = load_image(path)
-        except ImageReadError as err:
-            failures.append(err)
-            continue
-        importance = importance_map(source, lr, scale)
-        npy, heat, masks = (prefix.with_name(prefix.name + s) for s in OUTPUT_SUFFIXES)
-        array = importance[0].numpy().astype(np.float32)
-        upsampled = upsample_image(lr.unsqueeze(0), tuple(importance.shape[-2:]))[0]
-        try:
-            write_atomically(npy, lambda temporary, array=array: np.save(temporary, array))
-            save_image(heatmap_overlay(upsampled, importance), heat)
-            save_image(mask_strip(upsampled, importance, num_train_timesteps, lower_bound), masks)
-        except OutputWriteError as exc:
-            failures.append(exc)
+    with output_folder(out_dir):
+        failures: list[ImageReadError | OutputWriteError] = []
+        progress_bar = tqdm(images, desc="attention maps", unit="image", disable=not progress)
+        for path, prefix in zip(progress_bar, prefixes, strict=True):
+            try:
+                lr = load_image(path)
+            except ImageReadError as err:
+                failures.append(err)
+                continue
+            importance = importance_map(source, lr, scale)
+            npy, heat, masks = (prefix.with_name(prefix.name + s) for s in OUTPUT_SUFFIXES)
+            array = importance[0].numpy().astype(np.float32)
+            upsampled = upsample_image(lr.unsqueeze(0), tuple(importance.shape[-2:]))[0]
+            try:
+                write_atomically(npy, lambda temporary, array=array: np.save(temporary, array))
+                save_image(heatmap_overlay(upsampled, importance), heat)
+                save_image(
+                    mask_strip(upsampled, importance, num_train_timesteps, lower_bound), masks
+                )
+            except OutputWriteError as exc:
+                failures.append(exc)
     return failures

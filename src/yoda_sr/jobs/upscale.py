@@ -14,8 +14,8 @@ from yoda_sr.files import OutputWriteError
 from yoda_sr.imaging import (
     ImageReadError,
     load_image,
+    output_folder,
     output_prefixes,
-    prepare_output_dir,
     read_image_size,
     save_image,
 )
@@ -90,63 +90,63 @@ def upscale_files(
     )
     suffixes = [f"_x{pipe.scale}.png"] + (["_masks.png"] if save_masks else [])
     prefixes = output_prefixes(inputs, out_dir, suffixes)
-    prepare_output_dir(out_dir)
-    sizes = [read_image_size(path) for path in inputs]
-    for path, size in zip(inputs, sizes, strict=True):
-        if size is not None:
-            pipe.check_memory(size, options.tile, name=str(path))
-    if options.use_yoda:
-        pipe.load_importance_source()
-    available = available_memory_bytes(pipe.device)
+    with output_folder(out_dir):
+        sizes = [read_image_size(path) for path in inputs]
+        for path, size in zip(inputs, sizes, strict=True):
+            if size is not None:
+                pipe.check_memory(size, options.tile, name=str(path))
+        if options.use_yoda:
+            pipe.load_importance_source()
+        available = available_memory_bytes(pipe.device)
 
-    def capacity(size: tuple[int, int]) -> int:
-        if available is None:
-            return batch_size
-        return available // max(pipe.estimate_memory(size, options.tile), 1)
+        def capacity(size: tuple[int, int]) -> int:
+            if available is None:
+                return batch_size
+            return available // max(pipe.estimate_memory(size, options.tile), 1)
 
-    failures: list[ImageReadError | OutputWriteError] = []
-    jobs = list(zip(inputs, prefixes, sizes, strict=True))
-    mine = [job for _, job in (shard or Shard(0, 1, pipe.device)).take(jobs)]
-    groups = batches_by_size(mine, [size for _, _, size in mine], batch_size, capacity)
-    bar = tqdm(total=len(mine), desc="images", disable=not progress or len(inputs) < 2)
-    for group in groups:
-        loaded = []
-        for path, prefix, _ in group:
-            try:
-                loaded.append((path, prefix, load_image(path)))
-            except ImageReadError as exc:
-                failures.append(exc)
-        bar.update(len(group))
-        if not loaded:
-            continue
-        result = pipe(
-            torch.stack([lr for _, _, lr in loaded]),
-            sampler=options.sampler,
-            num_inference_steps=options.steps,
-            eta=options.eta,
-            use_yoda=options.use_yoda,
-            lower_bound=options.lower_bound,
-            generator=[torch.Generator().manual_seed(seed) for _ in loaded],
-            progress=progress,
-            tile=options.tile,
-            tile_overlap=options.tile_overlap,
-            sparse=options.sparse,
-        )
-        if report is not None:
-            report(", ".join(str(path) for path, _, _ in loaded), result)
-        for index, (_, prefix, _) in enumerate(loaded):
-            outputs = [prefix.with_name(prefix.name + suffix) for suffix in suffixes]
-            try:
-                save_image(result.images[index], outputs[0])
-                if save_masks and result.importance is not None:
-                    strip = mask_strip(
-                        result.images[index].cpu(),
-                        result.importance[index].cpu(),
-                        pipe.config.diffusion.num_train_timesteps,
-                        options.lower_bound,
-                    )
-                    save_image(strip, outputs[1])
-            except OutputWriteError as exc:
-                failures.append(exc)
-    bar.close()
+        failures: list[ImageReadError | OutputWriteError] = []
+        jobs = list(zip(inputs, prefixes, sizes, strict=True))
+        mine = [job for _, job in (shard or Shard(0, 1, pipe.device)).take(jobs)]
+        groups = batches_by_size(mine, [size for _, _, size in mine], batch_size, capacity)
+        bar = tqdm(total=len(mine), desc="images", disable=not progress or len(inputs) < 2)
+        for group in groups:
+            loaded = []
+            for path, prefix, _ in group:
+                try:
+                    loaded.append((path, prefix, load_image(path)))
+                except ImageReadError as exc:
+                    failures.append(exc)
+            bar.update(len(group))
+            if not loaded:
+                continue
+            result = pipe(
+                torch.stack([lr for _, _, lr in loaded]),
+                sampler=options.sampler,
+                num_inference_steps=options.steps,
+                eta=options.eta,
+                use_yoda=options.use_yoda,
+                lower_bound=options.lower_bound,
+                generator=[torch.Generator().manual_seed(seed) for _ in loaded],
+                progress=progress,
+                tile=options.tile,
+                tile_overlap=options.tile_overlap,
+                sparse=options.sparse,
+            )
+            if report is not None:
+                report(", ".join(str(path) for path, _, _ in loaded), result)
+            for index, (_, prefix, _) in enumerate(loaded):
+                outputs = [prefix.with_name(prefix.name + suffix) for suffix in suffixes]
+                try:
+                    save_image(result.images[index], outputs[0])
+                    if save_masks and result.importance is not None:
+                        strip = mask_strip(
+                            result.images[index].cpu(),
+                            result.importance[index].cpu(),
+                            pipe.config.diffusion.num_train_timesteps,
+                            options.lower_bound,
+                        )
+                        save_image(strip, outputs[1])
+                except OutputWriteError as exc:
+                    failures.append(exc)
+        bar.close()
     return failures

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
 import time
 import warnings
 from collections.abc import Iterator
@@ -31,8 +32,11 @@ from tqdm.auto import tqdm
 
 from yoda_sr.attention import build_importance_source
 from yoda_sr.checkpoints import (
+    RUN_CONFIG,
+    RUN_CONFIG_HEADER,
     CheckpointFiles,
     CorruptCheckpointError,
+    is_run_config,
     list_checkpoints,
     load_weights,
     read_checkpoint,
@@ -45,6 +49,7 @@ from yoda_sr.data.datasets import EpochSampler, SRFolderDataset
 from yoda_sr.data.importance_cache import ImportanceCache
 from yoda_sr.diffusion import make_scheduler, yoda_loss
 from yoda_sr.distributed import check_launch
+from yoda_sr.files import write_text_atomically
 from yoda_sr.imaging import save_image
 from yoda_sr.metrics import psnr
 from yoda_sr.models import SRBackbone, bicubic_up, build_model
@@ -199,6 +204,17 @@ class Trainer:
                 f"{self.output_dir}: already holds checkpoints (newest step {existing[-1].step}); "
                 "pass --resume to continue it or choose another --output-dir"
             )
+        if resume and not existing:
+            raise FileNotFoundError(
+                f"{self.output_dir}: no checkpoint to resume (not a run folder, or its run "
+                "stopped before the first checkpoint); train without --resume to start a run"
+            )
+        config_file = self.output_dir / RUN_CONFIG
+        if not existing and os.path.lexists(config_file) and not is_run_config(config_file):
+            raise FileExistsError(
+                f"{config_file}: not a run's config (a run writes its resolved settings "
+                "there and would replace this file); choose another --output-dir"
+            )
         self.checkpoint: CheckpointFiles | None = None
         self._resume_state: dict[str, Any] = {}
         if resume and existing:
@@ -314,7 +330,6 @@ class Trainer:
         """Accelerator, seeds, ``config.yaml``, data, model, EMA, optimiser and LR schedule,
         freshly initialised and not yet wrapped by the accelerator."""
         cfg, tc = self.config, self.config.train
-        self.output_dir.mkdir(parents=True, exist_ok=True)
         if AcceleratorState._shared_state and PartialState().num_processes == 1:
             # accelerate keeps one state per process and refuses a second mixed_precision; a
             # process training runs one after another (a study, a notebook) starts each afresh.
@@ -336,10 +351,11 @@ class Trainer:
         # main process's initial weights.
         set_seed(tc.seed, device_specific=True)
         config_yaml = yaml.safe_dump(cfg.to_dict(), sort_keys=False)
-        if accelerator.is_main_process:
-            (self.output_dir / "config.yaml").write_text(config_yaml)
         with accelerator.main_process_first():  # the main process fills the importance cache
             train_set, val_set = self._datasets(accelerator.device)
+        if accelerator.is_main_process:  # once the data is found: no folder for a failed start
+            self.output_dir.mkdir(parents=True, exist_ok=True)
+            write_text_atomically(self.output_dir / RUN_CONFIG, RUN_CONFIG_HEADER + config_yaml)
         sampler = EpochSampler(len(train_set), tc.seed)
         loader = self._loader(train_set, sampler)
         model = self._build_model()
