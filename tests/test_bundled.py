@@ -70,11 +70,14 @@ def test_bundled_name_loads_the_bundled_folder(bundled_dir, srdiff):
     assert loaded.config.to_dict() == srdiff.config.to_dict()
 
 
-def test_existing_folder_wins_over_a_bundled_name(bundled_dir, tmp_path, monkeypatch):
+def test_bundled_name_wins_over_a_folder_of_that_name_unless_given_as_a_path(
+    bundled_dir, tmp_path, monkeypatch
+):
     work = tmp_path / "work"
     tiny_pipe("sr3_tiny", TINY_SR3_OVERRIDES).save_pretrained(work / DEFAULT_MODEL)
     monkeypatch.chdir(work)
-    assert YodaPipeline.from_pretrained(DEFAULT_MODEL).config.model_type == "sr3"
+    assert YodaPipeline.from_pretrained(DEFAULT_MODEL).config.model_type == "srdiff"
+    assert YodaPipeline.from_pretrained(f"./{DEFAULT_MODEL}").config.model_type == "sr3"
 
 
 def test_hub_id_is_still_looked_up_on_the_hub(bundled_dir, monkeypatch):

@@ -39,6 +39,7 @@ Messages
 from __future__ import annotations
 
 import os
+import shutil
 import struct
 import subprocess
 import sys
@@ -240,3 +241,28 @@ def test_failed_runs_leave_no_empty_folders(model_dir, tmp_path, capsys):
     assert upscale(tmp_path / "missing.png", "--model", model_dir, "--out", out) == 1
     assert "missing.png: cannot read as an image (no such file)" in capsys.readouterr().err
     assert not out.exists()
+
+
+# -- silently wrong -----------------------------------------------------------------------
+
+
+def test_bundled_model_name_wins_over_a_local_folder_unless_given_as_a_path(
+    model_dir, lr_image, tmp_path, monkeypatch, capsys
+):
+    from yoda_sr.pipeline import bundled
+
+    monkeypatch.setattr(bundled, "BUNDLED_DIR", tmp_path / "bundled")
+    shutil.copytree(model_dir, tmp_path / "bundled" / bundled.DEFAULT_MODEL)
+    work = tmp_path / "work"
+    (work / bundled.DEFAULT_MODEL).mkdir(parents=True)  # not a model: loading it would fail
+    monkeypatch.chdir(work)
+    assert upscale(lr_image, "--out", "sr") == 0  # no --model: the bundled default
+    assert upscale(lr_image, "--model", bundled.DEFAULT_MODEL, "--out", "sr2") == 0
+    # An --out folder of that name does not shadow the bundled model either.
+    assert upscale(lr_image, "--model", bundled.DEFAULT_MODEL, "--out", bundled.DEFAULT_MODEL) == 0
+    assert upscale(lr_image, "--model", bundled.DEFAULT_MODEL, "--out", "sr3") == 0
+    capsys.readouterr()
+    assert upscale(lr_image, "--model", f"./{bundled.DEFAULT_MODEL}", "--out", "sr4") == 2
+    err = capsys.readouterr().err
+    assert f"cannot load a yoda-sr model from '{bundled.DEFAULT_MODEL}'" in err
+    assert len(err.splitlines()) == 2  # the cause, then one line of ways to give a model

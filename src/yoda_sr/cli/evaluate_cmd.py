@@ -8,6 +8,7 @@ import sys
 from yoda_sr.cli.arguments import add_sparse_argument, positive_int
 from yoda_sr.diffusion.config import SAMPLERS
 from yoda_sr.metrics.protocol import LPIPS_NET, LPIPS_NETS
+from yoda_sr.pipeline.bundled import MODEL_RULE
 from yoda_sr.pipeline.options import WEIGHTS
 
 
@@ -24,7 +25,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--model",
         required=True,
-        help="bundled model name, run folder, saved pipeline folder or Hub id",
+        help=f"bundled model name, run folder, saved pipeline folder or Hub id; {MODEL_RULE}",
     )
     parser.add_argument("--data", required=True, help="folder of HR images")
     parser.add_argument("--scale", required=True, type=positive_int, help="SR scale factor")

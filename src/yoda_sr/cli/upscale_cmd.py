@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from yoda_sr.cli.arguments import add_sparse_argument
 from yoda_sr.diffusion.config import SAMPLERS
-from yoda_sr.pipeline.bundled import DEFAULT_MODEL
+from yoda_sr.pipeline.bundled import DEFAULT_MODEL, MODEL_RULE
 from yoda_sr.pipeline.options import DEFAULT_TILE_OVERLAP
 
 if TYPE_CHECKING:
@@ -31,7 +31,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         default=DEFAULT_MODEL,
         help=(
             "bundled model name (`yoda-sr models` lists them), run folder, saved pipeline "
-            f"folder or Hub id (default: the bundled {DEFAULT_MODEL})"
+            f"folder or Hub id (default: the bundled {DEFAULT_MODEL}); {MODEL_RULE}"
         ),
     )
     parser.add_argument("--out", required=True, help="output folder")

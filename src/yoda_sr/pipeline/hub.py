@@ -22,22 +22,18 @@ class ModelNotFoundError(FileNotFoundError):
     def __init__(self, name: str, reason: str) -> None:
         super().__init__(
             f"cannot load a yoda-sr model from '{name}': {reason}\n"
-            "Provide it in one of four ways:\n"
-            "  1. a bundled model name (`yoda-sr models` lists those installed);\n"
-            "  2. a Hugging Face Hub repo id (owner/name) with network access, or already in "
-            "the local Hugging Face cache (set HF_HUB_OFFLINE=1 to skip network retries when "
-            "offline);\n"
-            "  3. a folder written by YodaPipeline.save_pretrained (model_index.json, "
-            "backbone/, ...; or config.yaml + model.safetensors, as earlier versions wrote);\n"
-            "  4. a training run folder (config.yaml + checkpoints/step-*/)."
+            "  give a bundled model name (`yoda-sr models`), a save_pretrained folder "
+            "(model_index.json), a training run folder (checkpoints/step-*/) or a Hub id "
+            "owner/name (cached, or with network access; HF_HUB_OFFLINE=1 skips retries)"
         )
         self.name = name
         self.reason = reason
 
 
 def resolve_model_folder(name: str | Path, revision: str | None = None) -> Path:
-    """The folder ``name`` stands for, first match wins: an existing local path; a bundled
-    model name (:mod:`yoda_sr.pipeline.bundled`); the local snapshot of Hub repo ``name`` at
+    """The folder ``name`` stands for, first match wins: a bundled model name
+    (:mod:`yoda_sr.pipeline.bundled`; a local folder of that spelling is reached as
+    ``./name``); an existing local path; the local snapshot of Hub repo ``name`` at
     ``revision`` (downloaded once, then read from the cache).
 
     Raises :class:`ModelNotFoundError` when ``name`` is none of these (the message lists the
@@ -45,11 +41,11 @@ def resolve_model_folder(name: str | Path, revision: str | None = None) -> Path:
     (offline, unknown repo or revision, no access); a bundled name whose files are absent
     raises :class:`~yoda_sr.pipeline.bundled.BundledModelNotFoundError`.
     """
+    if str(name) in BUNDLED_NAMES:
+        return bundled_path(str(name))
     path = Path(name).expanduser()
     if path.exists():
         return path
-    if str(name) in BUNDLED_NAMES:
-        return bundled_path(str(name))
     if not _REPO_ID.fullmatch(str(name)):
         raise ModelNotFoundError(
             str(name), f"no such file or folder, nor a bundled model ({describe_names()})"

@@ -107,8 +107,9 @@ class YodaPipeline:
         """Rebuild from a ``save_pretrained`` folder (this version's or an earlier one's), a
         training run folder (newest checkpoint), a bundled model name (``srdiff-yoda-x4``,
         ...; see :mod:`yoda_sr.pipeline.bundled`) or a Hugging Face Hub repo id
-        (``owner/name``, at ``revision``; downloaded once, then cached). An existing local
-        path wins over a bundled name, and a bundled name over a Hub id.
+        (``owner/name``, at ``revision``; downloaded once, then cached). A bundled name
+        wins over a local folder of the same spelling (reach that one as ``./name``), and an
+        existing local path over a Hub id.
 
         ``weights``: "ema" (default) or "model" for a training run's raw weights. ``device``
         None picks cuda when available. A model that cannot be found raises
