@@ -1,3 +1,3 @@
 """yoda-sr: attention-guided diffusion super-resolution (YODA)."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
