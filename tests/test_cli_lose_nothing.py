@@ -38,6 +38,7 @@ Messages
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import struct
@@ -266,3 +267,49 @@ def test_bundled_model_name_wins_over_a_local_folder_unless_given_as_a_path(
     err = capsys.readouterr().err
     assert f"cannot load a yoda-sr model from '{bundled.DEFAULT_MODEL}'" in err
     assert len(err.splitlines()) == 2  # the cause, then one line of ways to give a model
+
+
+def evaluate(model_dir: Path, data: Path, out: Path, *argv: object) -> int:
+    command = ["evaluate", "--model", model_dir, "--data", data, "--scale", "4", "--out", out]
+    return main([*map(str, command), "--steps", "1", "--samples", "1", *map(str, argv)])
+
+
+def test_evaluate_names_a_paired_lr_that_does_not_match_hr_over_scale(model_dir, tmp_path, capsys):
+    hr, lr = tmp_path / "hr", tmp_path / "lr"
+    hr.mkdir()
+    lr.mkdir()
+    for name in ("a", "b"):
+        random_png(hr / f"{name}.png", size=34)  # mod-crop: 32 x 32, so LR 8 x 8
+    random_png(lr / "a.png", size=6)
+    random_png(lr / "b.png", size=8)
+    out = tmp_path / "res"
+    assert evaluate(model_dir, hr, out, "--lr-data", lr) == 1
+    err = capsys.readouterr().err
+    assert f"{lr / 'a.png'}: LR (6, 6) does not match its HR a.png (34, 34)" in err
+    assert "(8, 8); skipped" in err
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["data"]["images"] == ["b"] and len(summary["data"]["skipped"]) == 1
+
+
+def test_evaluate_names_unreadable_files_scores_the_others_and_exits_1(model_dir, tmp_path, capsys):
+    data = tmp_path / "hr"
+    data.mkdir()
+    random_png(data / "good.png", size=32)
+    (data / "corrupt.png").write_bytes(b"not a png")
+    (data / "dangling.png").symlink_to(tmp_path / "gone.png")
+    (data / "loop.png").symlink_to(data / "loop.png")
+    out = tmp_path / "res"
+    assert evaluate(model_dir, data, out) == 1
+    err = capsys.readouterr().err
+    for name in ("corrupt.png", "dangling.png", "loop.png"):
+        assert f"{data / name}: cannot read as an image" in err
+    assert "dangling symbolic link" in err and "symbolic link loop" in err
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["data"]["images"] == ["good"]
+
+
+def test_evaluate_refuses_a_negative_samples_count(model_dir, lr_image, tmp_path, capsys):
+    out = tmp_path / "res"
+    assert evaluate(model_dir, lr_image.parent, out, "--samples", "-1") == 2
+    assert "samples must be >= 0, got -1" in capsys.readouterr().err
+    assert not out.exists()

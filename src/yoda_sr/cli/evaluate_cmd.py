@@ -47,7 +47,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--label", default=None, help="method name in tables")
     parser.add_argument("--weights", choices=WEIGHTS, default=WEIGHTS[0])
     parser.add_argument(
-        "--samples", type=int, default=4, help="images with saved samples/ and crops/"
+        "--samples", type=int, default=4, help="images with saved samples/ and crops/ (>= 0)"
     )
     parser.add_argument(
         "--device", default=None, help="cpu, cuda, cuda:1, ... (default: cuda if available)"
@@ -56,6 +56,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """0: all images scored; 1: some input files skipped (named); 2: bad options or model."""
     from yoda_sr.attention import WeightsNotFoundError
     from yoda_sr.distributed import shard_for
     from yoda_sr.evaluation import evaluate_run
@@ -106,4 +107,6 @@ def run(args: argparse.Namespace) -> int:
     if not lpips["available"]:
         print(f"LPIPS not computed: {lpips['unavailable_reason']}")
     print(f"results in {result.out_dir}")
-    return 0
+    for message in result.skipped:
+        print(f"yoda-sr evaluate: error: {message}; skipped", file=sys.stderr)
+    return 1 if result.skipped else 0

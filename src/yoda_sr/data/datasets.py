@@ -152,7 +152,9 @@ class SRFolderDataset(Dataset):
 
 
 class PairedFolderDataset(Dataset):
-    """Paired LR/HR folders matched by file stem, for evaluation. Items: full images."""
+    """Paired LR/HR folders matched by file stem, for evaluation. Items: full images, the HR
+    mod-cropped to a multiple of ``scale``; an LR of another size than that HR / ``scale``
+    raises ValueError naming it."""
 
     def __init__(self, lr_folder: str | Path, hr_folder: str | Path, scale: int) -> None:
         hr_files = _files_by_stem(hr_folder)
@@ -172,12 +174,13 @@ class PairedFolderDataset(Dataset):
     def __getitem__(self, index: int) -> dict:
         lr_path, hr_path = self.pairs[index]
         lr, hr = load_image(lr_path), load_image(hr_path)
-        h, w = lr.shape[1] * self.scale, lr.shape[2] * self.scale
-        if hr.shape[1] < h or hr.shape[2] < w:
+        expected = (hr.shape[1] // self.scale, hr.shape[2] // self.scale)
+        if tuple(lr.shape[1:]) != expected:
             raise ValueError(
-                f"{hr_path}: HR {tuple(hr.shape[1:])} smaller than "
-                f"LR {tuple(lr.shape[1:])} x{self.scale}"
+                f"{lr_path}: LR {tuple(lr.shape[1:])} does not match its HR {hr_path.name} "
+                f"{tuple(hr.shape[1:])} mod-cropped and divided by x{self.scale}: {expected}"
             )
+        h, w = expected[0] * self.scale, expected[1] * self.scale
         return {"hr": hr[:, :h, :w], "lr": lr, "name": hr_path.stem}
 
 

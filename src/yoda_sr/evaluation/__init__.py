@@ -10,6 +10,7 @@ from yoda_sr.evaluation.evaluate import (
     evaluate_run,
     load_eval_images,
     load_summary,
+    read_eval_images,
     score_images,
 )
 
@@ -24,5 +25,6 @@ __all__ = [
     "evaluate_run",
     "load_eval_images",
     "load_summary",
+    "read_eval_images",
     "score_images",
 ]

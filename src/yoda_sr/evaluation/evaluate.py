@@ -27,7 +27,7 @@ import json
 import math
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +39,16 @@ from tqdm.auto import tqdm
 from yoda_sr.config import ExperimentConfig
 from yoda_sr.data.datasets import PairedFolderDataset
 from yoda_sr.distributed import Shard, shard_for
-from yoda_sr.imaging import list_images, load_image, make_lr, prepare_output_dir, save_image
+from yoda_sr.files import write_atomically, write_text_atomically
+from yoda_sr.imaging import (
+    ImageReadError,
+    list_images,
+    load_image,
+    make_lr,
+    output_folder,
+    prepare_output_dir,
+    save_image,
+)
 from yoda_sr.metrics import LPIPS_NET, LpipsMetric, evaluate_pair, protocol_description
 from yoda_sr.models import bicubic_up
 from yoda_sr.pipeline import SamplingOptions, YodaPipeline
@@ -94,11 +103,13 @@ class EvalImage:
 
 @dataclass
 class EvaluationResult:
-    """What :func:`evaluate_pipeline` wrote: the folder, the summary dict, the CSV rows."""
+    """What :func:`evaluate_pipeline` wrote: the folder, the summary dict, the CSV rows, and
+    why each input file skipped by :func:`evaluate_run` was (one message naming it)."""
 
     out_dir: Path
     summary: dict[str, Any]
     rows: list[dict[str, Any]]
+    skipped: list[str] = field(default_factory=list)
 
 
 def load_eval_images(
@@ -108,31 +119,56 @@ def load_eval_images(
     limit: int | None = None,
 ) -> list[EvalImage]:
     """Evaluation pairs from an HR folder (LR made by :func:`~yoda_sr.imaging.make_lr`) or
-    paired folders.
+    paired folders; the first file that cannot be used raises ValueError naming it
+    (:func:`read_eval_images` skips it instead).
 
-    Paired folders are matched by file stem; each HR is cropped to ``scale`` x its LR size.
-    ``limit`` keeps the first images in sorted order.
+    Paired folders are matched by file stem; each LR must be its HR mod-cropped to a
+    multiple of ``scale``, divided by ``scale``. ``limit`` keeps the first images in sorted
+    order.
     """
+    images, skipped = read_eval_images(hr_dir, scale, lr_dir, limit)
+    if skipped:
+        raise ValueError(skipped[0])
+    return images
+
+
+def read_eval_images(
+    hr_dir: str | Path,
+    scale: int,
+    lr_dir: str | Path | None = None,
+    limit: int | None = None,
+) -> tuple[list[EvalImage], list[str]]:
+    """:func:`load_eval_images`, skipping the files that cannot be used (unreadable, or a
+    paired LR whose size does not fit its HR): ``(images, one message per skipped file)``."""
     if limit is not None and limit < 1:
         raise ValueError(f"limit must be a positive integer, got {limit}")
+    images, skipped = [], []
     if lr_dir is not None:
         dataset = PairedFolderDataset(lr_dir, hr_dir, scale)
-        count = len(dataset) if limit is None else min(limit, len(dataset))
-        items = [dataset[i] for i in range(count)]
-        return [EvalImage(item["name"], item["lr"], item["hr"]) for item in items]
+        for index in range(len(dataset) if limit is None else min(limit, len(dataset))):
+            try:
+                item = dataset[index]
+            except ValueError as exc:  # ImageReadError included
+                skipped.append(str(exc))
+                continue
+            images.append(EvalImage(item["name"], item["lr"], item["hr"]))
+        return images, skipped
     files = list_images(hr_dir)
     stems = [p.stem for p in files]
     duplicates = sorted({s for s in stems if stems.count(s) > 1})
     if duplicates:
         raise ValueError(f"{hr_dir}: several files share the name(s) {duplicates}")
-    images = []
     for path in files[:limit]:
         try:
             hr, lr = make_lr(load_image(path), scale)
+        except ImageReadError as exc:
+            skipped.append(str(exc))
+            continue
         except ValueError as exc:
-            raise ValueError(f"{path}: {exc}") from exc
+            skipped.append(f"{path}: {exc}")
+            continue
         images.append(EvalImage(path.stem, lr, hr))
-    return images
+    return images, skipped
 
 
 def config_hash(config: ExperimentConfig) -> str:
@@ -298,11 +334,14 @@ def _save_crop(path: Path, label: str, scored: ScoredImage) -> None:
 
 
 def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
-    with path.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS)
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: "" if row[k] is None else row[k] for k in CSV_COLUMNS})
+    def write(temporary: Path) -> None:
+        with temporary.open("w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS)
+            writer.writeheader()
+            for row in rows:
+                writer.writerow({k: "" if row[k] is None else row[k] for k in CSV_COLUMNS})
+
+    write_atomically(path, write)
 
 
 def _summary(
@@ -396,7 +435,8 @@ def evaluate_pipeline(
         seed: image ``i`` is sampled with ``torch.Generator().manual_seed(seed + i)``.
         lpips_metric: LPIPS scorer; default :class:`LpipsMetric` on the pipeline's device.
             When its weights are missing LPIPS is recorded as null with the reason.
-        num_samples: how many images (first in order) get ``samples/`` and ``crops/`` files.
+        num_samples: how many images (first in order) get ``samples/`` and ``crops/`` files
+            (>= 0).
         model_path: recorded in the summary.
         data_info: recorded in the summary (folders, LR source).
         progress: show a progress bar (on the main process).
@@ -406,6 +446,8 @@ def evaluate_pipeline(
     """
     if not images:
         raise ValueError("no images to evaluate")
+    if num_samples < 0:
+        raise ValueError(f"samples must be >= 0, got {num_samples}")
     scale = pipe.scale
     for image in images:
         expected = (image.lr.shape[1] * scale, image.lr.shape[2] * scale)
@@ -445,8 +487,9 @@ def evaluate_pipeline(
     )
     if shard.is_main:
         _write_csv(out_dir / PER_IMAGE_FILE, all_rows)
-        (out_dir / SUMMARY_FILE).write_text(
-            json.dumps(_json_value(summary), indent=2, allow_nan=False) + "\n"
+        write_text_atomically(
+            out_dir / SUMMARY_FILE,
+            json.dumps(_json_value(summary), indent=2, allow_nan=False) + "\n",
         )
     return EvaluationResult(out_dir=out_dir, summary=summary, rows=all_rows)
 
@@ -478,7 +521,8 @@ def evaluate_run(
         **kwargs: the remaining arguments of :func:`evaluate_pipeline`.
 
     Bad options, a model that cannot be loaded and an unusable ``out_dir`` raise ValueError
-    before any image is read.
+    before any image is read. Files that cannot be used are skipped, named in the result's
+    ``skipped`` and the summary's ``data.skipped``; ValueError when none can be.
     """
     device = shard_for(device).device
     pipe = YodaPipeline.from_pretrained(model, device=device, weights=weights)
@@ -493,18 +537,31 @@ def evaluate_run(
         eta=kwargs.get("eta"),
         lower_bound=kwargs.get("lower_bound"),
     )
-    prepare_output_dir(out_dir)
-    images = load_eval_images(hr_dir, scale, lr_dir=lr_dir, limit=limit)
-    data_info = {
-        "hr_dir": str(hr_dir),
-        "lr_dir": str(lr_dir) if lr_dir is not None else None,
-        "lr_source": f"paired LR folder {lr_dir}"
-        if lr_dir is not None
-        else f"HR mod-cropped to x{scale}, {RESIZE_KERNEL} 1/{scale}, clamped, uint8-quantised",
-    }
-    if kwargs.get("lpips_metric") is None:
-        kwargs["lpips_metric"] = LpipsMetric(lpips_net, device=pipe.device)
-    return evaluate_pipeline(pipe, images, out_dir, model_path=model, data_info=data_info, **kwargs)
+    if kwargs.get("num_samples", 0) < 0:
+        raise ValueError(f"samples must be >= 0, got {kwargs['num_samples']}")
+    with output_folder(out_dir):  # removed again if nothing could be evaluated
+        images, skipped = read_eval_images(hr_dir, scale, lr_dir=lr_dir, limit=limit)
+        if not images:
+            raise ValueError(
+                f"{hr_dir}: no image could be evaluated ({len(skipped)} skipped: {skipped[0]})"
+                if skipped
+                else f"{hr_dir}: no images to evaluate"
+            )
+        data_info = {
+            "hr_dir": str(hr_dir),
+            "lr_dir": str(lr_dir) if lr_dir is not None else None,
+            "lr_source": f"paired LR folder {lr_dir}"
+            if lr_dir is not None
+            else f"HR mod-cropped to x{scale}, {RESIZE_KERNEL} 1/{scale}, clamped, uint8-quantised",
+            "skipped": skipped,
+        }
+        if kwargs.get("lpips_metric") is None:
+            kwargs["lpips_metric"] = LpipsMetric(lpips_net, device=pipe.device)
+        result = evaluate_pipeline(
+            pipe, images, out_dir, model_path=model, data_info=data_info, **kwargs
+        )
+    result.skipped = skipped
+    return result
 
 
 def load_summary(result_dir: str | Path) -> dict[str, Any]:
