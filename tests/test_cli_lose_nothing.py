@@ -48,6 +48,7 @@ import zlib
 from pathlib import Path
 
 import numpy as np
+import pytest
 from conftest import TINY_SR3_OVERRIDES
 from PIL import Image
 
@@ -313,3 +314,47 @@ def test_evaluate_refuses_a_negative_samples_count(model_dir, lr_image, tmp_path
     assert evaluate(model_dir, lr_image.parent, out, "--samples", "-1") == 2
     assert "samples must be >= 0, got -1" in capsys.readouterr().err
     assert not out.exists()
+
+
+def usage_error(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    """stderr of an argv that argparse refuses (exit 2)."""
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2
+    return capsys.readouterr().err
+
+
+@pytest.mark.parametrize("crop", ["0", "-8"])
+def test_compare_refuses_a_crop_below_1_before_writing(tmp_path, capsys, crop):
+    out = tmp_path / "cmp"
+    err = usage_error(["compare", str(tmp_path), "--out", str(out), "--crop", crop], capsys)
+    assert f"argument --crop: must be a positive integer, got {crop}" in err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("[1, 2]", "not an evaluation summary (a JSON list)"),
+        ('{"format": 1, "method": "m", "results": "high"}', "'results' must map each method"),
+        (
+            '{"format": 1, "method": "m", "results": {"m": {}}}',
+            "'results' lacks the method(s) ['bicubic']",
+        ),
+    ],
+)
+def test_compare_names_a_summary_json_of_the_wrong_shape(tmp_path, capsys, content, message):
+    from yoda_sr.evaluation.evaluate import FORMAT
+
+    results = tmp_path / "res"
+    results.mkdir()
+    (results / "summary.json").write_text(content.replace('"format": 1', f'"format": "{FORMAT}"'))
+    assert main(["compare", str(results), "--out", str(tmp_path / "cmp")]) == 2
+    err = capsys.readouterr().err
+    assert f"{results / 'summary.json'}: {message}" in err and "Traceback" not in err
+    assert not (tmp_path / "cmp").exists()
+
+
+def test_demo_refuses_a_thread_count_below_1(tmp_path, capsys):
+    err = usage_error(["demo", "--out", str(tmp_path / "d"), "--threads", "-2"], capsys)
+    assert "argument --threads: must be a positive integer, got -2" in err

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from yoda_sr.cli.arguments import positive_int
+
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -19,7 +21,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("results", nargs="+", metavar="RESULT_DIR", help="evaluation folders")
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument(
-        "--crop", type=int, default=192, help="grid tiles: square crop side in HR px"
+        "--crop", type=positive_int, default=192, help="grid tiles: square crop side in HR px"
     )
     parser.set_defaults(func=run)
 

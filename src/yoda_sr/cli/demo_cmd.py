@@ -7,6 +7,8 @@ import argparse
 import dataclasses
 import sys
 
+from yoda_sr.cli.arguments import positive_int
+
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -26,7 +28,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--fast", action="store_true", help="seconds-long smoke version (outputs are noise)"
     )
     parser.add_argument(
-        "--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)"
+        "--threads",
+        type=positive_int,
+        default=None,
+        help="torch CPU threads (default: torch's choice)",
     )
     parser.add_argument(
         "--no-train", action="store_true", help="only the bundled models (no quick training)"

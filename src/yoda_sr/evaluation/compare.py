@@ -241,6 +241,8 @@ def compare_results(
     """
     if not result_dirs:
         raise ValueError("compare needs at least one evaluation folder")
+    if crop < 1:
+        raise ValueError(f"crop must be a positive number of px, got {crop}")
     dirs = [Path(d) for d in result_dirs]
     summaries = [load_summary(d) for d in dirs]
     _check_comparable(dirs, summaries)

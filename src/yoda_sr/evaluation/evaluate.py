@@ -573,6 +573,16 @@ def load_summary(result_dir: str | Path) -> dict[str, Any]:
         summary = json.loads(path.read_text())
     except json.JSONDecodeError as exc:
         raise ValueError(f"{path}: not valid JSON ({exc})") from exc
+    if not isinstance(summary, dict):
+        raise ValueError(f"{path}: not an evaluation summary (a JSON {type(summary).__name__})")
     if summary.get("format") != FORMAT:
         raise ValueError(f"{path}: unknown format {summary.get('format')!r}, expected {FORMAT}")
+    results = summary.get("results")
+    if not isinstance(results, dict) or not all(isinstance(v, dict) for v in results.values()):
+        raise ValueError(f"{path}: 'results' must map each method to its means")
+    missing = [
+        m for m in (summary.get("method"), BICUBIC) if not isinstance(m, str) or m not in results
+    ]
+    if missing:
+        raise ValueError(f"{path}: 'results' lacks the method(s) {missing}")
     return summary
