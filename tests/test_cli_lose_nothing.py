@@ -358,3 +358,45 @@ def test_compare_names_a_summary_json_of_the_wrong_shape(tmp_path, capsys, conte
 def test_demo_refuses_a_thread_count_below_1(tmp_path, capsys):
     err = usage_error(["demo", "--out", str(tmp_path / "d"), "--threads", "-2"], capsys)
     assert "argument --threads: must be a positive integer, got -2" in err
+
+
+def test_train_names_an_image_over_the_pixel_limit(image_folder, tmp_path, capsys):
+    bomb = bomb_png(image_folder / "bomb.png")
+    assert train(tmp_path / "run", f"data.train_dir={image_folder}") == 2
+    err = capsys.readouterr().err
+    assert f"{bomb}: cannot read as an image (30000x30000 px exceeds the limit" in err
+    assert "Traceback" not in err
+
+
+# -- messages -----------------------------------------------------------------------------
+
+
+def test_seed_out_of_range_is_a_usage_error(model_dir, lr_image, tmp_path, capsys):
+    out = tmp_path / "out"
+    seed = "99999999999999999999999"
+    assert upscale(lr_image, "--model", model_dir, "--out", out, "--seed", seed) == 2
+    assert f"seed must lie in 0..2**64-1 (a torch generator seed), got {seed}" in (
+        capsys.readouterr().err
+    )
+    assert not out.exists()
+
+
+def test_empty_out_is_refused(model_dir, lr_image, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert upscale(lr_image, "--model", model_dir, "--out", "") == 2
+    assert "the output folder is an empty name" in capsys.readouterr().err
+    assert main(["attention", str(lr_image), "--out", ""]) == 2
+    assert "the output folder is an empty name" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lr.png"]
+
+
+def test_ideal_speedup_of_a_run_with_no_active_pixel_is_not_printed_as_inf(
+    model_dir, tmp_path, capsys
+):
+    flat = tmp_path / "flat.png"
+    Image.new("RGB", (8, 8), (90, 90, 90)).save(flat)
+    out = tmp_path / "out"
+    assert upscale(flat, "--model", model_dir, "--out", out, "--lower-bound", "0") == 0
+    printed = capsys.readouterr().out
+    assert "ideal speed-up unbounded (no pixel diffused), 0 denoiser calls" in printed
+    assert "inf" not in printed

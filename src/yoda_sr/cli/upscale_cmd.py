@@ -4,10 +4,11 @@ Hub id."""
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from typing import TYPE_CHECKING
 
-from yoda_sr.cli.arguments import add_sparse_argument
+from yoda_sr.cli.arguments import add_color_fix_argument, add_sparse_argument
 from yoda_sr.diffusion.config import SAMPLERS
 from yoda_sr.pipeline.bundled import DEFAULT_MODEL, MODEL_RULE
 from yoda_sr.pipeline.options import DEFAULT_TILE_OVERLAP
@@ -72,6 +73,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     add_sparse_argument(parser)
+    add_color_fix_argument(parser)
     parser.add_argument(
         "--device", default=None, help="cpu, cuda, cuda:1, ... (default: cuda if available)"
     )
@@ -82,8 +84,11 @@ def print_work(name: str, result: UpscaleOutput) -> None:
     """One line per pipeline call (``name``: its inputs): the network work of its sampling."""
     if not result.active_fraction:
         return
+    speedup = result.ideal_speedup
     print(
-        f"{name}: ideal speed-up {result.ideal_speedup:.2f}x, {result.denoiser_calls} "
+        f"{name}: ideal speed-up "
+        + (f"{speedup:.2f}x" if math.isfinite(speedup) else "unbounded (no pixel diffused)")
+        + f", {result.denoiser_calls} "
         f"denoiser calls ({result.network_calls} network calls), "
         f"{result.pixels_evaluated} pixels evaluated "
         f"({result.evaluated_fraction:.1%} of dense)"
@@ -118,6 +123,7 @@ def run(args: argparse.Namespace) -> int:
             shard=shard,
             report=print_work,
             batch_size=args.batch_size,
+            color_fix=args.color_fix,
         )
     except (FileNotFoundError, ValueError, WeightsNotFoundError) as exc:
         print(f"yoda-sr upscale: error: {exc}", file=sys.stderr)

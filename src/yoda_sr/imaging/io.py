@@ -230,6 +230,8 @@ def prepare_output_dir(path: str | Path) -> Path:
     Raises ValueError naming the folder when it is an existing file, cannot be created or
     cannot be written to, so callers fail before doing any work.
     """
+    if not str(path).strip():
+        raise ValueError("the output folder is an empty name; give a folder (. for this one)")
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise ValueError(f"output folder {path} is an existing file")
@@ -246,9 +248,8 @@ def prepare_output_dir(path: str | Path) -> Path:
 def output_folder(path: str | Path) -> Iterator[Path]:
     """:func:`prepare_output_dir` for a block of work; a folder it created is removed again
     if the block leaves it empty (all inputs failed), so a failed run leaves no trace."""
-    path = Path(path)
     created = not os.path.lexists(path)
-    prepare_output_dir(path)
+    path = prepare_output_dir(path)
     try:
         yield path
     finally:

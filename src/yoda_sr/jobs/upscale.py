@@ -62,9 +62,10 @@ def upscale_files(
     shard: Shard | None = None,
     report: Callable[[str, UpscaleOutput], None] | None = None,
     batch_size: int = 1,
+    color_fix: str | None = None,
 ) -> list[ImageReadError | OutputWriteError]:
     """Write ``<name>_x<scale>.png`` (and ``<name>_masks.png`` with ``save_masks``) into
-    ``out_dir`` for each LR image file, each sampled with ``seed``.
+    ``out_dir`` for each LR image file, each sampled with ``seed`` (0..2**64-1).
 
     ``<name>`` is the file stem, or the whole file name where inputs share a stem
     (:func:`~yoda_sr.imaging.output_prefixes`). Before any image is sampled, raises
@@ -81,12 +82,16 @@ def upscale_files(
     one-by-one runs only by floating-point rounding of batched network calls and, with sparse
     sampling, by the windows chosen for the union of the batch's masks. ``report(names,
     result)`` is called after each pipeline call, ``names`` the comma-separated inputs
-    (e.g. to print the call's sampling work).
+    (e.g. to print the call's sampling work). ``color_fix`` (None: the model's default)
+    corrects each output's colour towards its upsampled LR (see
+    :mod:`yoda_sr.imaging.color_fix`).
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    if not 0 <= seed < 2**64:
+        raise ValueError(f"seed must lie in 0..2**64-1 (a torch generator seed), got {seed}")
     options = pipe.sampling_options(
-        sampler, steps, eta, use_yoda, lower_bound, tile, tile_overlap, sparse
+        sampler, steps, eta, use_yoda, lower_bound, tile, tile_overlap, sparse, color_fix=color_fix
     )
     suffixes = [f"_x{pipe.scale}.png"] + (["_masks.png"] if save_masks else [])
     prefixes = output_prefixes(inputs, out_dir, suffixes)
@@ -131,6 +136,7 @@ def upscale_files(
                 tile=options.tile,
                 tile_overlap=options.tile_overlap,
                 sparse=options.sparse,
+                color_fix=options.color_fix,
             )
             if report is not None:
                 report(", ".join(str(path) for path, _, _ in loaded), result)
