@@ -1,7 +1,9 @@
 """Every failure of the commands is a message naming its cause, never a traceback.
 
 Exit 2 for usage errors (bad options, models, output folders, configs), 1 when some input
-files could not be read; nothing is lost or overwritten within a run.
+files could not be read; nothing is lost or overwritten within a run. The cases of issue 23
+(links, run folders, bundled names, decompression bombs, ...) are listed and pinned in
+tests/test_cli_lose_nothing.py.
 """
 
 from __future__ import annotations

@@ -1,39 +1,48 @@
 """Issue 23, "lose nothing, round 2": each case a hostile user found, pinned by a test.
 
 Data lost
-- train into a folder holding the user's config.yaml: test_train_refuses_a_folder_holding_a_config_yaml_it_did_not_write
-- train --resume on a folder that is not a run: test_train_resume_on_a_folder_without_checkpoints_is_refused
-- outputs written through a hard link / symlink: test_upscale_refuses_an_output_that_is_a_hard_link_to_an_input,
+- train into a folder holding the user's config.yaml:
+  test_train_refuses_a_folder_holding_a_config_yaml_it_did_not_write
+- train --resume on a folder that is not a run (photos, a new folder):
+  test_train_resume_on_a_folder_without_checkpoints_is_refused
+- outputs written through links: test_upscale_refuses_an_output_that_is_a_hard_link_to_an_input,
   test_upscale_replaces_a_symlink_at_an_output_path_without_writing_through_it
 - examples --out over existing files: test_examples_refuses_to_replace_existing_files_without_overwrite
 
 Silently wrong
-- a local folder named like a bundled model: test_bundled_model_name_wins_over_a_local_folder_unless_given_as_a_path
-- evaluate --lr-data with a too small LR: test_evaluate_names_a_paired_lr_that_does_not_match_hr_over_scale
-- evaluate --data with a dangling / looping link or a corrupt file:
+- a local folder named like a bundled model (also without --model, also an --out folder):
+  test_bundled_model_name_wins_over_a_local_folder_unless_given_as_a_path
+  (and tests/test_bundled.py::test_bundled_name_wins_over_a_folder_of_that_name_unless_given_as_a_path)
+- evaluate --lr-data with an LR that is not HR/scale:
+  test_evaluate_names_a_paired_lr_that_does_not_match_hr_over_scale
+- evaluate --data with a dangling or looping link or a corrupt file:
   test_evaluate_names_unreadable_files_scores_the_others_and_exits_1
 - evaluate --samples -1: test_evaluate_refuses_a_negative_samples_count
 
 Tracebacks
-- symlink loop among the inputs: test_symlink_loop_among_inputs_is_named_and_the_others_processed
-- decompression bomb: test_image_over_the_pixel_limit_is_named_and_the_others_processed,
+- a symlink loop among the inputs: test_symlink_loop_among_inputs_is_named_and_the_others_processed
+- a decompression bomb: test_image_over_the_pixel_limit_is_named_and_the_others_processed,
   test_pixel_limit_is_lifted_by_the_environment, test_train_names_an_image_over_the_pixel_limit
+  (evaluate: the same loader, test_evaluate_names_unreadable_files_scores_the_others_and_exits_1)
 - a directory at an output's path: test_directory_at_an_output_path_is_named_and_the_others_written
-- model configs with wrong types or values: test_model_config_of_wrong_type_or_value_is_named
-- compare --crop 0, malformed summary.json: test_compare_refuses_a_crop_below_1_before_writing,
+- compare --crop 0 or negative: test_compare_refuses_a_crop_below_1_before_writing
+- a summary.json whose results is a string or whose top level is a list:
   test_compare_names_a_summary_json_of_the_wrong_shape
 - demo --threads -2: test_demo_refuses_a_thread_count_below_1
 - a FIFO as input: test_fifo_input_is_named_without_blocking
 
 Messages
-- --seed overflow: test_seed_out_of_range_is_a_usage_error
-- binary YAML: test_config_that_is_not_text_is_named
-- train.learning_rate=nan: test_nan_learning_rate_names_the_setting
-- --set foo.bar=1: test_unknown_set_key_blames_the_set_option
-- ui --host "not a host": test_ui_names_a_host_that_does_not_resolve
+- --seed 99999999999999999999999: test_seed_out_of_range_is_a_usage_error
+- the multi-line "cannot load" message (now two lines):
+  test_bundled_model_name_wins_over_a_local_folder_unless_given_as_a_path
 - --out "": test_empty_out_is_refused
 - no empty --out / config-only run folder after a failure: test_failed_runs_leave_no_empty_folders
 - "infx" speed-up: test_ideal_speedup_of_a_run_with_no_active_pixel_is_not_printed_as_inf
+- LR 4x4 for HR 32: refused naming the file as any LR that is not HR/scale (see above)
+
+Not yet fixed (issue 23 stays open for them): model configs with wrong types or values
+(block_out_channels: "wide", norm_num_groups: 0), a binary YAML config, train.learning_rate=nan,
+--set foo.bar=1, ui --host "not a host", the 8-line DINO .pth message.
 """
 
 from __future__ import annotations
