@@ -225,6 +225,7 @@ def test_page_run_returns_the_pair_mask_numbers_and_download(store, model_folder
         3,
         0.3,
         "detail",
+        "wavelet",
         0,
         70,
         progress=lambda *args, **kwargs: reported.append(args[0]),
@@ -234,6 +235,7 @@ def test_page_run_returns_the_pair_mask_numbers_and_download(store, model_folder
     assert overlay.shape == mask.shape == (32, 32, 3)
     assert "t = 70" in caption and "PSNR" in numbers
     assert download.endswith("img00_x4.png") and result.metrics is not None
+    assert "colour fix wavelet" in result.description
 
 
 def test_app_offers_the_given_models_and_selects_the_first(model_folder):

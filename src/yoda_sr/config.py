@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from yoda_sr.attention.config import AttentionConfig
+from yoda_sr.attention.config import LEGACY_NORMALIZATION, AttentionConfig
 from yoda_sr.configs import resolve_config_path
 from yoda_sr.data.config import DataConfig
 from yoda_sr.diffusion.config import SAMPLERS, NoiseScheduleConfig, SamplingConfig, YodaConfig
@@ -161,35 +161,44 @@ class ExperimentConfig:
     def load_saved(cls, path: str | Path) -> ExperimentConfig:
         """Load the config saved beside trained weights, as the version that wrote it meant it.
 
-        Settings added since yoda-sr 0.1.0 whose default changed behaviour are absent from the
-        configs it saved; such a config gets 0.1.0's behaviour (``_LEGACY_DEFAULTS``), with a
-        warning, so its weights keep producing what they learnt and ``--resume`` continues
-        the same objective.
+        Settings whose default changed behaviour are absent from the configs an earlier
+        version saved; such a config gets that version's behaviour (``_LEGACY_DEFAULTS``),
+        with a warning, so its weights keep producing what they learnt and ``--resume``
+        continues the same objective.
         """
         path = Path(path)
         data = _read_mapping(path)
-        filled = []
-        for section, key, value, applies in _LEGACY_DEFAULTS:
-            values = data.get(section) or {}
-            if applies(values) and key not in values:
-                data[section] = {**values, key: value}
-                filled.append(f"{section}.{key}: {value}")
-        if filled:
-            warnings.warn(
-                f"{path}: saved by yoda-sr 0.1.0; loading it with that version's behaviour ("
-                + ", ".join(filled)
-                + ")",
-                stacklevel=2,
-            )
+        fill_legacy_defaults(data, str(path))
         return cls.from_dict(data, source=str(path))
 
 
-# (section, key, 0.1.0 behaviour, which saved sections it applies to): settings whose
-# default changed after 0.1.0 (issue 8: SRDiff's residual scale, the paper's loss weighting).
+# (section, key, earlier behaviour, which saved sections it applies to): settings whose
+# default changed after they were first saved (issue 8: SRDiff's residual scale and the
+# paper's loss weighting, after 0.1.0; issue 19: the importance normalisation, after 0.1.x).
 _LEGACY_DEFAULTS = (
     ("model", "residual_convention", "legacy_divide", lambda m: m.get("type") == "srdiff"),
     ("yoda", "loss_normalization", "active", lambda y: True),
+    ("attention", "normalization", LEGACY_NORMALIZATION, lambda a: True),
 )
+
+
+def fill_legacy_defaults(data: dict[str, Any], source: str) -> None:
+    """Give a saved config (sections as read from disk) the behaviour of the version that
+    wrote it: each setting of ``_LEGACY_DEFAULTS`` it lacks is set, in place, with a warning
+    naming ``source``."""
+    filled = []
+    for section, key, value, applies in _LEGACY_DEFAULTS:
+        values = data.get(section) or {}
+        if applies(values) and key not in values:
+            data[section] = {**values, key: value}
+            filled.append(f"{section}.{key}: {value}")
+    if filled:
+        warnings.warn(
+            f"{source}: saved by an earlier yoda-sr; loading it with that version's behaviour ("
+            + ", ".join(filled)
+            + ")",
+            stacklevel=3,
+        )
 
 
 def _read_mapping(path: Path) -> dict[str, Any]:

@@ -12,7 +12,7 @@ __getattr__, __dir__ = lazy_exports(
         "base": ["ImportanceSource"],
         "config": ["SOURCES", "AttentionConfig"],
         "constant": ["ConstantImportance"],
-        "detail": ["DetailImportance"],
+        "detail": ["DetailImportance", "calibrate_detail_reference"],
         "dino": ["CLS_ATTENTION", "DinoAttention"],
         "errors": ["IncompatibleCheckpointError", "WeightsNotFoundError"],
         "factory": ["build_importance_source"],

@@ -7,6 +7,22 @@ from dataclasses import dataclass
 SOURCES = ("dino", "detail", "constant")
 RESIZE_MODES = ("nearest", "bilinear", "bicubic")
 HEAD_FUSIONS = ("mean", "sum", "max")
+# How raw importance (gradient energy, CLS attention) becomes A in [0, 1]: "absolute" divides
+# by a fixed reference, so a value means the same amount of detail in every image, at every
+# size and in every tile; "per_image" stretches each image's own range (the paper's min-max).
+NORMALIZATIONS = ("absolute", "per_image")
+# Where a ViT looks (see ``DinoAttention``): the whole image at the output size, the whole
+# image at the native grid then guided upsampling, or multi-scale native tiles.
+VIT_METHODS = ("whole", "native_guided", "pyramid")
+# The normalisation of configs saved before it was a setting (yoda-sr <= 0.1.x).
+LEGACY_NORMALIZATION = "per_image"
+# Default references of "absolute" normalisation (see ``AttentionConfig``).
+# detail: Sobel gradient magnitude of the luma, in luma units per LR pixel, pooled over one LR
+# pixel, that maps to A = 1 (0.1 = a 25 grey-level step per LR pixel); measured on the shared
+# training photos by ``benchmarks/importance_calibration.py``.
+DEFAULT_DETAIL_REFERENCE = 0.1
+# dino: CLS attention relative to uniform (attention x number of patches) that maps to A = 1.
+DEFAULT_ATTENTION_REFERENCE = 4.0
 
 
 def parse_head_fusion(head_fusion: str) -> tuple[str, tuple[int, ...] | None]:
@@ -51,6 +67,19 @@ class AttentionConfig:
         smooth_sigma: standard deviation (output pixels) of an optional Gaussian smoothing
             of the final map; 0 disables it.
         constant: the importance of every pixel for ``"constant"``, in [0, 1].
+        normalization: ``"absolute"`` (default): raw importance divided by ``reference`` and
+            clamped to [0, 1], the same for every image, size and tile, so a flat image gets
+            low importance and stays anchored; ``"per_image"``: each image's own range is
+            stretched to [0, 1] (the paper's min-max; the detail map's 98th percentile), as
+            configs saved before this setting existed behave.
+        detail_reference: for ``"detail"`` under ``"absolute"``: the pooled gradient
+            magnitude (luma units per LR pixel) that maps to 1.
+        attention_reference: for ``"dino"`` under ``"absolute"``: the CLS attention relative
+            to uniform (attention x number of patches) that maps to 1 (> 1; uniform maps to 0).
+        vit_method: for ``"dino"``: ``"whole"`` (the whole image at the analysis size),
+            ``"native_guided"`` (the whole image at the ViT's native grid, guided-filter
+            upsampling on the LR luma) or ``"pyramid"`` (native tiles at two scales with
+            half-patch jitter); under the last two ``analysis_size`` is the native side.
     """
 
     source: str = "detail"
@@ -60,6 +89,10 @@ class AttentionConfig:
     resize_mode: str = "bilinear"
     smooth_sigma: float = 0.0
     constant: float = 0.5
+    normalization: str = "absolute"
+    detail_reference: float = DEFAULT_DETAIL_REFERENCE
+    attention_reference: float = DEFAULT_ATTENTION_REFERENCE
+    vit_method: str = "whole"
 
     def __post_init__(self) -> None:
         if self.source not in SOURCES:
@@ -81,3 +114,21 @@ class AttentionConfig:
             raise ValueError(f"constant must lie in [0, 1], got {self.constant!r}")
         if not self.smooth_sigma >= 0.0:
             raise ValueError(f"smooth_sigma must be >= 0, got {self.smooth_sigma!r}")
+        if self.normalization not in NORMALIZATIONS:
+            raise ValueError(
+                f"normalization must be one of {', '.join(NORMALIZATIONS)}, "
+                f"got {self.normalization!r}"
+            )
+        for name in ("detail_reference", "attention_reference"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not (isinstance(value, (int, float)) and value > 0):
+                raise ValueError(f"{name} must be a positive number, got {value!r}")
+        if not self.attention_reference > 1:
+            raise ValueError(
+                f"attention_reference must be > 1 (uniform attention is 1), "
+                f"got {self.attention_reference!r}"
+            )
+        if self.vit_method not in VIT_METHODS:
+            raise ValueError(
+                f"vit_method must be one of {', '.join(VIT_METHODS)}, got {self.vit_method!r}"
+            )

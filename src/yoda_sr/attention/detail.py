@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from yoda_sr.attention.base import ImportanceSource, check_input, gaussian_blur, upsample_image
+from yoda_sr.attention.config import DEFAULT_DETAIL_REFERENCE, NORMALIZATIONS
 
 # ITU-R BT.601 luma weights, the Y of YCbCr that SR papers evaluate on.
 _LUMA = (0.299, 0.587, 0.114)
@@ -35,27 +36,41 @@ class DetailImportance(ImportanceSource):
     Steps: bicubic upsampling of the LR image to the output size (clamped to [0, 1]), luma,
     Sobel gradient magnitude (in luma units per LR pixel, so independent of the scale),
     Gaussian pooling over ``pool_sigma`` LR pixels (regions around edges, not one-pixel
-    lines), optional extra smoothing, then a robust per-image normalisation: division by the
-    ``percentile`` quantile and clamping to [0, 1]. The top ``1 - percentile`` of pixels thus
-    saturate at 1 and one very strong edge cannot squash the rest of the map (as min-max
-    would). A (near-)flat image maps to zeros. Deterministic, weight-free, any size.
+    lines), optional extra smoothing, then normalisation to [0, 1]:
 
-    Memory stays bounded for any output size: an output larger than ``max_analysis_pixels``
-    is analysed at the largest size of the same aspect within that budget (all the steps
-    above, sigmas scaled accordingly) and the map is resized (bilinear) to the output size.
-    Outputs within the budget are computed exactly as described.
+    - ``"absolute"`` (default): division by the fixed ``reference`` magnitude and clamping.
+      The same local detail gives the same importance in every image, at every input size and
+      in every tile; a flat image (sky, a wall) gets low importance everywhere, so YODA keeps
+      it anchored to the upsampled LR instead of diffusing it.
+    - ``"per_image"``: division by the image's own ``percentile`` quantile and clamping (the
+      paper's per-image normalisation in a robust form: the top ``1 - percentile`` of pixels
+      saturate at 1, one very strong edge cannot squash the rest as min-max would). The faint
+      gradients of a flat image are stretched to full importance; a (near-)constant image maps
+      to zeros.
+
+    Deterministic, weight-free, any size. Memory stays bounded for any output size: an output
+    larger than ``max_analysis_pixels`` is analysed at the largest size of the same aspect
+    within that budget (all the steps above, sigmas scaled accordingly) and the map is resized
+    (bilinear) to the output size. Outputs within the budget are computed exactly as described.
 
     Args:
         pool_sigma: Gaussian pooling radius in LR pixels (scaled to output pixels).
         smooth_sigma: extra Gaussian smoothing in output pixels (0: none).
-        percentile: quantile in (0, 1] that maps to importance 1.
+        normalization: ``"absolute"`` or ``"per_image"``.
+        reference: magnitude (luma units per LR pixel) that maps to 1 under ``"absolute"``.
+        percentile: quantile in (0, 1] that maps to 1 under ``"per_image"``.
         max_analysis_pixels: largest analysed map per image (None: no limit).
     """
+
+    sobel: Tensor  # buffers
+    luma: Tensor
 
     def __init__(
         self,
         pool_sigma: float = 1.0,
         smooth_sigma: float = 0.0,
+        normalization: str = "absolute",
+        reference: float = DEFAULT_DETAIL_REFERENCE,
         percentile: float = 0.98,
         max_analysis_pixels: int | None = DEFAULT_MAX_ANALYSIS_PIXELS,
     ) -> None:
@@ -66,11 +81,19 @@ class DetailImportance(ImportanceSource):
             )
         if not 0.0 < percentile <= 1.0:
             raise ValueError(f"percentile must lie in (0, 1], got {percentile}")
+        if normalization not in NORMALIZATIONS:
+            raise ValueError(
+                f"normalization must be one of {', '.join(NORMALIZATIONS)}, got {normalization!r}"
+            )
+        if not reference > 0:
+            raise ValueError(f"reference must be > 0, got {reference}")
         if max_analysis_pixels is not None and max_analysis_pixels < 1:
             raise ValueError(f"max_analysis_pixels must be >= 1, got {max_analysis_pixels}")
         self.max_analysis_pixels = max_analysis_pixels
         self.pool_sigma = pool_sigma
         self.smooth_sigma = smooth_sigma
+        self.normalization = normalization
+        self.reference = reference
         self.percentile = percentile
         sobel_x = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]]) / 8.0
         self.register_buffer(
@@ -82,7 +105,20 @@ class DetailImportance(ImportanceSource):
     def forward(self, lr: Tensor, size: tuple[int, int]) -> Tensor:
         """(B, 3, h, w) LR image in [0, 1] -> (B, 1, H, W) importance in [0, 1], ``size=(H, W)``."""
         height, width = check_input(lr, size)
-        device = lr.device
+        energy = self.energy(lr, (height, width))
+        importance = (energy / self._references(energy)).clamp(0.0, 1.0)
+        if tuple(energy.shape[-2:]) != (height, width):
+            importance = F.interpolate(
+                importance, size=(height, width), mode="bilinear", align_corners=False
+            )
+        return importance.to(lr.device)
+
+    @torch.no_grad()
+    def energy(self, lr: Tensor, size: tuple[int, int]) -> Tensor:
+        """(B, 3, h, w) LR in [0, 1] -> (B, 1, Ha, Wa) pooled (and smoothed) gradient magnitude
+        in luma units per LR pixel, before normalisation, at the analysis size of output
+        ``size`` (the output size itself unless larger than ``max_analysis_pixels``)."""
+        height, width = check_input(lr, size)
         image = lr.to(device=self.luma.device, dtype=torch.float32)
         work = analysis_size((height, width), self.max_analysis_pixels)
         # Analysis pixels per LR pixel, and per output pixel (1 unless the map is reduced).
@@ -92,13 +128,30 @@ class DetailImportance(ImportanceSource):
         gradients = F.conv2d(F.pad(luma, (1, 1, 1, 1), mode="replicate"), self.sobel)
         energy = gradients.square().sum(dim=1, keepdim=True).sqrt() * scale
         energy = gaussian_blur(energy, self.pool_sigma * scale)
-        energy = gaussian_blur(energy, self.smooth_sigma * reduction)
+        return gaussian_blur(energy, self.smooth_sigma * reduction)
+
+    def _references(self, energy: Tensor) -> Tensor | float:
+        """The magnitude that maps to 1: fixed, or per image of (B, 1, H, W) ``energy``."""
+        if self.normalization == "absolute":
+            return self.reference
         flat = energy.flatten(1)
         k = max(1, math.ceil(self.percentile * flat.shape[1]))
-        reference = flat.kthvalue(k, dim=1).values.clamp_min(_FLAT_GRADIENT).view(-1, 1, 1, 1)
-        importance = (energy / reference).clamp(0.0, 1.0)
-        if work != (height, width):
-            importance = F.interpolate(
-                importance, size=(height, width), mode="bilinear", align_corners=False
-            )
-        return importance.to(device)
+        return flat.kthvalue(k, dim=1).values.clamp_min(_FLAT_GRADIENT).view(-1, 1, 1, 1)
+
+
+def calibrate_detail_reference(
+    lrs: list[Tensor], scale: int, quantile: float = 0.9, pool_sigma: float = 1.0
+) -> float:
+    """The ``reference`` of absolute detail importance that a data set calls 1: the
+    ``quantile`` of the pooled gradient magnitude over all pixels of LR images ``lrs`` (each
+    (1, 3, h, w) in [0, 1]) analysed at ``scale`` x their size. Save it in the model's
+    ``attention.detail_reference``."""
+    if not lrs:
+        raise ValueError("calibrate_detail_reference needs at least one image")
+    if not 0.0 < quantile <= 1.0:
+        raise ValueError(f"quantile must lie in (0, 1], got {quantile}")
+    source = DetailImportance(pool_sigma=pool_sigma, max_analysis_pixels=None)
+    values = torch.cat(
+        [source.energy(lr, (lr.shape[-2] * scale, lr.shape[-1] * scale)).flatten() for lr in lrs]
+    )
+    return float(torch.quantile(values.double(), quantile))

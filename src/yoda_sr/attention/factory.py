@@ -29,7 +29,11 @@ def build_importance_source(
     elif cfg.source == "constant":
         source = ConstantImportance(cfg.constant)
     else:
-        source = DetailImportance(smooth_sigma=cfg.smooth_sigma)
+        source = DetailImportance(
+            smooth_sigma=cfg.smooth_sigma,
+            normalization=cfg.normalization,
+            reference=cfg.detail_reference,
+        )
     if device is not None:
         source = source.to(device)
     return source.eval()

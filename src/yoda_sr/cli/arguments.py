@@ -46,3 +46,20 @@ def add_sparse_argument(parser: argparse.ArgumentParser) -> None:
         help=marked("run the network on whole images", not DEFAULT_SPARSE),
     )
     choice.add_argument("--no-sparse", dest="sparse", action="store_false", help=argparse.SUPPRESS)
+
+
+def add_color_fix_argument(parser: argparse.ArgumentParser) -> None:
+    """``--color-fix none|wavelet|adain``: colour correction of the output towards the
+    upsampled LR after sampling (default: the model's ``sampling.color_fix``)."""
+    from yoda_sr.diffusion.config import COLOR_FIXES
+
+    parser.add_argument(
+        "--color-fix",
+        choices=COLOR_FIXES,
+        default=None,
+        help=(
+            "after sampling, take the low frequencies (wavelet) or the per-channel mean and "
+            "std (adain) of the output's colour from the bicubic-upsampled LR; none: leave the "
+            "output as sampled (default: the model's sampling.color_fix)"
+        ),
+    )

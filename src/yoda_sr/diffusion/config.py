@@ -15,6 +15,8 @@ INPUT_MODES = ("anchored", "plain")
 LOSSES = ("l1", "l2")
 LOSS_NORMALIZATIONS = ("all", "active")
 ANCHOR_NOISES = ("fixed", "fresh")
+# Colour corrections after sampling (yoda_sr.imaging.color_fix; plain data, no torch here).
+COLOR_FIXES = ("none", "wavelet", "adain")
 
 
 @dataclass
@@ -37,8 +39,7 @@ class NoiseScheduleConfig:
         check_int(self, "diffusion", "num_train_timesteps", minimum=1)
         if self.beta_schedule not in BETA_SCHEDULES:
             raise ValueError(
-                f"beta_schedule must be one of {sorted(BETA_SCHEDULES)}, "
-                f"got {self.beta_schedule!r}"
+                f"beta_schedule must be one of {sorted(BETA_SCHEDULES)}, got {self.beta_schedule!r}"
             )
         if self.prediction_type not in PREDICTION_TYPES:
             raise ValueError(
@@ -81,8 +82,7 @@ class YodaConfig:
             raise ValueError(f"loss must be 'l1' or 'l2', got {self.loss!r}")
         if self.loss_normalization not in LOSS_NORMALIZATIONS:
             raise ValueError(
-                "loss_normalization must be 'all' or 'active', "
-                f"got {self.loss_normalization!r}"
+                f"loss_normalization must be 'all' or 'active', got {self.loss_normalization!r}"
             )
         if not 0.0 <= self.lower_bound <= 1.0:
             raise ValueError(f"lower_bound must lie in [0, 1], got {self.lower_bound}")
@@ -96,6 +96,9 @@ class SamplingConfig:
     steps: int = 50
     eta: float = 0.0
     anchor_noise: str = "fixed"
+    # After sampling: "none", "wavelet" or "adain" colour correction towards the upsampled LR
+    # (see yoda_sr.imaging.color_fix).
+    color_fix: str = "none"
 
     def __post_init__(self) -> None:
         if self.sampler not in SAMPLERS:
@@ -108,4 +111,9 @@ class SamplingConfig:
         if self.anchor_noise not in ANCHOR_NOISES:
             raise ValueError(
                 f"sampling.anchor_noise must be 'fixed' or 'fresh', got {self.anchor_noise!r}"
+            )
+        if self.color_fix not in COLOR_FIXES:
+            raise ValueError(
+                f"sampling.color_fix must be one of {', '.join(COLOR_FIXES)}, "
+                f"got {self.color_fix!r}"
             )

@@ -144,7 +144,11 @@ def upscale_files(
                 outputs = [prefix.with_name(prefix.name + suffix) for suffix in suffixes]
                 try:
                     save_image(result.images[index], outputs[0])
-                    if save_masks and result.importance is not None:
+                    if (
+                        save_masks
+                        and result.importance is not None
+                        and options.lower_bound is not None
+                    ):
                         strip = mask_strip(
                             result.images[index].cpu(),
                             result.importance[index].cpu(),

@@ -34,7 +34,7 @@ from diffusers.utils import CONFIG_NAME, SAFETENSORS_WEIGHTS_NAME
 from safetensors.torch import save_file
 
 from yoda_sr.checkpoints import list_checkpoints, load_weights, state_dict_for_saving
-from yoda_sr.config import ExperimentConfig
+from yoda_sr.config import ExperimentConfig, fill_legacy_defaults
 from yoda_sr.diffusion import NoiseScheduleConfig, make_scheduler
 from yoda_sr.diffusion.schedule import _DIFFUSERS_BETA_SCHEDULES
 from yoda_sr.models import SettingsModel, SRBackbone, build_model, model_type_of_class
@@ -113,8 +113,10 @@ def portable_path(value: str | None, base: Path | None = None) -> str | None:
 
 def portable_config(config: ExperimentConfig, base: Path | None = None) -> ExperimentConfig:
     """``config`` with each setting that names a file or folder made :func:`portable_path`."""
-    data = {key: portable_path(getattr(config.data, key), base) for key in _DATA_PATH_KEYS}
-    model = {
+    data: dict[str, Any] = {
+        key: portable_path(getattr(config.data, key), base) for key in _DATA_PATH_KEYS
+    }
+    model: dict[str, Any] = {
         key: portable_path(getattr(config.model, key), base)
         for key in _MODEL_PATH_KEYS
         if hasattr(config.model, key)
@@ -184,7 +186,9 @@ def load_components(folder: Path) -> tuple[SettingsModel, ExperimentConfig]:
     if kind != "rrdb":
         sections.append({"diffusion": _noise_schedule(folder / SCHEDULER_CONFIG)})
         sections.append(_read_json(folder / IMPORTANCE_CONFIG))
-    config = ExperimentConfig.from_dict(_merge(sections), source=str(folder))
+    merged = _merge(sections)
+    fill_legacy_defaults(merged, str(folder))
+    config = ExperimentConfig.from_dict(merged, source=str(folder))
     model = build_model(config.model)
     load_weights(model, folder / "backbone" / SAFETENSORS_WEIGHTS_NAME)
     return model, config

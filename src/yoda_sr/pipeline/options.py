@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from yoda_sr.diffusion.config import SAMPLERS
+from yoda_sr.diffusion.config import COLOR_FIXES, SAMPLERS
 
 if TYPE_CHECKING:
     from yoda_sr.config import ExperimentConfig
@@ -37,7 +37,8 @@ class SamplingOptions:
     ``lower_bound`` is None when YODA is off; ``tile`` None runs the network on whole images.
     ``sparse`` evaluates the network only on windows (``sparse_cores`` px cores with a
     ``sparse_halo`` px halo) around pixels the YODA mask diffuses at each step, see
-    :mod:`yoda_sr.pipeline.sparse`; it changes nothing without YODA.
+    :mod:`yoda_sr.pipeline.sparse`; it changes nothing without YODA. ``color_fix``
+    corrects the output's colour towards the upsampled LR (:mod:`yoda_sr.imaging.color_fix`).
     """
 
     sampler: str | None
@@ -51,6 +52,7 @@ class SamplingOptions:
     sparse: bool = DEFAULT_SPARSE
     sparse_cores: tuple[int, ...] = DEFAULT_SPARSE_CORES
     sparse_halo: int = DEFAULT_SPARSE_HALO
+    color_fix: str = "none"
 
 
 def resolve_options(
@@ -66,6 +68,7 @@ def resolve_options(
     sparse: bool | None = None,
     sparse_cores: tuple[int, ...] = DEFAULT_SPARSE_CORES,
     sparse_halo: int = DEFAULT_SPARSE_HALO,
+    color_fix: str | None = None,
 ) -> SamplingOptions:
     """Fill the options left None from ``config`` and check the given ones.
 
@@ -74,8 +77,13 @@ def resolve_options(
     options. YODA is used when asked for and enabled in ``config.yoda``.
     """
     sampling = config.sampling
+    if color_fix is not None and color_fix not in COLOR_FIXES:
+        raise ValueError(f"color fix must be one of {', '.join(COLOR_FIXES)}, got {color_fix!r}")
+    color_fix = sampling.color_fix if color_fix is None else color_fix
     if not diffusion:
-        return SamplingOptions(None, None, None, False, None, sampling.anchor_noise)
+        return SamplingOptions(
+            None, None, None, False, None, sampling.anchor_noise, color_fix=color_fix
+        )
     num_t = config.diffusion.num_train_timesteps
     if sampler is not None and sampler not in SAMPLERS:
         raise ValueError(f"sampler must be one of {', '.join(SAMPLERS)}, got {sampler!r}")
@@ -112,4 +120,5 @@ def resolve_options(
         sparse=DEFAULT_SPARSE if sparse is None else sparse,
         sparse_cores=sparse_cores,
         sparse_halo=sparse_halo,
+        color_fix=color_fix,
     )

@@ -10,14 +10,15 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from huggingface_hub import CommitInfo
-from torch import Tensor, nn
+from torch import Tensor
 
 import yoda_sr.pipeline.memory as memory
 from yoda_sr.attention import ImportanceSource, build_importance_source
 from yoda_sr.config import ExperimentConfig
 from yoda_sr.device import resolve_device
 from yoda_sr.diffusion import make_scheduler, yoda_sample
-from yoda_sr.models import SRBackbone
+from yoda_sr.imaging.color_fix import apply_color_fix
+from yoda_sr.models import SettingsModel, SRBackbone, bicubic_up
 from yoda_sr.pipeline.card import HUB_CARD, hub_card
 from yoda_sr.pipeline.components import load_model, save_components
 from yoda_sr.pipeline.hub import push_folder, resolve_model_folder
@@ -71,7 +72,7 @@ class YodaPipeline:
 
     def __init__(
         self,
-        model: nn.Module,
+        model: SettingsModel,
         config: ExperimentConfig,
         importance_source: ImportanceSource | None = None,
         device: str | torch.device | None = "cpu",
@@ -157,6 +158,7 @@ class YodaPipeline:
         tile_overlap: int = DEFAULT_TILE_OVERLAP,
         sparse: bool | None = None,
         sparse_halo: int = DEFAULT_SPARSE_HALO,
+        color_fix: str | None = None,
     ) -> SamplingOptions:
         """The options a call with these arguments samples with (None: the config's or
         library's default); ValueError names the first one out of range (see
@@ -173,6 +175,7 @@ class YodaPipeline:
             tile_overlap=tile_overlap,
             sparse=sparse,
             sparse_halo=sparse_halo,
+            color_fix=color_fix,
         )
 
     def estimate_memory(self, lr_size: tuple[int, int], tile: int | None = None) -> int:
@@ -254,6 +257,7 @@ class YodaPipeline:
         sparse: bool | None = None,
         sparse_halo: int = DEFAULT_SPARSE_HALO,
         step_callback: Callable[[int, int], None] | None = None,
+        color_fix: str | None = None,
     ) -> UpscaleOutput:
         """Super-resolve ``lr`` (B, 3, h, w) in [0, 1] by ``scale``.
 
@@ -270,6 +274,9 @@ class YodaPipeline:
         of context around each window's core; False: full-image calls.
         ``step_callback(done, total)`` is called after every sampling step (not for a
         regression model, which takes none).
+        ``color_fix`` ("none", "wavelet", "adain"; None: the config's ``sampling.color_fix``)
+        corrects the output's colour towards the bicubic-upsampled LR after sampling (see
+        :mod:`yoda_sr.imaging.color_fix`).
         """
         options = self.sampling_options(
             sampler,
@@ -281,19 +288,22 @@ class YodaPipeline:
             tile_overlap,
             sparse,
             sparse_halo,
+            color_fix,
         )
         lr = lr.to(self.device).float()
         if not self.is_diffusion:
-            return UpscaleOutput(images=self.model(lr).clamp(0.0, 1.0))
+            images = self.model(lr).clamp(0.0, 1.0)
+            return UpscaleOutput(images=self._color_fix(images, lr, options.color_fix))
         if options.use_yoda and importance is None:
             importance = self.importance(lr)
         h, w = lr.shape[-2:]
         lr_padded, pad = self._pad(lr)
         imp_padded = None
-        if options.use_yoda:
+        if options.use_yoda and importance is not None:
             s = self.scale
             imp_padded = F.pad(importance.to(self.device), [p * s for p in pad], mode="replicate")
         cond = self.model.condition(lr_padded)
+        assert options.sampler is not None and options.eta is not None  # set for diffusion
         scheduler = make_scheduler(self.config.diffusion, options.sampler)
         denoiser = self._denoiser(options)
         result = yoda_sample(
@@ -313,7 +323,7 @@ class YodaPipeline:
         )
         images = self.model.to_image(result.sample, cond)[..., : h * self.scale, : w * self.scale]
         return UpscaleOutput(
-            images=images,
+            images=self._color_fix(images, lr, options.color_fix),
             importance=importance if options.use_yoda else None,
             denoiser_calls=result.denoiser_calls,
             active_fraction=result.active_fraction,
@@ -324,6 +334,13 @@ class YodaPipeline:
             pixels_evaluated=denoiser.stats.pixels_evaluated,
             pixels_dense=len(result.timesteps) * result.sample[:, 0].numel(),
         )
+
+    def _color_fix(self, images: Tensor, lr: Tensor, method: str) -> Tensor:
+        """``images`` (B, 3, H, W) with their colour corrected by ``method`` towards the
+        MATLAB-bicubic upsampled ``lr`` (the backbones' ``lr_up``)."""
+        if method == "none":
+            return images
+        return apply_color_fix(images, (bicubic_up(lr, self.scale) + 1.0) / 2.0, method)
 
     def _denoiser(self, options: SamplingOptions) -> WindowedDenoiser:
         """The network wrapped for ``options``: full-image calls (dense), windows around the

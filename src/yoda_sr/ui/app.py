@@ -12,7 +12,7 @@ from typing import Any
 import gradio as gr
 import torch
 
-from yoda_sr.diffusion.config import SAMPLERS
+from yoda_sr.diffusion.config import COLOR_FIXES, SAMPLERS
 from yoda_sr.evaluation.demo_data import write_examples
 from yoda_sr.imaging import to_uint8
 from yoda_sr.ui.session import (
@@ -70,7 +70,7 @@ class Callbacks:
 
     def model_settings(self, model: str) -> tuple[Any, ...]:
         """Control updates for ``model``: description, scale, sampler, steps (1..T), lower
-        bound, importance source and the t slider (1..T)."""
+        bound, importance source, colour fix and the t slider (1..T)."""
         with _shown_in_page():
             defaults = model_defaults(self.store.get(model))
         num_t = defaults.num_train_timesteps
@@ -82,6 +82,7 @@ class Callbacks:
             gr.update(maximum=num_t, value=defaults.steps, interactive=diffusion),
             gr.update(value=defaults.lower_bound, interactive=diffusion),
             gr.update(value=defaults.source, interactive=diffusion),
+            gr.update(value=defaults.color_fix),
             gr.update(maximum=num_t, value=max(1, num_t // 2)),
         )
 
@@ -94,6 +95,7 @@ class Callbacks:
         steps: float,
         lower_bound: float,
         source: str,
+        color_fix: str,
         seed: float,
         t: float,
         progress: gr.Progress = PROGRESS,
@@ -113,6 +115,7 @@ class Callbacks:
                 source=source,
                 seed=int(seed),
                 step_callback=lambda done, total: progress((done, total), desc="sampling"),
+                color_fix=color_fix,
             )
         mask, fraction = mask_at(result, int(t))
         return (
@@ -176,6 +179,11 @@ def build_app(
                     list(SOURCE_CHOICES),
                     label="Importance source (none: plain diffusion, every pixel every step)",
                 )
+                color_fix = gr.Radio(
+                    list(COLOR_FIXES),
+                    label="Colour fix (colour from the bicubic-upsampled input after sampling)",
+                    elem_id="color-fix",
+                )
                 seed = gr.Number(0, label="Seed", precision=0)
                 run_button = gr.Button("Upscale", variant="primary", elem_id="run")
             with gr.Column(scale=2):
@@ -198,7 +206,7 @@ def build_app(
                 numbers = gr.Markdown(elem_id="numbers")
                 download = gr.File(label="Output PNG", elem_id="download")
 
-        settings = [model_info, scale, sampler, steps, lower_bound, source, t_slider]
+        settings = [model_info, scale, sampler, steps, lower_bound, source, color_fix, t_slider]
         model.change(callbacks.model_settings, model, settings)
         if default is not None:
             app.load(callbacks.model_settings, model, settings)
@@ -206,7 +214,18 @@ def build_app(
             upload.change(callbacks.preview, [lr_file, hr_file], input_preview)
         run_button.click(
             callbacks.run,
-            [model, lr_file, hr_file, sampler, steps, lower_bound, source, seed, t_slider],
+            [
+                model,
+                lr_file,
+                hr_file,
+                sampler,
+                steps,
+                lower_bound,
+                source,
+                color_fix,
+                seed,
+                t_slider,
+            ],
             [comparison, importance, mask, mask_text, numbers, download, result_state],
         )
         t_slider.change(

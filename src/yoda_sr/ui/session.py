@@ -63,6 +63,7 @@ class ModelDefaults:
     steps: int
     lower_bound: float
     source: str
+    color_fix: str
     description: str
 
 
@@ -87,7 +88,7 @@ class RunResult:
     active_fraction: list[float]
     description: str
     output_path: Path
-    metrics: dict[str, dict[str, float]] | None = None
+    metrics: dict[str, dict[str, float | None]] | None = None
 
 
 class ModelStore:
@@ -157,6 +158,7 @@ def model_defaults(pipe: YodaPipeline) -> ModelDefaults:
         steps=options.steps or config.sampling.steps,
         lower_bound=config.yoda.lower_bound if options.lower_bound is None else options.lower_bound,
         source=source,
+        color_fix=options.color_fix,
         description=description,
     )
 
@@ -200,6 +202,7 @@ def upscale(
     source: str | None = None,
     seed: int = 0,
     step_callback: Callable[[int, int], None] | None = None,
+    color_fix: str | None = None,
 ) -> RunResult:
     """Upscale the uploaded image with ``model`` and write ``<stem>_x<scale>.png`` into a new
     temporary folder. ``source`` None uses the model's importance source, :data:`NO_YODA`
@@ -207,13 +210,15 @@ def upscale(
     pipe = store.get(model)
     use_yoda = source != NO_YODA
     try:
-        options = pipe.sampling_options(sampler, steps, None, use_yoda, lower_bound)
+        options = pipe.sampling_options(
+            sampler, steps, None, use_yoda, lower_bound, color_fix=color_fix
+        )
     except ValueError as exc:
         raise UIError(str(exc)) from exc
     lr, hr = load_inputs(lr_path, hr_path, pipe.scale)
-    name = Path(hr_path or lr_path).stem
+    name = Path(str(hr_path or lr_path)).stem  # one of them is given (load_inputs checks)
     try:
-        pipe.check_memory(tuple(lr.shape[-2:]), name=name)
+        pipe.check_memory((lr.shape[-2], lr.shape[-1]), name=name)
     except ValueError as exc:
         raise UIError(str(exc)) from exc
     importance = None
@@ -230,10 +235,11 @@ def upscale(
         generator=torch.Generator().manual_seed(int(seed)),
         importance=None if importance is None else importance[None],
         step_callback=step_callback,
+        color_fix=options.color_fix,
     )
     seconds = time.perf_counter() - start
     output = result.images[0].cpu()
-    size = tuple(output.shape[-2:])
+    size = (output.shape[-2], output.shape[-1])
     bicubic = upscale_bicubic(lr, size).clamp(0.0, 1.0)
     output_path = Path(tempfile.mkdtemp(prefix="yoda-sr-ui-")) / f"{name}_x{pipe.scale}.png"
     save_image(output, output_path)
@@ -249,7 +255,10 @@ def upscale(
             if options.use_yoda
             else "no YODA"
         )
-        description = f"{options.sampler} {options.steps} steps, {yoda}, seed {int(seed)}"
+        description = (
+            f"{options.sampler} {options.steps} steps, {yoda}, colour fix {options.color_fix}, "
+            f"seed {int(seed)}"
+        )
     else:
         description = model_defaults(pipe).description
     return RunResult(
