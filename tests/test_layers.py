@@ -22,6 +22,7 @@ PACKAGE = Path(yoda_sr.__file__).parent
 
 # Bottom to top: what each tier owns is in the README's architecture section.
 LAYERS = [
+    {"files"},
     {"imaging", "device", "checkpoints", "settings", "lazy", "configs"},
     {"masks", "distributed"},
     {"viz", "attention", "diffusion", "metrics", "models"},
