@@ -17,9 +17,9 @@ from yoda_sr.attention import ImportanceSource, build_importance_source
 from yoda_sr.config import ExperimentConfig
 from yoda_sr.device import resolve_device
 from yoda_sr.diffusion import make_scheduler, yoda_sample
-from yoda_sr.imaging.color_fix import apply_color_fix
 from yoda_sr.models import SettingsModel, SRBackbone, bicubic_up
 from yoda_sr.pipeline.card import HUB_CARD, hub_card
+from yoda_sr.pipeline.color_fix import apply_color_fix
 from yoda_sr.pipeline.components import load_model, save_components
 from yoda_sr.pipeline.hub import push_folder, resolve_model_folder
 from yoda_sr.pipeline.options import (
@@ -276,7 +276,7 @@ class YodaPipeline:
         regression model, which takes none).
         ``color_fix`` ("none", "wavelet", "adain"; None: the config's ``sampling.color_fix``)
         corrects the output's colour towards the bicubic-upsampled LR after sampling (see
-        :mod:`yoda_sr.imaging.color_fix`).
+        :mod:`yoda_sr.pipeline.color_fix`).
         """
         options = self.sampling_options(
             sampler,
