@@ -28,7 +28,7 @@ from typing import Any
 import torch
 
 from yoda_sr.attention import build_importance_source
-from yoda_sr.imaging.color_fix import apply_color_fix
+from yoda_sr.pipeline.color_fix import apply_color_fix
 from yoda_sr.metrics import color_shift, evaluate_pair
 from yoda_sr.models import bicubic_up
 from yoda_sr.pipeline import YodaPipeline

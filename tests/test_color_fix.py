@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from yoda_sr.imaging.color_fix import apply_color_fix, low_frequencies
+from yoda_sr.pipeline.color_fix import apply_color_fix, low_frequencies
 
 
 def _image(seed: int = 0, size: tuple[int, int] = (40, 56)) -> torch.Tensor:
@@ -82,3 +82,44 @@ def test_pipeline_color_fix_is_the_fix_of_its_uncorrected_output(model_dir):
     assert pipe.sampling_options(color_fix=None).color_fix == pipe.config.sampling.color_fix
     with pytest.raises(ValueError, match="color fix"):
         pipe.sampling_options(color_fix="lab")
+
+
+def test_upscale_and_evaluate_commands_apply_and_record_the_color_fix(model_dir, tmp_path):
+    import json
+
+    from conftest import write_test_images
+
+    from yoda_sr.cli.main import main
+    from yoda_sr.imaging import load_image
+    from yoda_sr.pipeline import YodaPipeline
+
+    lr_path = write_test_images(tmp_path / "lr", count=1, size=12)[0]
+    common = ["--model", str(model_dir), "--steps", "2"]
+    for fix in ("none", "adain"):
+        assert (
+            main(
+                ["upscale", str(lr_path), "--out", str(tmp_path / fix), "--color-fix", fix, *common]
+            )
+            == 0
+        )
+    pipe = YodaPipeline.from_pretrained(model_dir)
+    lr = load_image(lr_path)[None]
+    for fix in ("none", "adain"):
+        api = pipe(
+            lr, num_inference_steps=2, generator=torch.Generator().manual_seed(0), color_fix=fix
+        )
+        written = load_image(tmp_path / fix / f"{lr_path.stem}_x4.png")
+        torch.testing.assert_close(written, api.images[0], atol=0.5 / 255 + 1e-6, rtol=0)
+    none, adain = (
+        load_image(tmp_path / fix / f"{lr_path.stem}_x4.png") for fix in ("none", "adain")
+    )
+    assert (none - adain).abs().max() > 0.05
+
+    write_test_images(tmp_path / "hr", count=2, size=32)
+    out = tmp_path / "eval"
+    args = ["evaluate", "--data", str(tmp_path / "hr"), "--out", str(out), "--color-fix", "wavelet"]
+    assert main([*args, *common, "--scale", "4"]) == 0
+    assert json.loads((out / "summary.json").read_text())["protocol"]["color_fix"] == "wavelet"
+    with pytest.raises(SystemExit) as refused:  # argparse: usage error, exit code 2
+        main(["upscale", str(lr_path), "--out", str(tmp_path / "x"), "--color-fix", "lab", *common])
+    assert refused.value.code == 2

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from yoda_sr.cli.arguments import add_sparse_argument, positive_int
+from yoda_sr.cli.arguments import add_color_fix_argument, add_sparse_argument, positive_int
 from yoda_sr.diffusion.config import SAMPLERS
 from yoda_sr.metrics.protocol import LPIPS_NET, LPIPS_NETS
 from yoda_sr.pipeline.bundled import MODEL_RULE
@@ -41,6 +41,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--lower-bound", type=float, default=None, help="YODA lower bound l in [0, 1]"
     )
     add_sparse_argument(parser)
+    add_color_fix_argument(parser)
     parser.add_argument("--limit", type=positive_int, default=None, help="first N images only")
     parser.add_argument("--seed", type=int, default=0, help="image i is sampled with seed + i")
     parser.add_argument("--lpips-net", choices=LPIPS_NETS, default=LPIPS_NET)
@@ -80,6 +81,7 @@ def run(args: argparse.Namespace) -> int:
             use_yoda=not args.no_yoda,
             lower_bound=args.lower_bound,
             sparse=args.sparse,
+            color_fix=args.color_fix,
             seed=args.seed,
             num_samples=args.samples,
             progress=True,

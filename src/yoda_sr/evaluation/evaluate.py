@@ -196,9 +196,10 @@ def _json_value(value: Any) -> Any:
 
 def _mean(values: list[float | None]) -> float | None:
     """Mean, or None if any value is missing (a partial mean would not be comparable)."""
-    if not values or any(v is None for v in values):
+    present = [v for v in values if v is not None]
+    if not values or len(present) < len(values):
         return None
-    return sum(values) / len(values)
+    return sum(present) / len(present)
 
 
 def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -271,6 +272,7 @@ def score_images(
             lower_bound=options.lower_bound,
             generator=torch.Generator().manual_seed(image_seed),
             sparse=options.sparse,
+            color_fix=options.color_fix,
         )
         output = result.images[0].float().cpu()  # the copy also waits for the GPU
         seconds = time.perf_counter() - started
@@ -374,6 +376,7 @@ def _summary(
         yoda=options.use_yoda,
         lower_bound=options.lower_bound,
         sparse=options.sparse if diffusion else None,
+        color_fix=options.color_fix,
         attention=config.attention.source if options.use_yoda else None,
         seed=seed if diffusion else None,
         seeds="image i (sorted order) uses torch.Generator().manual_seed(seed + i)"
@@ -412,6 +415,7 @@ def evaluate_pipeline(
     use_yoda: bool = True,
     lower_bound: float | None = None,
     sparse: bool | None = None,
+    color_fix: str | None = None,
     seed: int = 0,
     lpips_metric: LpipsMetric | None = None,
     num_samples: int = 4,
@@ -429,9 +433,9 @@ def evaluate_pipeline(
         images: pairs from :func:`load_eval_images`.
         out_dir: results folder (created; files in it are overwritten).
         label: method name in tables; default from :func:`default_label`.
-        sampler, steps, eta, use_yoda, lower_bound, sparse: as for :class:`YodaPipeline`;
-            ``None``
-            means the model config's default (the values used are recorded).
+        sampler, steps, eta, use_yoda, lower_bound, sparse, color_fix: as for
+            :class:`YodaPipeline`; ``None`` means the model config's default (the values
+            used are recorded).
         seed: image ``i`` is sampled with ``torch.Generator().manual_seed(seed + i)``.
         lpips_metric: LPIPS scorer; default :class:`LpipsMetric` on the pipeline's device.
             When its weights are missing LPIPS is recorded as null with the reason.
@@ -456,7 +460,9 @@ def evaluate_pipeline(
                 f"image {image.name}: HR {tuple(image.hr.shape[1:])} is not the LR size "
                 f"{tuple(image.lr.shape[1:])} x{scale}; does --scale match the model's?"
             )
-    options = pipe.sampling_options(sampler, steps, eta, use_yoda, lower_bound, sparse=sparse)
+    options = pipe.sampling_options(
+        sampler, steps, eta, use_yoda, lower_bound, sparse=sparse, color_fix=color_fix
+    )
     label = label or default_label(pipe, options)
     if label == BICUBIC:
         raise ValueError(f"label {BICUBIC!r} is reserved for the reference row")
@@ -536,6 +542,7 @@ def evaluate_run(
         num_inference_steps=kwargs.get("steps"),
         eta=kwargs.get("eta"),
         lower_bound=kwargs.get("lower_bound"),
+        color_fix=kwargs.get("color_fix"),
     )
     if kwargs.get("num_samples", 0) < 0:
         raise ValueError(f"samples must be >= 0, got {kwargs['num_samples']}")
