@@ -90,6 +90,9 @@ class DinoAttention(ImportanceSource):
             (transformers' reference attention; same maps, quadratic memory).
     """
 
+    pixel_mean: Tensor  # buffers
+    pixel_std: Tensor
+
     def __init__(
         self,
         backbone: PreTrainedModel,
@@ -142,7 +145,8 @@ class DinoAttention(ImportanceSource):
         """(height, width) the ViT sees for output ``size``: nearest patch multiples, halves up."""
         p = self.patch_size
         target = size if self.analysis_size is None else (self.analysis_size, self.analysis_size)
-        return tuple(max(p, int(s / p + 0.5) * p) for s in target)
+        height, width = (max(p, int(s / p + 0.5) * p) for s in target)
+        return height, width
 
     @torch.no_grad()
     def cls_attention(self, pixel_values: Tensor) -> Tensor:
