@@ -27,7 +27,7 @@ import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -100,10 +100,11 @@ def load_weights(module: nn.Module, path: str | Path) -> None:
 
 
 def rng_state() -> dict[str, Any]:
+    _, keys, position, *_ = cast(tuple, np.random.get_state())
     state = {
         "python": random.getstate(),
-        "numpy": torch.from_numpy(np.random.get_state()[1].astype(np.int64)),
-        "numpy_pos": int(np.random.get_state()[2]),
+        "numpy": torch.from_numpy(keys.astype(np.int64)),
+        "numpy_pos": int(position),
         "torch": torch.get_rng_state(),
     }
     if torch.cuda.is_available():
@@ -114,7 +115,8 @@ def rng_state() -> dict[str, Any]:
 def set_rng_state(state: dict[str, Any]) -> None:
     version, internal, gauss = state["python"]
     random.setstate((version, tuple(internal), gauss))
-    np.random.set_state(("MT19937", state["numpy"].numpy().astype(np.uint32), state["numpy_pos"]))
+    keys = state["numpy"].numpy().astype(np.uint32)
+    np.random.set_state(("MT19937", keys, state["numpy_pos"], 0, 0.0))  # no cached Gaussian
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])

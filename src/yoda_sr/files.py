@@ -76,7 +76,7 @@ def replacing(path: str | Path) -> Iterator[Path]:
         raise
 
 
-def write_atomically(path: str | Path, write: Callable[[Path], None]) -> None:
+def write_atomically(path: str | Path, write: Callable[[Path], object]) -> None:
     """``write(temporary)`` then rename it over ``path`` (see :func:`replacing`)."""
     with replacing(path) as temporary:
         write(temporary)

@@ -6,9 +6,12 @@ from __future__ import annotations
 import dataclasses
 import typing
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-T = TypeVar("T")
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+T = TypeVar("T", bound="DataclassInstance")
 
 
 def from_dict(cls: type[T], data: Mapping[str, Any], section: str) -> T:
@@ -30,7 +33,11 @@ def from_dict(cls: type[T], data: Mapping[str, Any], section: str) -> T:
     values = dict(data)
     for key, value in data.items():
         kind = hints.get(key)
-        if dataclasses.is_dataclass(kind) and (value is None or isinstance(value, Mapping)):
+        if (
+            isinstance(kind, type)
+            and dataclasses.is_dataclass(kind)
+            and (value is None or isinstance(value, Mapping))
+        ):
             values[key] = from_dict(kind, value or {}, f"{section}.{key}")
         elif kind in (int, float) and isinstance(value, str):
             try:
@@ -43,7 +50,7 @@ def from_dict(cls: type[T], data: Mapping[str, Any], section: str) -> T:
         elif kind is str and isinstance(value, bool):
             raise ValueError(
                 f"{section}.{key}: expected a string, got {value!r} (YAML reads no/yes/on/off "
-                f"unquoted as booleans: quote the word, e.g. \"no\")"
+                f'unquoted as booleans: quote the word, e.g. "no")'
             )
     return cls(**values)
 

@@ -17,7 +17,7 @@ from torch import Tensor
 from yoda_sr.masks import diffusion_mask
 
 
-def _as_map(importance: Tensor, size: tuple[int, int]) -> Tensor:
+def _as_map(importance: Tensor, size: tuple[int, ...]) -> Tensor:
     """(1, H, W) or (H, W) -> (H, W) float in [0, 1]; checks it matches the image size."""
     importance = importance.detach().float().cpu()
     if importance.ndim == 3 and importance.shape[0] == 1:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from transformers import (
     AutoConfig,
@@ -51,7 +52,7 @@ def _from_pretrained(name: str) -> PreTrainedModel:
             f"{name}: model type {config.model_type!r} is not supported for attention maps "
             f"(supported: {', '.join(BACKBONES)})"
         )
-    kwargs = {"add_pooling_layer": False} if backbone is ViTModel else {}
+    kwargs: dict[str, Any] = {"add_pooling_layer": False} if backbone is ViTModel else {}
     try:
         model = backbone.from_pretrained(name, config=config, **kwargs)
     except OSError as exc:  # config found but weights missing

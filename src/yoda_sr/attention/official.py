@@ -177,12 +177,14 @@ def load_official_dino_checkpoint(
         if not path.is_file():
             raise FileNotFoundError(f"{path}: no such checkpoint file")
         try:
-            checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+            loaded = torch.load(path, map_location="cpu", weights_only=True)
         except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, OSError) as exc:
             raise IncompatibleCheckpointError(
                 f"{path}: cannot read as a PyTorch checkpoint ({type(exc).__name__}: {exc})"
             ) from exc
-    state = unwrap_state_dict(checkpoint, source)
+    else:
+        loaded = checkpoint
+    state = unwrap_state_dict(loaded, source)
     config, converted = convert_official_state_dict(state, num_heads=num_heads, source=source)
     model = ViTModel(config, add_pooling_layer=False)
     try:

@@ -16,6 +16,7 @@ hence it is written out here.
 from __future__ import annotations
 
 import math
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -67,7 +68,7 @@ class OfficialViTEmbeddings(ViTEmbeddings):
     def interpolate_pos_encoding(self, embeddings: Tensor, height: int, width: int) -> Tensor:
         """(1, 1 + N, D) position embeddings for an input of ``height`` x ``width`` pixels."""
         return official_position_embeddings(
-            self.position_embeddings, height, width, self.patch_size
+            self.position_embeddings, height, width, cast(int, self.patch_size)
         )
 
 
@@ -77,7 +78,7 @@ class OfficialDinov2Embeddings(Dinov2Embeddings):
     def interpolate_pos_encoding(self, embeddings: Tensor, height: int, width: int) -> Tensor:
         """(1, 1 + N, D) position embeddings for an input of ``height`` x ``width`` pixels."""
         return official_position_embeddings(
-            self.position_embeddings, height, width, self.patch_size
+            self.position_embeddings, height, width, cast(int, self.patch_size)
         )
 
 

@@ -118,7 +118,7 @@ class SRFolderDataset(Dataset):
             if path not in self.digests:
                 self.digests[path] = file_digest(path)
             importance = self.cache.get(
-                self.digests[path], self._lr_recipe(), lr, tuple(hr.shape[1:])
+                self.digests[path], self._lr_recipe(), lr, (hr.shape[1], hr.shape[2])
             )
         return hr, lr, importance
 

@@ -103,16 +103,17 @@ def yoda_sample(
     shape = anchor.shape
     device, dtype = anchor.device, anchor.dtype
 
-    per_item = isinstance(generator, list)
-    if per_item and len(generator) != shape[0]:
-        raise ValueError(f"{len(generator)} generators for a batch of {shape[0]}")
+    per_item = generator if isinstance(generator, list) else None
+    shared = None if isinstance(generator, list) else generator
+    if per_item is not None and len(per_item) != shape[0]:
+        raise ValueError(f"{len(per_item)} generators for a batch of {shape[0]}")
 
     def randn() -> Tensor:
-        if per_item:
+        if per_item is not None:
             one = (1, *shape[1:])
-            draws = [torch.randn(one, generator=g) for g in generator]
+            draws = [torch.randn(one, generator=g) for g in per_item]
             return torch.cat(draws).to(device, dtype)
-        return torch.randn(shape, generator=generator).to(device, dtype)
+        return torch.randn(shape, generator=shared).to(device, dtype)
 
     importance_here = None if importance is None else importance.to(device, dtype)
 
@@ -148,7 +149,9 @@ def yoda_sample(
             prediction = denoiser(x[rows], t_batch, **cond)
             out.denoiser_calls += 1
             step_generator = (
-                [generator[i] for i in rows.nonzero().flatten().tolist()] if per_item else generator
+                [per_item[i] for i in rows.nonzero().flatten().tolist()]
+                if per_item is not None
+                else shared
             )
             stepped[rows] = scheduler.step(
                 prediction, k, x[rows], generator=step_generator, **step_kwargs

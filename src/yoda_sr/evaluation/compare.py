@@ -9,6 +9,7 @@ protocol (otherwise the numbers would not be comparable).
 from __future__ import annotations
 
 import csv
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -206,7 +207,7 @@ def _grid(
     """LR | bicubic | each method | HR | attention of each YODA method, for one image."""
     first = dirs[0] / SAMPLES_DIR / name
     hr = load_image(first / "hr.png")
-    size = tuple(hr.shape[-2:])
+    size = (hr.shape[-2], hr.shape[-1])
     bicubic = load_image(first / "bicubic.png")
     tiles = [("LR (nearest)", _fit(load_image(first / "lr.png"), size)), ("bicubic", bicubic)]
     tiles += [
@@ -226,7 +227,7 @@ def _grid(
 
 
 def compare_results(
-    result_dirs: list[str | Path], out_dir: str | Path, crop: int = 192
+    result_dirs: Sequence[str | Path], out_dir: str | Path, crop: int = 192
 ) -> ComparisonResult:
     """Tabulate, plot and tile evaluation folders into ``out_dir``.
 
@@ -261,7 +262,7 @@ def compare_results(
     _write_csv(result.files["csv"], rows)
 
     methods = [row["method"] for row in rows]
-    metrics = {
+    metrics: dict[str, Sequence[float | None]] = {
         "PSNR-Y (dB)": [row["psnr_y"] for row in rows],
         "SSIM-Y": [row["ssim_y"] for row in rows],
         "ΔE2000 of mean colour": [row["delta_e2000"] for row in rows],

@@ -121,6 +121,7 @@ def imresize(
             raise ValueError(f"imresize: scale must be positive, got {scale}")
         out_size = (math.ceil(in_h * scale - _SIZE_EPS), math.ceil(in_w * scale - _SIZE_EPS))
         return _resize(image, out_size, (float(scale), float(scale)), antialias)
+    assert size is not None  # exactly one of the two is given (checked above)
     out_h, out_w = (int(s) for s in size)
     if out_h < 1 or out_w < 1:
         raise ValueError(f"imresize: size must be positive, got {tuple(size)}")

@@ -4,6 +4,7 @@ work behind ``yoda-sr attention``."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -78,9 +79,10 @@ def export_attention_maps(
             importance = importance_map(source, lr, scale)
             npy, heat, masks = (prefix.with_name(prefix.name + s) for s in OUTPUT_SUFFIXES)
             array = importance[0].numpy().astype(np.float32)
-            upsampled = upsample_image(lr.unsqueeze(0), tuple(importance.shape[-2:]))[0]
+            hr_size = (importance.shape[-2], importance.shape[-1])
+            upsampled = upsample_image(lr.unsqueeze(0), hr_size)[0]
             try:
-                write_atomically(npy, lambda temporary, array=array: np.save(temporary, array))
+                write_atomically(npy, partial(np.save, arr=array))
                 save_image(heatmap_overlay(upsampled, importance), heat)
                 save_image(
                     mask_strip(upsampled, importance, num_train_timesteps, lower_bound), masks

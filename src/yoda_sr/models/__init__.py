@@ -22,7 +22,7 @@ _REGISTRY = {
 }
 
 
-def _load(target: str) -> type:
+def _load(target: str) -> Any:
     module, name = target.split(":")
     return getattr(importlib.import_module(module), name)
 

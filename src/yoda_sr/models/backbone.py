@@ -33,6 +33,7 @@ class SettingsModel(ModelMixin, ConfigMixin):
     """
 
     settings_class: ClassVar[type]
+    settings: Any  # an instance of settings_class
 
     def __getattr__(self, name: str) -> Any:
         # torch's lookup (parameters, buffers, submodules) only: diffusers' would return a
@@ -81,7 +82,7 @@ class SRBackbone(SettingsModel, ABC):
         """
 
     @abstractmethod
-    def forward(self, x_t: Tensor, timesteps: Tensor, **condition: Tensor) -> Tensor:
+    def forward(self, x_t: Tensor, timesteps: Tensor, *args: Any, **condition: Any) -> Tensor:
         """Denoiser prediction (epsilon or x_0, as the scheduler is configured)."""
 
     @abstractmethod

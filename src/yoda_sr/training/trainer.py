@@ -15,13 +15,13 @@ import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
 import yaml
 from accelerate import Accelerator, DataLoaderConfiguration
-from accelerate.data_loader import skip_first_batches
+from accelerate.data_loader import DataLoaderShard, skip_first_batches
 from accelerate.state import AcceleratorState, PartialState
 from accelerate.utils import gather_object, set_seed
 from diffusers.optimization import get_scheduler
@@ -52,7 +52,7 @@ from yoda_sr.distributed import check_launch
 from yoda_sr.files import write_text_atomically
 from yoda_sr.imaging import save_image
 from yoda_sr.metrics import psnr
-from yoda_sr.models import SRBackbone, bicubic_up, build_model
+from yoda_sr.models import SettingsModel, SRBackbone, bicubic_up, build_model
 from yoda_sr.pipeline import YodaPipeline
 from yoda_sr.settings import flatten
 from yoda_sr.viz import image_grid
@@ -143,7 +143,7 @@ class _Run:
     result: TrainResult = field(default_factory=lambda: TrainResult(step=0))
 
 
-def _batches(loader: DataLoader, sampler: EpochSampler, start: int) -> Iterator[dict]:
+def _batches(loader: DataLoaderShard, sampler: EpochSampler, start: int) -> Iterator[dict]:
     """Batches forever, beginning ``start`` batches in (epoch ``start // len(loader)``).
 
     The epoch is also set on ``sampler`` itself: on several processes accelerate's
@@ -414,7 +414,7 @@ class Trainer:
         if self.config.train.compile:
             # Here rather than accelerate's dynamo_backend, which its process-wide state fixes
             # at the first Accelerator.
-            run.model = torch.compile(run.model)
+            run.model = cast(nn.Module, torch.compile(run.model))  # an OptimizedModule
         if run.ema is not None:
             run.ema.to(accelerator.device)
         if self.config.model_type != "rrdb":
@@ -460,7 +460,8 @@ class Trainer:
             )
         if run.val_set is not None and (step % tc.validate_every == 0 or step == tc.steps):
             if ema is not None:
-                value = self._validate(ema.module, run.val_set, accelerator, step)
+                model = cast(SettingsModel, ema.module)  # AveragedModel's copy of the model
+                value = self._validate(model, run.val_set, accelerator, step)
                 run.result.val_psnr.append((step, value))
                 accelerator.log({"val_psnr": value}, step=step)
         if step % tc.checkpoint_every == 0 or step == tc.steps:
@@ -536,7 +537,11 @@ class Trainer:
 
     @torch.no_grad()
     def _validate(
-        self, ema_model: nn.Module, val_set: SRFolderDataset, accelerator: Accelerator, step: int
+        self,
+        ema_model: SettingsModel,
+        val_set: SRFolderDataset,
+        accelerator: Accelerator,
+        step: int,
     ) -> float:
         """Mean RGB PSNR (crop border = scale) of the EMA model on the validation crops;
         also writes ``samples/step-XXXXXX.png`` (rows: bicubic, output, HR)."""
