@@ -154,7 +154,8 @@ def test_detail_smoothing_spreads_importance():
 
 
 def test_dino_map_shape_and_range_for_odd_sizes(any_folder):
-    source = build_importance_source(AttentionConfig(source="dino", model=any_folder))
+    cfg = AttentionConfig(source="dino", model=any_folder, normalization="per_image")
+    source = build_importance_source(cfg)
     importance = source(_lr(batch=2), (52, 68))
     assert importance.shape == (2, 1, 52, 68) and importance.dtype == torch.float32
     assert not importance.requires_grad
@@ -239,7 +240,7 @@ def test_dinov2_register_tokens_are_skipped(dinov2_registers_folder):
 def test_dino_smoothing_and_resize_modes_keep_shape_and_range(tiny_vit_folder):
     backbone = load_backbone(tiny_vit_folder)
     for kwargs in ({"resize_mode": "nearest"}, {"resize_mode": "bicubic"}, {"smooth_sigma": 3.0}):
-        importance = DinoAttention(backbone, **kwargs)(_lr(), (52, 68))
+        importance = DinoAttention(backbone, normalization="per_image", **kwargs)(_lr(), (52, 68))
         assert importance.shape == (1, 1, 52, 68)
         assert importance.min() == 0.0 and importance.max() == 1.0
 

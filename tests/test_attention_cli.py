@@ -21,11 +21,13 @@ def astronaut(tmp_path):
     return path
 
 
-def _check_outputs(out, stem, scale):
+def _check_outputs(out, stem, scale, peaked=True):
     height, width = LR_SIZE[0] * scale, LR_SIZE[1] * scale
     importance = np.load(out / f"{stem}_attention.npy")
     assert importance.shape == (height, width) and importance.dtype == np.float32
-    assert importance.min() >= 0.0 and importance.max() <= 1.0 and importance.max() > 0.5
+    assert importance.min() >= 0.0 and importance.max() <= 1.0
+    # A random ViT attends almost uniformly: low importance on the absolute scale.
+    assert importance.max() > 0.5 if peaked else importance.max() < 0.5
     with Image.open(out / f"{stem}_attention.png") as heat:
         assert heat.size == (width, height)
     with Image.open(out / f"{stem}_masks.png") as strip:
@@ -58,7 +60,7 @@ def test_cli_dino_source_with_local_folder_and_scale_2(tmp_path, astronaut, tiny
     argv = ["attention", str(astronaut), "--out", str(out), "--source", "dino"]
     argv += ["--model", tiny_vit_folder, "--scale", "2", "--head-fusion", "max", "--device", "cpu"]
     assert main(argv) == 0
-    _check_outputs(out, "astronaut", 2)
+    _check_outputs(out, "astronaut", 2, peaked=False)
 
 
 def test_cli_missing_weights_exit_2_with_clear_message(tmp_path, astronaut, capsys, monkeypatch):

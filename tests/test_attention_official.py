@@ -143,7 +143,9 @@ def test_official_checkpoint_cls_attention_matches_reference_at_224(checkpoint_f
 
 
 def test_official_patch_map_matches_reference_head_mean_min_max(checkpoint_file, state):
-    cfg = AttentionConfig(source="dino", model=str(checkpoint_file), analysis_size=224)
+    cfg = AttentionConfig(
+        source="dino", model=str(checkpoint_file), analysis_size=224, normalization="per_image"
+    )
     source = build_importance_source(cfg)
     lr = torch.rand(1, 3, 56, 56, generator=torch.Generator().manual_seed(2))
     ours = source.patch_map(lr, (224, 224))

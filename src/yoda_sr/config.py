@@ -174,11 +174,13 @@ class ExperimentConfig:
 
 # (section, key, earlier behaviour, which saved sections it applies to): settings whose
 # default changed after they were first saved (issue 8: SRDiff's residual scale and the
-# paper's loss weighting, after 0.1.0; issue 19: the importance normalisation, after 0.1.x).
+# paper's loss weighting, after 0.1.0; issue 19: the importance normalisation and the ViT
+# method, after 0.1.x).
 _LEGACY_DEFAULTS = (
     ("model", "residual_convention", "legacy_divide", lambda m: m.get("type") == "srdiff"),
     ("yoda", "loss_normalization", "active", lambda y: True),
     ("attention", "normalization", LEGACY_NORMALIZATION, lambda a: True),
+    ("attention", "vit_method", "whole", lambda a: True),
 )
 
 

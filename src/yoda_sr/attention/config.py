@@ -18,11 +18,17 @@ VIT_METHODS = ("whole", "native_guided", "pyramid")
 LEGACY_NORMALIZATION = "per_image"
 # Default references of "absolute" normalisation (see ``AttentionConfig``).
 # detail: Sobel gradient magnitude of the luma, in luma units per LR pixel, pooled over one LR
-# pixel, that maps to A = 1 (0.1 = a 25 grey-level step per LR pixel); measured on the shared
-# training photos by ``benchmarks/importance_calibration.py``.
+# pixel, that maps to A = 1 (0.1: 25 grey levels per LR pixel). Measured on the LR images of
+# the shared training photos' tiles by ``benchmarks/importance_calibration.py``: their 0.9
+# quantile (0.102), and the median of each tile's 0.98 quantile (0.101), which is what the
+# per-image normalisation divides by on a typical tile.
 DEFAULT_DETAIL_REFERENCE = 0.1
-# dino: CLS attention relative to uniform (attention x number of patches) that maps to A = 1.
-DEFAULT_ATTENTION_REFERENCE = 4.0
+# dino: CLS attention relative to uniform (attention x number of patches, r) that maps to A = 1
+# (r = 1, uniform, maps to 0): the 90th percentile of r (as for the detail reference) over 8
+# shared train photos (LR 48 px, x4), DINOv2-S/14, measured by
+# ``benchmarks/importance_scale.py``: 1.76 whole, 1.77 native_guided@518, 1.71 @224, 1.75
+# pyramid@224, so one reference serves every ``vit_method``.
+DEFAULT_ATTENTION_REFERENCE = 1.75
 
 
 def parse_head_fusion(head_fusion: str) -> tuple[str, tuple[int, ...] | None]:
@@ -76,10 +82,12 @@ class AttentionConfig:
             magnitude (luma units per LR pixel) that maps to 1.
         attention_reference: for ``"dino"`` under ``"absolute"``: the CLS attention relative
             to uniform (attention x number of patches) that maps to 1 (> 1; uniform maps to 0).
-        vit_method: for ``"dino"``: ``"whole"`` (the whole image at the analysis size),
-            ``"native_guided"`` (the whole image at the ViT's native grid, guided-filter
-            upsampling on the LR luma) or ``"pyramid"`` (native tiles at two scales with
-            half-patch jitter); under the last two ``analysis_size`` is the native side.
+        vit_method: for ``"dino"``: ``"pyramid"`` (default: native tiles at two scales with
+            half-patch jitter; the most scale- and shift-stable in
+            ``benchmarks/results/importance_scale.md``), ``"whole"`` (the whole image at the
+            analysis size, as configs saved before this setting keep) or ``"native_guided"``
+            (the whole image at the native grid, guided-filter upsampling on the LR luma);
+            under the last two ``analysis_size`` is the native side (default 224).
     """
 
     source: str = "detail"
@@ -92,7 +100,7 @@ class AttentionConfig:
     normalization: str = "absolute"
     detail_reference: float = DEFAULT_DETAIL_REFERENCE
     attention_reference: float = DEFAULT_ATTENTION_REFERENCE
-    vit_method: str = "whole"
+    vit_method: str = "pyramid"
 
     def __post_init__(self) -> None:
         if self.source not in SOURCES:
