@@ -15,7 +15,7 @@ INPUT_MODES = ("anchored", "plain")
 LOSSES = ("l1", "l2")
 LOSS_NORMALIZATIONS = ("all", "active")
 ANCHOR_NOISES = ("fixed", "fresh")
-# Colour corrections after sampling (yoda_sr.imaging.color_fix; plain data, no torch here).
+# Colour corrections after sampling (yoda_sr.pipeline.color_fix; plain data, no torch here).
 COLOR_FIXES = ("none", "wavelet", "adain")
 
 
@@ -97,7 +97,7 @@ class SamplingConfig:
     eta: float = 0.0
     anchor_noise: str = "fixed"
     # After sampling: "none", "wavelet" or "adain" colour correction towards the upsampled LR
-    # (see yoda_sr.imaging.color_fix).
+    # (see yoda_sr.pipeline.color_fix).
     color_fix: str = "none"
 
     def __post_init__(self) -> None:

@@ -84,7 +84,7 @@ def upscale_files(
     result)`` is called after each pipeline call, ``names`` the comma-separated inputs
     (e.g. to print the call's sampling work). ``color_fix`` (None: the model's default)
     corrects each output's colour towards its upsampled LR (see
-    :mod:`yoda_sr.imaging.color_fix`).
+    :mod:`yoda_sr.pipeline.color_fix`).
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")

@@ -38,7 +38,7 @@ class SamplingOptions:
     ``sparse`` evaluates the network only on windows (``sparse_cores`` px cores with a
     ``sparse_halo`` px halo) around pixels the YODA mask diffuses at each step, see
     :mod:`yoda_sr.pipeline.sparse`; it changes nothing without YODA. ``color_fix``
-    corrects the output's colour towards the upsampled LR (:mod:`yoda_sr.imaging.color_fix`).
+    corrects the output's colour towards the upsampled LR (:mod:`yoda_sr.pipeline.color_fix`).
     """
 
     sampler: str | None
