@@ -180,7 +180,7 @@ _LEGACY_DEFAULTS = (
     ("model", "residual_convention", "legacy_divide", lambda m: m.get("type") == "srdiff"),
     ("yoda", "loss_normalization", "active", lambda y: True),
     ("attention", "normalization", LEGACY_NORMALIZATION, lambda a: True),
-    ("attention", "vit_method", "whole", lambda a: True),
+    ("attention", "vit_method", "whole", lambda a: a.get("source") == "dino"),
 )
 
 
