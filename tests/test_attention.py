@@ -128,17 +128,18 @@ def test_detail_edge_is_more_important_than_flat_area():
 
 def test_detail_odd_size_shape_range_dtype_and_determinism():
     lr = _lr()
-    first = DetailImportance()(lr, (52, 68))
+    first = DetailImportance(normalization="per_image")(lr, (52, 68))
     assert first.shape == (1, 1, 52, 68) and first.dtype == torch.float32
     assert first.min() >= 0 and first.max() == 1.0
-    assert torch.equal(first, DetailImportance()(lr.clone(), (52, 68)))
+    assert torch.equal(first, DetailImportance(normalization="per_image")(lr.clone(), (52, 68)))
 
 
-def test_detail_is_per_image_and_contrast_invariant():
+def test_per_image_detail_is_per_image_and_contrast_invariant():
     lr = 0.3 + 0.4 * _lr(seed=1)  # bicubic overshoot stays inside [0, 1]: no clipping
     low_contrast = 0.5 * lr + 0.25
-    batch = DetailImportance()(torch.cat([lr, low_contrast]), (39, 51))
-    torch.testing.assert_close(batch[0], DetailImportance()(lr, (39, 51))[0])
+    source = DetailImportance(normalization="per_image")
+    batch = source(torch.cat([lr, low_contrast]), (39, 51))
+    torch.testing.assert_close(batch[0], source(lr, (39, 51))[0])
     torch.testing.assert_close(batch[0], batch[1], atol=1e-5, rtol=0)
 
 
