@@ -119,3 +119,25 @@ def test_a_model_saved_before_the_setting_loads_with_per_image_normalisation(mod
     source = loaded.load_importance_source()
     flat = torch.full((1, 3, 8, 8), 0.5) + 0.01 * _texture(8, 8)
     assert source(flat, (32, 32)).max() == 1.0
+
+
+def test_attention_command_writes_absolute_or_per_image_maps(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    from yoda_sr.cli.main import main
+
+    # A faint ramp: low absolute importance, stretched to full importance per image.
+    ramp = (100 + np.arange(16)[None, :, None] * np.ones((16, 1, 3))).astype(np.uint8)
+    Image.fromarray(ramp).save(tmp_path / "sky.png")
+    maps = {}
+    for norm in ("absolute", "per_image"):
+        out = tmp_path / norm
+        assert (
+            main(
+                ["attention", str(tmp_path / "sky.png"), "--out", str(out), "--normalization", norm]
+            )
+            == 0
+        )
+        maps[norm] = np.load(out / "sky_attention.npy")
+    assert maps["absolute"].max() < 0.1 and maps["per_image"].max() == 1.0

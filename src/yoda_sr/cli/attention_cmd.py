@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from yoda_sr.attention.config import SOURCES, AttentionConfig
+from yoda_sr.attention.config import NORMALIZATIONS, SOURCES, VIT_METHODS, AttentionConfig
 from yoda_sr.cli.arguments import positive_int, unit_float
 from yoda_sr.diffusion.config import NoiseScheduleConfig, YodaConfig
 
@@ -39,9 +39,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         default=defaults.model,
         help="DINO weights: hub name, local Hugging Face folder, or official DINO .pth file",
     )
-    parser.add_argument(
-        "--scale", type=positive_int, default=DEFAULT_SCALE, help="SR scale factor"
-    )
+    parser.add_argument("--scale", type=positive_int, default=DEFAULT_SCALE, help="SR scale factor")
     parser.add_argument(
         "--lower-bound",
         type=unit_float,
@@ -70,6 +68,20 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         type=unit_float,
         default=defaults.constant,
         help="importance of every pixel (constant source only)",
+    )
+    parser.add_argument(
+        "--normalization",
+        choices=NORMALIZATIONS,
+        default=defaults.normalization,
+        help="absolute: the same detail gives the same importance in every image (flat images "
+        "stay low); per_image: each image's range stretched to [0, 1] (the paper's)",
+    )
+    parser.add_argument(
+        "--vit-method",
+        choices=VIT_METHODS,
+        default=defaults.vit_method,
+        help="where the ViT looks: native tiles at two scales, the native grid with guided "
+        "upsampling, or the whole image at the output size (DINO only)",
     )
     parser.add_argument(
         "--smooth-sigma",
@@ -102,6 +114,8 @@ def run(args: argparse.Namespace) -> int:
             analysis_size=args.analysis_size,
             smooth_sigma=args.smooth_sigma,
             constant=args.constant,
+            normalization=args.normalization,
+            vit_method=args.vit_method,
         )
         source = build_importance_source(config, device=resolve_device(args.device))
         failures = export_attention_maps(
