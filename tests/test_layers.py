@@ -24,7 +24,7 @@ PACKAGE = Path(yoda_sr.__file__).parent
 LAYERS = [
     {"files"},
     {"imaging", "device", "checkpoints", "settings", "lazy", "configs"},
-    {"masks", "distributed"},
+    {"masks", "distributed", "degradations"},
     {"viz", "attention", "diffusion", "metrics", "models"},
     {"data"},
     {"config"},
