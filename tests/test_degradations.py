@@ -7,7 +7,10 @@ import pytest
 import torch
 from PIL import Image
 from scipy import special
+from torch.utils.data import DataLoader
 
+from yoda_sr.config import ExperimentConfig
+from yoda_sr.data.datasets import SRFolderDataset
 from yoda_sr.degradations import (
     DegradationConfig,
     add_gaussian_noise,
@@ -190,3 +193,33 @@ def test_eval_set_is_written_as_png_and_json_and_reproduces(tmp_path):
         pixels[0, 0] ^= 1
         Image.fromarray(pixels).save(lr_path)
         assert verify_eval_set(out) == ["img1"]
+
+
+def test_training_items_with_a_random_preset_are_fixed_by_their_seed_in_workers_too(image_folder):
+    config = DegradationConfig("x4-real")
+    dataset = SRFolderDataset(image_folder, scale=4, hr_size=32, train=True, degradation=config)
+    first = dataset[(1, 123)]
+    assert first["hr"].shape == (3, 32, 32) and first["lr"].shape == (3, 8, 8)
+    assert torch.equal(first["lr"], dataset[(1, 123)]["lr"])
+    assert not torch.equal(first["lr"], dataset[(1, 124)]["lr"])
+    items = [(0, 5), (1, 123), (2, 9)]
+    loader = DataLoader(dataset, batch_size=3, sampler=items, num_workers=2)
+    batch = next(iter(loader))
+    for position, item in enumerate(items):
+        assert torch.equal(batch["lr"][position], dataset[item]["lr"])
+    # The default preset keeps today's items (the same crops and LR for the same seed).
+    plain = SRFolderDataset(image_folder, scale=4, hr_size=32, train=True)
+    default = SRFolderDataset(
+        image_folder, scale=4, hr_size=32, train=True, degradation=DegradationConfig()
+    )
+    assert torch.equal(plain[(1, 123)]["lr"], default[(1, 123)]["lr"])
+
+
+def test_experiment_config_takes_the_degradation_section_and_checks_its_scale():
+    config = ExperimentConfig.load("sr3_tiny", ["degradation.preset=x4-real", "model.scale=4"])
+    assert config.degradation.params().kind == "real-esrgan"
+    assert config.to_dict()["degradation"] == {"preset": "x4-real", "options": {}}
+    with pytest.raises(ValueError, match="degrades by x1, but model.scale is 4"):
+        ExperimentConfig.load("sr3_tiny", ["degradation.preset=jpeg-q10", "model.scale=4"])
+    with pytest.raises(ValueError, match="--degradation"):
+        ExperimentConfig.load("sr3_tiny", ["degradation.preset=nope"])

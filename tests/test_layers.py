@@ -133,7 +133,16 @@ def test_attention_and_inference_load_neither_matplotlib_nor_training(imports):
         (["--help"], 0),
         *(
             ([command, "--help"], 0)
-            for command in ("attention", "train", "upscale", "evaluate", "ui", "demo", "examples")
+            for command in (
+                "attention",
+                "train",
+                "upscale",
+                "evaluate",
+                "degrade",
+                "ui",
+                "demo",
+                "examples",
+            )
         ),
         (["compare", "--help"], 0),
         (["models", "--help"], 0),

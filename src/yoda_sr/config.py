@@ -18,6 +18,7 @@ import yaml
 from yoda_sr.attention.config import LEGACY_NORMALIZATION, AttentionConfig
 from yoda_sr.configs import resolve_config_path
 from yoda_sr.data.config import DataConfig
+from yoda_sr.degradations.presets import DegradationConfig
 from yoda_sr.diffusion.config import SAMPLERS, NoiseScheduleConfig, SamplingConfig, YodaConfig
 from yoda_sr.models import model_config_from_dict, model_config_to_dict, model_type
 from yoda_sr.models.sr3 import SR3Config
@@ -92,6 +93,7 @@ SECTIONS: dict[str, type] = {
     "attention": AttentionConfig,
     "sampling": SamplingConfig,
     "data": DataConfig,
+    "degradation": DegradationConfig,
     "train": TrainConfig,
 }
 
@@ -106,9 +108,16 @@ class ExperimentConfig:
     attention: AttentionConfig = field(default_factory=AttentionConfig)
     sampling: SamplingConfig = field(default_factory=SamplingConfig)
     data: DataConfig = field(default_factory=DataConfig)
+    degradation: DegradationConfig = field(default_factory=DegradationConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
 
     def __post_init__(self) -> None:
+        scale = self.degradation.params().scale
+        if scale is not None and scale != self.model.scale:
+            raise ValueError(
+                f"degradation.preset {self.degradation.preset!r} degrades by x{scale}, but "
+                f"model.scale is {self.model.scale}"
+            )
         if self.model_type == "rrdb":
             return
         num_t = self.diffusion.num_train_timesteps

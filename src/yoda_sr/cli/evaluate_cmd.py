@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from yoda_sr.cli.arguments import add_color_fix_argument, add_sparse_argument, positive_int
+from yoda_sr.degradations.presets import PRESETS
 from yoda_sr.diffusion.config import SAMPLERS
 from yoda_sr.metrics.protocol import LPIPS_NET, LPIPS_NETS
 from yoda_sr.pipeline.bundled import MODEL_RULE
@@ -31,6 +32,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--scale", required=True, type=positive_int, help="SR scale factor")
     parser.add_argument("--out", required=True, help="results folder")
     parser.add_argument("--lr-data", default=None, help="paired LR folder (same file stems)")
+    parser.add_argument(
+        "--degradation",
+        choices=list(PRESETS),
+        default=None,
+        metavar="NAME",
+        help="make the inputs with this preset instead of bicubic (image i seeded (0, 0, i)): "
+        + ", ".join(PRESETS)
+        + "; for shared inputs make a set once with `yoda-sr degrade` and pass --lr-data",
+    )
     parser.add_argument(
         "--sampler", choices=SAMPLERS, default=None, help="default: the model config's"
     )
@@ -59,6 +69,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """0: all images scored; 1: some input files skipped (named); 2: bad options or model."""
     from yoda_sr.attention import WeightsNotFoundError
+    from yoda_sr.degradations import DegradationConfig
     from yoda_sr.distributed import shard_for
     from yoda_sr.evaluation import evaluate_run
     from yoda_sr.imaging import ImageReadError
@@ -74,6 +85,7 @@ def run(args: argparse.Namespace) -> int:
             device=args.device,
             weights=args.weights,
             lpips_net=args.lpips_net,
+            degradation=DegradationConfig(args.degradation) if args.degradation else None,
             label=args.label,
             sampler=args.sampler,
             steps=args.steps,

@@ -17,6 +17,7 @@ COMMANDS = {
     "examples": "examples_cmd",
     "evaluate": "evaluate_cmd",
     "compare": "compare_cmd",
+    "degrade": "degrade_cmd",
     "demo": "demo_cmd",
     "ui": "ui_cmd",
 }

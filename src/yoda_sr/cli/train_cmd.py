@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from yoda_sr.configs import bundled_configs
+from yoda_sr.degradations.presets import PRESETS
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -27,6 +28,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="override a setting, e.g. --set train.steps=100 --set data.train_dir=photos/",
     )
     parser.add_argument(
+        "--degradation",
+        choices=list(PRESETS),
+        default=None,
+        metavar="NAME",
+        help="how LR inputs are made from HR images: a preset ("
+        + ", ".join(PRESETS)
+        + "); same as --set degradation.preset=NAME (default: the config's, bicubic)",
+    )
+    parser.add_argument(
         "--output-dir", default="runs/yoda-sr", help="run folder (checkpoints, logs)"
     )
     parser.add_argument("--resume", action="store_true", help="continue from the newest checkpoint")
@@ -42,7 +52,8 @@ def run(args: argparse.Namespace) -> int:
     from yoda_sr.training.trainer import Trainer
 
     try:
-        config = ExperimentConfig.load(args.config, args.set)
+        preset = [f"degradation.preset={args.degradation}"] if args.degradation else []
+        config = ExperimentConfig.load(args.config, preset + args.set)
         trainer = Trainer(config, args.output_dir, resume=args.resume)
         result = trainer.train(progress=not args.no_progress)
     except (FileNotFoundError, FileExistsError, ValueError, WeightsNotFoundError) as exc:

@@ -14,6 +14,9 @@ from torch.utils.data import Dataset, Sampler
 from tqdm.auto import tqdm
 
 from yoda_sr.data.importance_cache import ImportanceCache, file_digest
+from yoda_sr.degradations.pipelines import degrade
+from yoda_sr.degradations.presets import BicubicParams, DegradationConfig
+from yoda_sr.degradations.seeding import sample_rng
 from yoda_sr.imaging import ImageReadError, imresize, list_images, load_image, mod_crop, quantize
 
 
@@ -62,6 +65,14 @@ class SRFolderDataset(Dataset):
     LR image (then cropped with the HR patch), through ``cache``. Items are indexed by
     position, or by ``(position, seed)`` to fix the random crop and flips (see
     :class:`EpochSampler`).
+
+    ``degradation``: how LR images are made (default: MATLAB bicubic, as above). Any other
+    preset degrades each HR patch after cropping and flipping, with the generator
+    ``sample_rng(seed, 0, position)`` of the item's seed (drawn by :class:`EpochSampler` from
+    the run's seed and the epoch; validation items use seed 0), so the same item always
+    gets the same degradation, in any worker; its importance map is computed from that LR
+    patch by ``cache.source`` (no disk cache: the input differs every epoch), in the
+    loader's process.
     """
 
     def __init__(
@@ -75,6 +86,7 @@ class SRFolderDataset(Dataset):
         cache: ImportanceCache | None = None,
         skip_unreadable: bool = False,
         limit: int | None = None,
+        degradation: DegradationConfig | None = None,
     ) -> None:
         if hr_size % scale:
             raise ValueError(f"hr_size {hr_size} is not a multiple of scale {scale}")
@@ -82,6 +94,9 @@ class SRFolderDataset(Dataset):
         self.scale, self.hr_size, self.mode = scale, hr_size, mode
         self.train, self.flip, self.cache = train, flip, cache
         self.digests: dict[Path, str] = {}
+        params = degradation.params() if degradation is not None else None
+        # None: today's bicubic LR of the whole image, with cached importance maps.
+        self.degradation = None if isinstance(params, BicubicParams) else params
         if skip_unreadable or cache is not None:
             self._scan(skip_unreadable)
 
@@ -112,6 +127,8 @@ class SRFolderDataset(Dataset):
             raise ValueError(
                 f"{path}: image {tuple(hr.shape[1:])} is smaller than the HR patch {self.hr_size}"
             )
+        if self.degradation is not None:  # degraded per patch in __getitem__
+            return hr, hr, None
         lr = quantize(imresize(hr, scale=1 / self.scale))
         importance = None
         if self.cache is not None:
@@ -127,27 +144,41 @@ class SRFolderDataset(Dataset):
 
     def __getitem__(self, item: int | tuple[int, int]) -> dict:
         index, seed = item if isinstance(item, tuple) else (item, random.getrandbits(64))
+        if not self.train:
+            seed = 0
         rng = random.Random(seed)
         path = self.files[index]
         hr, lr, importance = self._load_full(path)
-        if importance is None:
-            importance = torch.ones_like(hr[:1])
-        lr_size = self.hr_size // self.scale
-        _, h, w = lr.shape
-        if self.train:
-            top, left = rng.randint(0, h - lr_size), rng.randint(0, w - lr_size)
-        else:
-            top, left = (h - lr_size) // 2, (w - lr_size) // 2
         s = self.scale
-        lr = lr[:, top : top + lr_size, left : left + lr_size]
+        lr_size = self.hr_size // s
+        _, h, w = hr.shape
+        if self.train:
+            top, left = rng.randint(0, h // s - lr_size), rng.randint(0, w // s - lr_size)
+        else:
+            top, left = (h // s - lr_size) // 2, (w // s - lr_size) // 2
         hr = hr[:, top * s : (top + lr_size) * s, left * s : (left + lr_size) * s]
-        importance = importance[:, top * s : (top + lr_size) * s, left * s : (left + lr_size) * s]
+        if importance is not None:
+            importance = importance[
+                :, top * s : (top + lr_size) * s, left * s : (left + lr_size) * s
+            ]
+        if self.degradation is None:
+            lr = lr[:, top : top + lr_size, left : left + lr_size]
         if self.train and self.flip:
             dims = [-1] if rng.random() < 0.5 else []
             if self.mode == "patch" and rng.random() < 0.5:
                 dims.append(-2)
             if dims:
-                lr, hr, importance = (x.flip(dims) for x in (lr, hr, importance))
+                hr, lr = hr.flip(dims), lr.flip(dims)
+                importance = importance.flip(dims) if importance is not None else None
+        if self.degradation is not None:
+            lr, _ = degrade(hr, self.degradation, sample_rng(seed, 0, index), s)
+            if self.cache is not None:
+                with torch.no_grad():
+                    size = (self.hr_size, self.hr_size)
+                    importance = self.cache.source(lr[None].to(self.cache.device), size)
+                importance = importance[0].float().cpu()
+        if importance is None:
+            importance = torch.ones_like(hr[:1])
         return {"hr": hr, "lr": lr, "importance": importance, "name": path.stem}
 
 

@@ -38,6 +38,7 @@ from tqdm.auto import tqdm
 
 from yoda_sr.config import ExperimentConfig
 from yoda_sr.data.datasets import PairedFolderDataset
+from yoda_sr.degradations import DegradationConfig, degrade, sample_rng
 from yoda_sr.distributed import Shard, shard_for
 from yoda_sr.files import write_atomically, write_text_atomically
 from yoda_sr.imaging import (
@@ -45,6 +46,7 @@ from yoda_sr.imaging import (
     list_images,
     load_image,
     make_lr,
+    mod_crop,
     output_folder,
     prepare_output_dir,
     save_image,
@@ -117,6 +119,7 @@ def load_eval_images(
     scale: int,
     lr_dir: str | Path | None = None,
     limit: int | None = None,
+    degradation: DegradationConfig | None = None,
 ) -> list[EvalImage]:
     """Evaluation pairs from an HR folder (LR made by :func:`~yoda_sr.imaging.make_lr`) or
     paired folders; the first file that cannot be used raises ValueError naming it
@@ -124,9 +127,11 @@ def load_eval_images(
 
     Paired folders are matched by file stem; each LR must be its HR mod-cropped to a
     multiple of ``scale``, divided by ``scale``. ``limit`` keeps the first images in sorted
-    order.
+    order. ``degradation``: a preset to make the inputs with instead of bicubic (image ``i``
+    degraded with ``sample_rng(0, 0, i)``, as :func:`~yoda_sr.degradations.make_eval_set`
+    makes its sets with seed 0).
     """
-    images, skipped = read_eval_images(hr_dir, scale, lr_dir, limit)
+    images, skipped = read_eval_images(hr_dir, scale, lr_dir, limit, degradation)
     if skipped:
         raise ValueError(skipped[0])
     return images
@@ -137,11 +142,19 @@ def read_eval_images(
     scale: int,
     lr_dir: str | Path | None = None,
     limit: int | None = None,
+    degradation: DegradationConfig | None = None,
 ) -> tuple[list[EvalImage], list[str]]:
     """:func:`load_eval_images`, skipping the files that cannot be used (unreadable, or a
     paired LR whose size does not fit its HR): ``(images, one message per skipped file)``."""
     if limit is not None and limit < 1:
         raise ValueError(f"limit must be a positive integer, got {limit}")
+    if degradation is not None and lr_dir is not None:
+        raise ValueError("give either paired LR images or a degradation, not both")
+    params = degradation.params() if degradation is not None else None
+    if degradation is not None and degradation.scale(scale) != scale:
+        raise ValueError(
+            f"--degradation {degradation.preset} is x{degradation.scale(scale)}, not x{scale}"
+        )
     images, skipped = [], []
     if lr_dir is not None:
         dataset = PairedFolderDataset(lr_dir, hr_dir, scale)
@@ -158,9 +171,13 @@ def read_eval_images(
     duplicates = sorted({s for s in stems if stems.count(s) > 1})
     if duplicates:
         raise ValueError(f"{hr_dir}: several files share the name(s) {duplicates}")
-    for path in files[:limit]:
+    for index, path in enumerate(files[:limit]):
         try:
-            hr, lr = make_lr(load_image(path), scale)
+            if params is None:
+                hr, lr = make_lr(load_image(path), scale)
+            else:
+                hr = mod_crop(load_image(path), scale)
+                lr, _ = degrade(hr, params, sample_rng(0, 0, index), scale)
         except ImageReadError as exc:
             skipped.append(str(exc))
             continue
@@ -510,6 +527,7 @@ def evaluate_run(
     device: str | torch.device | None = "cpu",
     weights: str = "ema",
     lpips_net: str = LPIPS_NET,
+    degradation: DegradationConfig | None = None,
     **kwargs: Any,
 ) -> EvaluationResult:
     """Load a run folder (or saved pipeline) and :func:`evaluate_pipeline` it on a folder.
@@ -524,6 +542,8 @@ def evaluate_run(
             ``"cuda"`` means each process's own GPU.
         lpips_net: one of :data:`~yoda_sr.metrics.LPIPS_NETS`, unless ``lpips_metric`` is
             passed.
+        degradation: a preset to make the inputs with instead of bicubic (see
+            :func:`load_eval_images`); its scale must be ``scale``.
         **kwargs: the remaining arguments of :func:`evaluate_pipeline`.
 
     Bad options, a model that cannot be loaded and an unusable ``out_dir`` raise ValueError
@@ -547,7 +567,7 @@ def evaluate_run(
     if kwargs.get("num_samples", 0) < 0:
         raise ValueError(f"samples must be >= 0, got {kwargs['num_samples']}")
     with output_folder(out_dir):  # removed again if nothing could be evaluated
-        images, skipped = read_eval_images(hr_dir, scale, lr_dir=lr_dir, limit=limit)
+        images, skipped = read_eval_images(hr_dir, scale, lr_dir, limit, degradation)
         if not images:
             raise ValueError(
                 f"{hr_dir}: no image could be evaluated ({len(skipped)} skipped: {skipped[0]})"
@@ -557,9 +577,7 @@ def evaluate_run(
         data_info = {
             "hr_dir": str(hr_dir),
             "lr_dir": str(lr_dir) if lr_dir is not None else None,
-            "lr_source": f"paired LR folder {lr_dir}"
-            if lr_dir is not None
-            else f"HR mod-cropped to x{scale}, {RESIZE_KERNEL} 1/{scale}, clamped, uint8-quantised",
+            "lr_source": _lr_source(scale, lr_dir, degradation),
             "skipped": skipped,
         }
         if kwargs.get("lpips_metric") is None:
@@ -569,6 +587,18 @@ def evaluate_run(
         )
     result.skipped = skipped
     return result
+
+
+def _lr_source(scale: int, lr_dir: str | Path | None, degradation: DegradationConfig | None) -> str:
+    """How the evaluated inputs were made, for ``summary.json``."""
+    if lr_dir is not None:
+        return f"paired LR folder {lr_dir}"
+    if degradation is not None and degradation.params().kind != "bicubic":
+        return (
+            f"HR mod-cropped to x{scale}, degradation preset {degradation.preset} "
+            f"(options {degradation.options}), image i seeded sample_rng(0, 0, i)"
+        )
+    return f"HR mod-cropped to x{scale}, {RESIZE_KERNEL} 1/{scale}, clamped, uint8-quantised"
 
 
 def load_summary(result_dir: str | Path) -> dict[str, Any]:

@@ -263,6 +263,7 @@ class Trainer:
             "mode": cfg.data.mode,
             "cache": cache,
             "skip_unreadable": cfg.data.skip_unreadable,
+            "degradation": cfg.degradation,
         }
         train = SRFolderDataset(cfg.data.train_dir, train=True, flip=cfg.data.flip, **common)
         val = None
