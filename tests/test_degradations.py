@@ -27,7 +27,9 @@ from yoda_sr.degradations import (
     sample_rng,
     verify_eval_set,
 )
+from yoda_sr.evaluation.restoration import evaluate_baselines
 from yoda_sr.imaging import load_image, make_lr
+from yoda_sr.metrics import piqe
 
 
 def smooth_image(h=64, w=64):
@@ -223,3 +225,35 @@ def test_experiment_config_takes_the_degradation_section_and_checks_its_scale():
         ExperimentConfig.load("sr3_tiny", ["degradation.preset=jpeg-q10", "model.scale=4"])
     with pytest.raises(ValueError, match="--degradation"):
         ExperimentConfig.load("sr3_tiny", ["degradation.preset=nope"])
+
+
+def test_piqe_is_in_range_and_rises_with_noise():
+    clean = textured_image(128, 128)
+    noisy, _ = degrade(clean, DegradationConfig("denoise-sigma50").params(), sample_rng(0, 0, 0), 1)
+    clean_score, noisy_score = piqe(clean), piqe(noisy)
+    assert 0 <= clean_score <= 100 and 0 <= noisy_score <= 100
+    assert noisy_score > clean_score
+    assert piqe(torch.full((3, 40, 40), 0.5)) == 100.0  # no active block: (C + 0) / (C + 0)
+
+
+@pytest.mark.parametrize(
+    ("preset", "methods"),
+    [
+        ("denoise-sigma25", ["nl-means", "wavelet"]),
+        ("deblur-box", ["wiener", "richardson-lucy"]),
+        ("jpeg-q10", ["tv"]),
+    ],
+)
+def test_classical_baselines_are_scored_on_an_eval_set(tmp_path, preset, methods):
+    hr_dir = tmp_path / "hr_src"
+    hr_dir.mkdir()
+    array = (textured_image(64, 64).permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+    Image.fromarray(array).save(hr_dir / "a.png")
+    make_eval_set(hr_dir, tmp_path / "set", DegradationConfig(preset))
+    result = evaluate_baselines(tmp_path / "set")
+    assert list(result["means"]) == ["input", *methods]
+    for values in result["means"].values():
+        assert {"psnr_rgb", "ssim_y", "delta_e2000", "piqe", "seconds"} <= set(values)
+    # Denoising with a fitting method beats the noisy input.
+    if preset == "denoise-sigma25":
+        assert result["means"]["nl-means"]["psnr_rgb"] > result["means"]["input"]["psnr_rgb"]

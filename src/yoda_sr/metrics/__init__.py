@@ -1,4 +1,5 @@
-"""Image-quality metrics under the SR field's protocol (PSNR, SSIM, LPIPS, colour shift).
+"""Image-quality metrics under the SR field's protocol (PSNR, SSIM, LPIPS, colour shift) and
+the no-reference PIQE.
 
 Names are imported on first use, so :mod:`yoda_sr.metrics.protocol` loads without torch.
 """
@@ -12,6 +13,7 @@ __getattr__, __dir__ = lazy_exports(
         "evaluate": ["evaluate_pair"],
         "fidelity": ["psnr", "ssim"],
         "image": ["prepare_pair", "rgb_to_y"],
+        "no_reference": ["piqe"],
         "perceptual": ["LpipsMetric"],
         "protocol": ["LPIPS_NET", "LPIPS_NETS", "protocol_description"],
     },

@@ -6,6 +6,7 @@ from yoda_sr.metrics.fidelity import psnr as psnr
 from yoda_sr.metrics.fidelity import ssim as ssim
 from yoda_sr.metrics.image import prepare_pair as prepare_pair
 from yoda_sr.metrics.image import rgb_to_y as rgb_to_y
+from yoda_sr.metrics.no_reference import piqe as piqe
 from yoda_sr.metrics.perceptual import LpipsMetric as LpipsMetric
 from yoda_sr.metrics.protocol import LPIPS_NET as LPIPS_NET
 from yoda_sr.metrics.protocol import LPIPS_NETS as LPIPS_NETS
@@ -17,6 +18,7 @@ __all__ = [
     "LpipsMetric",
     "color_shift",
     "evaluate_pair",
+    "piqe",
     "prepare_pair",
     "protocol_description",
     "psnr",
