@@ -8,6 +8,8 @@ with the part it configures; ``train:`` (``TrainConfig``) has no better home tha
 from __future__ import annotations
 
 import dataclasses
+import re
+import typing
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,9 +22,14 @@ from yoda_sr.configs import resolve_config_path
 from yoda_sr.data.config import DataConfig
 from yoda_sr.degradations.presets import DegradationConfig
 from yoda_sr.diffusion.config import SAMPLERS, NoiseScheduleConfig, SamplingConfig, YodaConfig
-from yoda_sr.models import model_config_from_dict, model_config_to_dict, model_type
+from yoda_sr.models import (
+    model_config_class,
+    model_config_from_dict,
+    model_config_to_dict,
+    model_type,
+)
 from yoda_sr.models.sr3 import SR3Config
-from yoda_sr.settings import check_int, from_dict
+from yoda_sr.settings import check_float, check_int, from_dict
 
 
 @dataclass
@@ -80,6 +87,10 @@ class TrainConfig:
             check_int(self, "train", key, minimum=1)
         check_int(self, "train", "warmup_steps", minimum=0)
         check_int(self, "train", "keep_last", minimum=0)
+        check_float(self, "train", "learning_rate", positive=True)
+        check_float(self, "train", "weight_decay", minimum=0.0)
+        check_float(self, "train", "ema_decay", minimum=0.0, maximum=1.0)
+        check_float(self, "train", "grad_clip")
         if self.val_sampler not in SAMPLERS:
             raise ValueError(
                 f"train.val_sampler must be one of {', '.join(SAMPLERS)}, got {self.val_sampler!r}"
@@ -127,6 +138,15 @@ class ExperimentConfig:
         ):
             if steps > num_t:
                 raise ValueError(f"{key} ({steps}) exceeds diffusion.num_train_timesteps ({num_t})")
+        # ResShift's network is trained for ResShift's chain, and SR3's/SRDiff's for DDPM's.
+        process = "resshift" if self.model_type == "resshift" else "gaussian"
+        if self.diffusion.process != process:
+            raise ValueError(
+                f"diffusion.process must be {process} with model.type {self.model_type}, "
+                f"got {self.diffusion.process!r}"
+            )
+        self.diffusion.check_sampler(self.sampling.sampler, "sampling.sampler")
+        self.diffusion.check_sampler(self.train.val_sampler, "train.val_sampler")
 
     @property
     def model_type(self) -> str:
@@ -141,18 +161,23 @@ class ExperimentConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str = "config") -> ExperimentConfig:
-        unknown = sorted(set(data) - {f.name for f in dataclasses.fields(cls)})
-        if unknown:
-            raise ValueError(f"{source}: unknown section(s) {unknown}")
-        kwargs: dict[str, Any] = {}
+        """The config of a mapping of sections; errors name ``source`` and the setting."""
         try:
-            if "model" in data:
-                kwargs["model"] = model_config_from_dict(data["model"] or {})
-            for name, section_cls in SECTIONS.items():
-                kwargs[name] = from_dict(section_cls, data.get(name) or {}, name)
-            return cls(**kwargs)
+            return cls._from_sections(data)
         except (TypeError, ValueError) as exc:
             raise ValueError(f"{source}: {exc}") from exc
+
+    @classmethod
+    def _from_sections(cls, data: dict[str, Any]) -> ExperimentConfig:
+        unknown = sorted(set(data) - {f.name for f in dataclasses.fields(cls)})
+        if unknown:
+            raise ValueError(f"unknown section(s) {unknown}")
+        kwargs: dict[str, Any] = {}
+        if "model" in data:
+            kwargs["model"] = model_config_from_dict(data["model"] or {})
+        for name, section_cls in SECTIONS.items():
+            kwargs[name] = from_dict(section_cls, data.get(name) or {}, name)
+        return cls(**kwargs)
 
     def save(self, path: str | Path) -> None:
         Path(path).write_text(yaml.safe_dump(self.to_dict(), sort_keys=False))
@@ -162,9 +187,15 @@ class ExperimentConfig:
         """Load a YAML file (or a bundled config by name) and apply ``key.sub=value`` overrides."""
         path = resolve_config_path(path)
         data = _read_mapping(path)
-        for item in overrides or []:
+        overrides = list(overrides or [])
+        for item in overrides:
             apply_override(data, item)
-        return cls.from_dict(data, source=str(path))
+        for item in overrides:
+            _check_override_key(data, item)
+        try:
+            return cls._from_sections(data)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{_blamed(str(exc), str(path), overrides)}: {exc}") from exc
 
     @classmethod
     def load_saved(cls, path: str | Path) -> ExperimentConfig:
@@ -190,6 +221,7 @@ _LEGACY_DEFAULTS = (
     ("yoda", "loss_normalization", "active", lambda y: True),
     ("attention", "normalization", LEGACY_NORMALIZATION, lambda a: True),
     ("attention", "vit_method", "whole", lambda a: a.get("source") == "dino"),
+    ("sampling", "color_fix", "none", lambda s: True),
 )
 
 
@@ -215,9 +247,14 @@ def fill_legacy_defaults(data: dict[str, Any], source: str) -> None:
 def _read_mapping(path: Path) -> dict[str, Any]:
     """The top-level mapping of a YAML file; anything else is an error naming the file."""
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except UnicodeDecodeError as exc:
+        raise ValueError(
+            f"{path}: not a text file (byte {exc.object[exc.start]:#04x} at offset {exc.start} "
+            "is not UTF-8); give a YAML config"
+        ) from exc
     except yaml.YAMLError as exc:
-        raise ValueError(f"{path}: not valid YAML ({exc})") from exc
+        raise ValueError(f"{path}: not valid YAML ({' '.join(str(exc).split())})") from exc
     if not isinstance(data, dict):
         raise ValueError(f"{path}: expected a mapping at the top level")
     return data
@@ -230,6 +267,52 @@ def _plain(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
     return value
+
+
+def _check_override_key(data: dict[str, Any], item: str) -> None:
+    """ValueError naming ``--set item`` unless its key is a setting of the config ``data``
+    describes (a model setting: of ``data``'s ``model.type``)."""
+    section, *keys = item.split("=", 1)[0].strip().split(".")
+    if section == "model":
+        if keys == ["type"]:
+            return
+        model = data.get("model")
+        try:
+            kind: Any = model_config_class(model.get("type") if isinstance(model, dict) else None)
+        except ValueError:
+            return  # a missing or unknown model.type is the error to report
+    elif section in SECTIONS:
+        kind = SECTIONS[section]
+    else:
+        known = ", ".join(["model", *SECTIONS])
+        raise ValueError(f"--set {item}: unknown section {section!r} (known: {known})")
+    if not keys:
+        raise ValueError(f"--set {item}: {section!r} is a section; set one of its settings")
+    name = section
+    for key in keys:
+        if not (isinstance(kind, type) and dataclasses.is_dataclass(kind)):
+            raise ValueError(f"--set {item}: {name} is a setting, not a section")
+        fields = sorted(f.name for f in dataclasses.fields(kind))
+        if key not in fields:
+            raise ValueError(
+                f"--set {item}: no setting {key!r} in {name} (known: {', '.join(fields)})"
+            )
+        kind, name = typing.get_type_hints(kind)[key], f"{name}.{key}"
+
+
+def _blamed(message: str, path: str, overrides: list[str]) -> str:
+    """What an error ``message`` about a config read from ``path`` and changed by ``overrides``
+    is to name: the last ``--set`` of the setting the message names, else the file. Model
+    settings are named after their class (``SR3Config.norm_num_groups``): matched by name."""
+    for item in reversed(overrides):
+        key = item.split("=", 1)[0].strip()
+        if key.startswith("model."):
+            pattern = r"\." + re.escape(key.rsplit(".", 1)[1])
+        else:
+            pattern = r"(?<![\w.])" + re.escape(key)
+        if re.search(pattern + r"(?!\w)", message):
+            return f"--set {item}"
+    return path
 
 
 def apply_override(data: dict[str, Any], item: str) -> None:

@@ -8,6 +8,11 @@ from dataclasses import dataclass
 from yoda_sr.settings import check_int
 
 SAMPLERS = ("ddpm", "ddim")
+# The forward process: "gaussian" is DDPM's q(x_t | x_0) (SR3, SRDiff), "resshift" ResShift's
+# residual shifting towards the upsampled LR (Yue et al. 2023; model.type resshift).
+PROCESSES = ("gaussian", "resshift")
+# The samplers each process has: ResShift samples with its own posterior (ancestral, "ddpm").
+PROCESS_SAMPLERS = {"gaussian": SAMPLERS, "resshift": ("ddpm",)}
 # "cosine" is Nichol & Dhariwal's schedule, as used by SRDiff; "linear" is SR3's.
 BETA_SCHEDULES = ("linear", "cosine")
 PREDICTION_TYPES = ("epsilon", "sample")
@@ -26,6 +31,12 @@ class NoiseScheduleConfig:
     Defaults are SR3's: linear betas 1e-6..1e-2 over T = 2000 steps, epsilon prediction.
     SRDiff uses ``beta_schedule="cosine"`` with T = 100. ``clip_sample`` clips the predicted
     x_0 to [-1, 1] inside each sampler step (both spaces we diffuse in live in [-1, 1]).
+
+    ``process: resshift`` is ResShift's chain instead (see :mod:`yoda_sr.diffusion.resshift`;
+    the beta settings are then unused): its "exponential" eta schedule rises from
+    sqrt(eta_1) = min(min_noise_level / kappa, min_noise_level) to sqrt(eta_T) = ``etas_end``
+    with power ``eta_power``, the noise is scaled by ``kappa``, and the network predicts x_0
+    (``prediction_type: sample``). The paper's setting: T = 15, kappa = 2, p = 0.3.
     """
 
     num_train_timesteps: int = 2000
@@ -34,9 +45,20 @@ class NoiseScheduleConfig:
     beta_end: float = 1e-2
     prediction_type: str = "epsilon"
     clip_sample: bool = True
+    process: str = "gaussian"
+    kappa: float = 2.0
+    eta_power: float = 0.3
+    min_noise_level: float = 0.04
+    etas_end: float = 0.99
 
     def __post_init__(self) -> None:
         check_int(self, "diffusion", "num_train_timesteps", minimum=1)
+        if self.process not in PROCESSES:
+            raise ValueError(
+                f"diffusion.process must be one of {', '.join(PROCESSES)}, got {self.process!r}"
+            )
+        if self.process == "resshift":
+            self._check_resshift()
         if self.beta_schedule not in BETA_SCHEDULES:
             raise ValueError(
                 f"beta_schedule must be one of {sorted(BETA_SCHEDULES)}, got {self.beta_schedule!r}"
@@ -44,6 +66,35 @@ class NoiseScheduleConfig:
         if self.prediction_type not in PREDICTION_TYPES:
             raise ValueError(
                 f"prediction_type must be 'epsilon' or 'sample', got {self.prediction_type!r}"
+            )
+
+    def _check_resshift(self) -> None:
+        """ValueError naming the first ResShift setting out of range."""
+        check_int(self, "diffusion", "num_train_timesteps", minimum=2)
+        for key in ("kappa", "eta_power", "min_noise_level", "etas_end"):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+                raise ValueError(f"diffusion.{key} must be a positive number, got {value!r}")
+        if not self.etas_end <= 1.0:  # sqrt(eta_T): eta_T <= 1
+            raise ValueError(f"diffusion.etas_end must be <= 1, got {self.etas_end!r}")
+        if min(self.min_noise_level / self.kappa, self.min_noise_level) >= self.etas_end:
+            raise ValueError(
+                "diffusion.min_noise_level must give sqrt(eta_1) = min(min_noise_level / kappa, "
+                f"min_noise_level) < etas_end ({self.etas_end}), got {self.min_noise_level}"
+            )
+        if self.prediction_type != "sample":
+            raise ValueError(
+                "diffusion.prediction_type must be 'sample' with process resshift (the network "
+                f"predicts x_0), got {self.prediction_type!r}"
+            )
+
+    def check_sampler(self, sampler: str, key: str) -> None:
+        """ValueError naming ``key`` unless this process samples with ``sampler``."""
+        samplers = PROCESS_SAMPLERS[self.process]
+        if sampler not in samplers:
+            raise ValueError(
+                f"{key} must be one of {', '.join(samplers)} with diffusion.process "
+                f"{self.process}, got {sampler!r}"
             )
 
 
@@ -97,8 +148,10 @@ class SamplingConfig:
     eta: float = 0.0
     anchor_noise: str = "fixed"
     # After sampling: "none", "wavelet" or "adain" colour correction towards the upsampled LR
-    # (see yoda_sr.pipeline.color_fix).
-    color_fix: str = "none"
+    # (see yoda_sr.pipeline.color_fix). "wavelet" since 0.2.0: on the val and flat crops of
+    # benchmarks/importance_colour.py it removes the colour offset (to <= 0.1/255) and raises
+    # PSNR-RGB more than "adain"; configs saved before the setting keep "none".
+    color_fix: str = "wavelet"
 
     def __post_init__(self) -> None:
         if self.sampler not in SAMPLERS:

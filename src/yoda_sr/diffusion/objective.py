@@ -8,6 +8,7 @@ import torch
 from torch import Tensor
 
 from yoda_sr.diffusion.config import YodaConfig
+from yoda_sr.diffusion.schedule import add_noise
 from yoda_sr.masks import blend, diffusion_mask
 
 Denoiser = Callable[..., Tensor]
@@ -28,9 +29,11 @@ def yoda_loss(
     Args:
         denoiser: ``(x_t, timesteps, **condition) -> prediction`` (epsilon or x_0, per the
             scheduler's ``prediction_type``).
-        scheduler: a diffusers scheduler (owns ``add_noise`` and ``alphas_cumprod``).
+        scheduler: from :func:`~yoda_sr.diffusion.make_scheduler` (owns the forward process
+            and the network's input scaling).
         x0: (B, C, H, W) clean target in the diffusion space, roughly [-1, 1].
-        anchor: (B, C, H, W) what an undiffused pixel holds (SR3: bicubic LR; SRDiff: 0).
+        anchor: (B, C, H, W) what an undiffused pixel holds (SR3 and ResShift: bicubic LR, which
+            is also ResShift's y_0; SRDiff: 0).
         importance: (B, 1, H, W) importance map in [0, 1].
         condition: keyword tensors passed to the denoiser (e.g. ``lr_up``).
 
@@ -47,10 +50,11 @@ def yoda_loss(
         mask = diffusion_mask(importance, timesteps, num_t, config.lower_bound)
     else:
         mask = torch.ones_like(x0[:, :1])
-    x_t = scheduler.add_noise(x0, noise, timesteps)
+    x_t = add_noise(scheduler, x0, noise, timesteps, anchor)
     if config.enabled and config.input_mode == "anchored":
-        x_t = blend(x_t, scheduler.add_noise(anchor, noise, timesteps), mask)
-    prediction = denoiser(x_t, timesteps, **(condition or {}))
+        x_t = blend(x_t, add_noise(scheduler, anchor, noise, timesteps, anchor), mask)
+    model_input = scheduler.scale_model_input(x_t, timesteps)
+    prediction = denoiser(model_input, timesteps, **(condition or {}))
     target = noise if scheduler.config.prediction_type == "epsilon" else x0
     error = (prediction.float() - target.float()).abs()
     if config.loss == "l2":

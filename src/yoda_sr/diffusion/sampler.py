@@ -12,6 +12,10 @@ exactly at the steps where its mask is on, i.e. ``min(T, floor(T (A + l)))`` tim
 full chain, and a pixel that is never active (A = 0, l = 0) ends exactly on the anchor. With
 ``M_{t-1}`` the final blend would use ``M_0 = 1`` and every pixel would get one extra step.
 
+A diffused pixel starts from the scheduler's prior (noise for DDPM/DDIM; y_0 plus noise for
+ResShift, where it equals ``q(x_T | anchor)``), and the network sees the scheduler's
+``scale_model_input`` of x_t (the identity but for ResShift).
+
 ``anchor_noise="fixed"`` (default) noises the anchor with the same noise as x_T at every
 step, as in training where masked and unmasked pixels share one noise draw; ``"fresh"``
 draws new noise each step (RePaint's choice for known regions).
@@ -28,6 +32,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from yoda_sr.diffusion.config import ANCHOR_NOISES, YodaConfig
+from yoda_sr.diffusion.schedule import add_noise, prior_sample
 from yoda_sr.masks import blend, diffusion_mask
 
 # ``denoiser(x_t, timesteps, **condition) -> prediction``; every condition tensor is batched
@@ -50,12 +55,12 @@ class SampleOutput:
     active_fraction: list[float] = field(default_factory=list)
 
 
-def _noised(scheduler, x: Tensor, noise: Tensor, timestep: int | None) -> Tensor:
-    """q(x_k | x): ``x`` itself for the clean state (``timestep is None``)."""
+def _noised(scheduler, anchor: Tensor, noise: Tensor, timestep: int | None) -> Tensor:
+    """q(x_k | x_0 = anchor): ``anchor`` itself for the clean state (``timestep is None``)."""
     if timestep is None:
-        return x
-    k = torch.full((x.shape[0],), timestep, dtype=torch.long, device=x.device)
-    return scheduler.add_noise(x, noise, k)
+        return anchor
+    k = torch.full((anchor.shape[0],), timestep, dtype=torch.long, device=anchor.device)
+    return add_noise(scheduler, anchor, noise, k, anchor)
 
 
 @torch.no_grad()
@@ -80,7 +85,8 @@ def yoda_sample(
         denoiser: ``(x_t, timesteps, **condition) -> prediction`` (epsilon or x_0). A
             denoiser with ``accepts_active_mask = True`` also receives ``active=M_t`` and
             may skip regions where it is 0 (see :mod:`yoda_sr.pipeline.sparse`).
-        scheduler: diffusers DDPMScheduler or DDIMScheduler (state is reset here).
+        scheduler: from :func:`~yoda_sr.diffusion.make_scheduler` (DDPM, DDIM or ResShift;
+            its state is reset here).
         anchor: (B, C, H, W) value of undiffused pixels in the diffusion space.
         importance: (B, 1, H, W) in [0, 1]; ``None`` is the plain baseline (M = 1).
         condition: keyword tensors for the denoiser, batched like ``anchor``.
@@ -124,7 +130,11 @@ def yoda_sample(
 
     noise = randn()
     mask = mask_at(timesteps[0])
-    x = blend(noise, _noised(scheduler, anchor, noise, timesteps[0]), mask)
+    x = blend(
+        prior_sample(scheduler, anchor, noise),
+        _noised(scheduler, anchor, noise, timesteps[0]),
+        mask,
+    )
     step_kwargs = {"eta": eta} if "eta" in inspect.signature(scheduler.step).parameters else {}
     out = SampleOutput(sample=x, timesteps=timesteps)
     for i, k in enumerate(tqdm(timesteps, disable=not progress, desc="sampling", leave=False)):
@@ -146,7 +156,7 @@ def yoda_sample(
             cond = {name: value[rows] for name, value in (condition or {}).items()}
             if getattr(denoiser, "accepts_active_mask", False):
                 cond["active"] = mask[rows]
-            prediction = denoiser(x[rows], t_batch, **cond)
+            prediction = denoiser(scheduler.scale_model_input(x[rows], k), t_batch, **cond)
             out.denoiser_calls += 1
             step_generator = (
                 [per_item[i] for i in rows.nonzero().flatten().tolist()]

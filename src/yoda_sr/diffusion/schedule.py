@@ -1,4 +1,5 @@
-"""Noise schedules, delegated to diffusers' DDPM/DDIM schedulers."""
+"""Noise schedules: diffusers' DDPM/DDIM schedulers, or ResShift's chain
+(:mod:`yoda_sr.diffusion.resshift`), and the forward process and prior of either."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ from diffusers import DDIMScheduler, DDPMScheduler
 from diffusers.schedulers.scheduling_ddim import DDIMSchedulerOutput
 from diffusers.schedulers.scheduling_utils import SchedulerMixin
 from diffusers.utils.torch_utils import randn_tensor
+from torch import Tensor
 
-from yoda_sr.diffusion.config import SAMPLERS, NoiseScheduleConfig
+from yoda_sr.diffusion.config import NoiseScheduleConfig
+from yoda_sr.diffusion.resshift import ResShiftScheduler
 
 # Our names (``BETA_SCHEDULES``) -> diffusers' beta_schedule names.
 _DIFFUSERS_BETA_SCHEDULES = {"linear": "linear", "cosine": "squaredcos_cap_v2"}
@@ -69,14 +72,25 @@ class VisitedDDIMScheduler(DDIMScheduler):
 
 
 def make_scheduler(config: NoiseScheduleConfig, sampler: str = "ddpm") -> SchedulerMixin:
-    """Build a diffusers scheduler for ``config``.
+    """Build a scheduler for ``config``.
 
     ``"ddpm"`` is ancestral sampling (SR3's ``fixed_small`` posterior variance), ``"ddim"``
     the DDIM sampler (eta is passed per step; :class:`VisitedDDIMScheduler`, so any number of
     steps 1..T lands exactly on the visited timesteps). Both use "trailing" timestep spacing so
     that respaced sampling starts at the last training step ``T - 1`` (pure noise) as the masks
-    assume. DDPM's own step already goes to the next visited timestep.
+    assume. DDPM's own step already goes to the next visited timestep. ``process: resshift``
+    gives :class:`ResShiftScheduler`, whose only sampler is its posterior (``"ddpm"``).
     """
+    config.check_sampler(sampler, "sampler")
+    if config.process == "resshift":
+        return ResShiftScheduler(
+            num_train_timesteps=config.num_train_timesteps,
+            kappa=config.kappa,
+            eta_power=config.eta_power,
+            min_noise_level=config.min_noise_level,
+            etas_end=config.etas_end,
+            clip_sample=config.clip_sample,
+        )
     common = {
         "num_train_timesteps": config.num_train_timesteps,
         "beta_start": config.beta_start,
@@ -89,6 +103,25 @@ def make_scheduler(config: NoiseScheduleConfig, sampler: str = "ddpm") -> Schedu
     }
     if sampler == "ddpm":
         return DDPMScheduler(variance_type="fixed_small", **common)
-    if sampler == "ddim":
-        return VisitedDDIMScheduler(set_alpha_to_one=True, **common)
-    raise ValueError(f"sampler must be one of {SAMPLERS}, got {sampler!r}")
+    return VisitedDDIMScheduler(set_alpha_to_one=True, **common)
+
+
+def add_noise(
+    scheduler: SchedulerMixin, x0: Tensor, noise: Tensor, timesteps: Tensor, anchor: Tensor
+) -> Tensor:
+    """q(x_t | x_0) of ``scheduler`` at ``timesteps`` (B,) for ``x0`` (B, C, H, W).
+
+    ``anchor`` (B, C, H, W) is the backbone's YODA anchor. ResShift's chain shifts towards the
+    upsampled LR y_0, which is that anchor; DDPM/DDIM ignore it.
+    """
+    if isinstance(scheduler, ResShiftScheduler):
+        return scheduler.add_noise(x0, noise, timesteps, anchor)
+    return scheduler.add_noise(x0, noise, timesteps)
+
+
+def prior_sample(scheduler: SchedulerMixin, anchor: Tensor, noise: Tensor) -> Tensor:
+    """x_T of a diffused pixel: ``noise`` itself for DDPM/DDIM, y_0 + kappa sqrt(eta_T) noise
+    (y_0 = ``anchor``) for ResShift; (B, C, H, W)."""
+    if isinstance(scheduler, ResShiftScheduler):
+        return scheduler.prior_sample(anchor, noise)
+    return noise

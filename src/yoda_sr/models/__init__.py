@@ -19,6 +19,10 @@ _REGISTRY = {
         "yoda_sr.models.srdiff_backbone:SRDiffBackbone",
     ),
     "rrdb": ("yoda_sr.models.rrdb:RRDBConfig", "yoda_sr.models.rrdb:RRDBNet"),
+    "resshift": (
+        "yoda_sr.models.resshift:ResShiftConfig",
+        "yoda_sr.models.resshift:ResShiftBackbone",
+    ),
 }
 
 

@@ -23,6 +23,11 @@ _BACKBONES = {
         "features of a stage-1 RRDB encoder (frozen; its weights are part of this model)"
     ),
     "rrdb": "RRDBNet (ESRGAN's generator, SRDiff's stage 1): one regression pass, no diffusion",
+    "resshift": (
+        "ResShift (Yue et al., 2023): a Markov chain shifting the residual between the "
+        "bicubic-upsampled LR and the HR image, sampled from the LR plus noise in a few steps "
+        "(pixel space)"
+    ),
 }
 
 

@@ -6,7 +6,8 @@ the scheduler also load with diffusers alone)::
     model_index.json                      format version, component -> [library, class]
     backbone/config.json                  the backbone's constructor arguments (ModelMixin)
     backbone/diffusion_pytorch_model.safetensors
-    scheduler/scheduler_config.json       the noise schedule, as a diffusers DDPMScheduler
+    scheduler/scheduler_config.json       the noise schedule, as a diffusers DDPMScheduler (or
+                                          our ResShiftScheduler: ResShift's chain)
     importance/importance_config.json     the importance source (``attention``), YODA on/off
                                           and lower bound (``yoda``), sampling defaults
     training_config.json                  every other setting of the experiment config (data,
@@ -59,6 +60,16 @@ _SCHEDULE_KEYS = (
     "prediction_type",
     "clip_sample",
 )
+# ... and as ResShiftScheduler's config names them (process: resshift).
+_RESSHIFT_KEYS = (
+    "num_train_timesteps",
+    "kappa",
+    "eta_power",
+    "min_noise_level",
+    "etas_end",
+    "prediction_type",
+    "clip_sample",
+)
 
 
 def save_components(
@@ -83,7 +94,8 @@ def save_components(
         state = {k: v.to(dtype) if v.is_floating_point() else v for k, v in state.items()}
     save_file(state, str(path / "backbone" / SAFETENSORS_WEIGHTS_NAME), {"format": "pt"})
     if isinstance(model, SRBackbone):
-        make_scheduler(config.diffusion, "ddpm").save_pretrained(path / "scheduler")
+        scheduler = make_scheduler(config.diffusion, "ddpm")
+        scheduler.save_pretrained(path / "scheduler")
         del sections["diffusion"]
         yoda = sections["yoda"]
         importance = {
@@ -92,7 +104,8 @@ def save_components(
             "sampling": sections.pop("sampling"),
         }
         _write_json(path / IMPORTANCE_CONFIG, importance)
-        index["scheduler"] = ["diffusers", "DDPMScheduler"]
+        library = "diffusers" if config.diffusion.process == "gaussian" else "yoda_sr"
+        index["scheduler"] = [library, type(scheduler).__name__]
         index["importance"] = ["yoda_sr", "ImportanceSource"]
     _write_json(path / TRAINING_CONFIG, sections)
     _write_json(path / INDEX, index)
@@ -195,18 +208,25 @@ def load_components(folder: Path) -> tuple[SettingsModel, ExperimentConfig]:
 
 
 def _noise_schedule(path: Path) -> dict[str, Any]:
-    """The ``diffusion`` section that a saved DDPMScheduler config describes. Settings our
-    schedulers do not take (another timestep spacing, variance, ...) are a ValueError."""
+    """The ``diffusion`` section that a saved DDPMScheduler (or ResShiftScheduler) config
+    describes. Settings our schedulers do not take (another timestep spacing, variance, ...)
+    are a ValueError."""
     saved = _read_json(path)
-    names = {diffusers: ours for ours, diffusers in _DIFFUSERS_BETA_SCHEDULES.items()}
-    missing = [key for key in _SCHEDULE_KEYS if key not in saved]
-    if missing or saved["beta_schedule"] not in names:
-        raise ValueError(
-            f"{path}: not a yoda-sr noise schedule (missing {missing}, or beta_schedule "
-            f"{saved.get('beta_schedule')!r} not one of {sorted(names)})"
-        )
-    schedule = {key: saved[key] for key in _SCHEDULE_KEYS}
-    schedule["beta_schedule"] = names[saved["beta_schedule"]]
+    if saved.get("_class_name") == "ResShiftScheduler":
+        missing = [key for key in _RESSHIFT_KEYS if key not in saved]
+        if missing:
+            raise ValueError(f"{path}: not a yoda-sr ResShift schedule (missing {missing})")
+        schedule = {"process": "resshift", **{key: saved[key] for key in _RESSHIFT_KEYS}}
+    else:
+        names = {diffusers: ours for ours, diffusers in _DIFFUSERS_BETA_SCHEDULES.items()}
+        missing = [key for key in _SCHEDULE_KEYS if key not in saved]
+        if missing or saved["beta_schedule"] not in names:
+            raise ValueError(
+                f"{path}: not a yoda-sr noise schedule (missing {missing}, or beta_schedule "
+                f"{saved.get('beta_schedule')!r} not one of {sorted(names)})"
+            )
+        schedule = {key: saved[key] for key in _SCHEDULE_KEYS}
+        schedule["beta_schedule"] = names[saved["beta_schedule"]]
     try:
         expected = make_scheduler(NoiseScheduleConfig(**schedule), "ddpm").config
     except ValueError as exc:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from yoda_sr.diffusion.config import COLOR_FIXES, SAMPLERS
+from yoda_sr.diffusion.config import COLOR_FIXES
 
 if TYPE_CHECKING:
     from yoda_sr.config import ExperimentConfig
@@ -85,8 +85,8 @@ def resolve_options(
             None, None, None, False, None, sampling.anchor_noise, color_fix=color_fix
         )
     num_t = config.diffusion.num_train_timesteps
-    if sampler is not None and sampler not in SAMPLERS:
-        raise ValueError(f"sampler must be one of {', '.join(SAMPLERS)}, got {sampler!r}")
+    if sampler is not None:  # one of the samplers of the model's process
+        config.diffusion.check_sampler(sampler, "sampler")
     if steps is not None and not 1 <= steps <= num_t:
         raise ValueError(
             f"steps must lie in 1..{num_t} (T, the model's diffusion.num_train_timesteps), "
