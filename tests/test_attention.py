@@ -253,7 +253,8 @@ def test_missing_hub_weights_raise_clear_error(monkeypatch):
         build_importance_source(cfg)
     message = str(info.value)
     assert "yoda-sr-tests/no-such-dino" in message
-    assert "hub name" in message and "--model PATH" in message and ".pth" in message
+    assert "hub name" in message and "local Hugging Face folder" in message and ".pth" in message
+    assert len(message.splitlines()) == 2
     assert info.value.__cause__ is not None  # the Hugging Face error stays available
 
 

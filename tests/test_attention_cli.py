@@ -69,7 +69,8 @@ def test_cli_missing_weights_exit_2_with_clear_message(tmp_path, astronaut, caps
     assert main([*argv, "--model", "yoda-sr-tests/no-such-dino"]) == 2
     err = capsys.readouterr().err
     assert "cannot load DINO weights 'yoda-sr-tests/no-such-dino'" in err
-    assert "Provide them in one of three ways" in err
+    assert "give a Hugging Face hub name" in err and "official DINO checkpoint file" in err
+    assert len(err.splitlines()) == 2  # the cause, then one line of ways to give the weights
     assert not (tmp_path / "out" / "astronaut_attention.npy").exists()
 
 

@@ -30,19 +30,23 @@ Tracebacks
   test_compare_names_a_summary_json_of_the_wrong_shape
 - demo --threads -2: test_demo_refuses_a_thread_count_below_1
 - a FIFO as input: test_fifo_input_is_named_without_blocking
+- model configs with wrong types or values (block_out_channels: "wide", norm_num_groups: 0),
+  upscale and evaluate: test_model_config_of_a_wrong_type_or_value_is_named_with_its_file
 
 Messages
 - --seed 99999999999999999999999: test_seed_out_of_range_is_a_usage_error
 - the multi-line "cannot load" message (now two lines):
-  test_bundled_model_name_wins_over_a_local_folder_unless_given_as_a_path
+  test_bundled_model_name_wins_over_a_local_folder_unless_given_as_a_path; DINO's (6 lines)
+  and the DINO .pth messages (8 lines): test_dino_checkpoint_errors_are_one_line_and_a_hint_at_most
+  (and tests/test_attention_cli.py::test_cli_missing_weights_exit_2_with_clear_message)
+- a binary YAML config: test_binary_yaml_config_is_named
+- train.learning_rate=nan: test_nan_learning_rate_is_named_by_its_setting
+- --set foo.bar=1: test_a_wrong_set_is_blamed_not_the_config_file
+- ui --host "not a host": test_ui_names_a_host_that_does_not_resolve
 - --out "": test_empty_out_is_refused
 - no empty --out / config-only run folder after a failure: test_failed_runs_leave_no_empty_folders
 - "infx" speed-up: test_ideal_speedup_of_a_run_with_no_active_pixel_is_not_printed_as_inf
 - LR 4x4 for HR 32: refused naming the file as any LR that is not HR/scale (see above)
-
-Not yet fixed (issue 23 stays open for them): model configs with wrong types or values
-(block_out_channels: "wide", norm_num_groups: 0), a binary YAML config, train.learning_rate=nan,
---set foo.bar=1, ui --host "not a host", the 8-line DINO .pth message.
 """
 
 from __future__ import annotations
@@ -369,6 +373,35 @@ def test_demo_refuses_a_thread_count_below_1(tmp_path, capsys):
     assert "argument --threads: must be a positive integer, got -2" in err
 
 
+@pytest.mark.parametrize(
+    ("setting", "value", "message"),
+    [
+        ("block_out_channels", "wide", " must be a non-empty list of integers >= 1, got 'wide'"),
+        ("norm_num_groups", 0, " must be an integer >= 1, got 0"),
+        ("norm_num_groups", 12, "=12 must divide every width of block_out_channels"),
+    ],
+)
+def test_model_config_of_a_wrong_type_or_value_is_named_with_its_file(
+    model_dir, lr_image, tmp_path, capsys, setting, value, message
+):
+    from yoda_sr.models import SR3Config
+
+    with pytest.raises(ValueError, match=f"SR3Config.{setting}"):  # every loader checks it
+        SR3Config(**{setting: value})
+    model = tmp_path / "model"
+    shutil.copytree(model_dir, model)
+    config = model / "backbone" / "config.json"
+    config.write_text(json.dumps({**json.loads(config.read_text()), setting: value}))
+    expected = f"{config}: SR3Config.{setting}{message}"
+    assert upscale(lr_image, "--model", model, "--out", tmp_path / "out") == 2
+    err = capsys.readouterr().err
+    assert expected in err and len(err.splitlines()) == 1
+    assert evaluate(model, lr_image.parent, tmp_path / "res") == 2
+    err = capsys.readouterr().err
+    assert expected in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "out").exists() and not (tmp_path / "res").exists()
+
+
 def test_train_names_an_image_over_the_pixel_limit(image_folder, tmp_path, capsys):
     bomb = bomb_png(image_folder / "bomb.png")
     assert train(tmp_path / "run", f"data.train_dir={image_folder}") == 2
@@ -409,3 +442,69 @@ def test_ideal_speedup_of_a_run_with_no_active_pixel_is_not_printed_as_inf(
     printed = capsys.readouterr().out
     assert "ideal speed-up unbounded (no pixel diffused), 0 denoiser calls" in printed
     assert "inf" not in printed
+
+
+def test_binary_yaml_config_is_named(tmp_path, capsys):
+    config = tmp_path / "config.yaml"
+    config.write_bytes(b"\x89PNG\r\n\x1a\n\xff\xfe\x00binary")
+    run = tmp_path / "run"
+    assert main(["train", "--config", str(config), "--output-dir", str(run)]) == 2
+    err = capsys.readouterr().err
+    assert f"{config}: not a text file (byte 0x89 at offset 0 is not UTF-8)" in err
+    assert len(err.splitlines()) == 1 and not run.exists()
+
+
+def test_nan_learning_rate_is_named_by_its_setting(image_folder, tmp_path, capsys):
+    message = "train.learning_rate must be a positive finite number, got nan"
+    run = tmp_path / "run"
+    assert train(run, f"data.train_dir={image_folder}", "train.learning_rate=nan") == 2
+    assert f"--set train.learning_rate=nan: {message}" in capsys.readouterr().err
+    config = tmp_path / "nan.yaml"
+    config.write_text("train:\n  learning_rate: .nan\n")
+    assert main(["train", "--config", str(config), "--output-dir", str(run)]) == 2
+    assert f"{config}: {message}" in capsys.readouterr().err
+    assert not run.exists()
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("foo.bar=1", "unknown section 'foo' (known: model, diffusion, yoda,"),
+        ("train.foo=1", "no setting 'foo' in train (known: batch_size,"),
+        ("model.foo=1", "no setting 'foo' in model (known: attention_head_dim,"),
+        ("train=1", "'train' is a section; set one of its settings"),
+        ("model.norm_num_groups=0", "SR3Config.norm_num_groups must be an integer >= 1"),
+    ],
+)
+def test_a_wrong_set_is_blamed_not_the_config_file(
+    image_folder, tmp_path, capsys, override, message
+):
+    assert train(tmp_path / "run", f"data.train_dir={image_folder}", override) == 2
+    err = capsys.readouterr().err
+    assert f"--set {override}: {message}" in err
+    assert "sr3_tiny.yaml" not in err and not (tmp_path / "run").exists()
+
+
+def test_ui_names_a_host_that_does_not_resolve(capsys):
+    assert main(["ui", "--host", "not a host"]) == 2
+    err = capsys.readouterr().err
+    assert "--host 'not a host' is not an address to listen on" in err
+    assert "port" not in err and len(err.splitlines()) == 1
+
+
+def test_dino_checkpoint_errors_are_one_line_and_a_hint_at_most(lr_image, tmp_path, capsys):
+    import argparse
+
+    import torch
+
+    full = tmp_path / "full_checkpoint.pth"  # DINO's full checkpoints pickle their arguments
+    torch.save({"teacher": {}, "args": argparse.Namespace(arch="vit_small")}, full)
+    text = tmp_path / "notes.pth"
+    text.write_text("not a checkpoint")
+    out = tmp_path / "maps"
+    for path, lines in ((full, 2), (text, 1), (tmp_path / "missing.pth", 2)):
+        argv = ["attention", str(lr_image), "--source", "dino", "--model", str(path)]
+        assert main([*argv, "--out", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert str(path) in err.splitlines()[0] and len(err.splitlines()) == lines
+    assert not out.exists()

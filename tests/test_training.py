@@ -141,11 +141,21 @@ def train_cli(run, *overrides: str, resume: bool = False) -> int:
 
 
 def test_infinite_learning_rate_stops_at_step_1_and_writes_no_checkpoint(
-    image_folder, tmp_path, capsys
+    image_folder, tmp_path, capsys, monkeypatch
 ):
+    # A config refuses it (train.learning_rate must be finite): stands for any update that
+    # overflows the weights.
+    load = ExperimentConfig.load
+
+    def load_with_infinite_learning_rate(*args, **kwargs):
+        config = load(*args, **kwargs)
+        config.train.learning_rate = float("inf")
+        return config
+
+    monkeypatch.setattr(ExperimentConfig, "load", staticmethod(load_with_infinite_learning_rate))
     run = tmp_path / "run"
-    overrides = [f"data.train_dir={image_folder}", "train.learning_rate=.inf"]
-    assert train_cli(run, *overrides, "train.checkpoint_every=1") == 1
+    overrides = [f"data.train_dir={image_folder}", "train.checkpoint_every=1"]
+    assert train_cli(run, *overrides) == 1
     err = capsys.readouterr().err
     assert "error: step 1: the update made the weights NaN/inf" in err
     assert "train.learning_rate is inf" in err and "Traceback" not in err

@@ -1,9 +1,11 @@
 """Settings dataclasses and plain dicts: one built from a (YAML) mapping with unknown keys
-refused and YAML strings coerced, integer checks that name the key, dotted flattening."""
+refused and YAML strings coerced, checks of numbers and integer lists that name the key, dotted
+flattening."""
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import typing
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -60,6 +62,67 @@ def check_int(settings: Any, section: str, key: str, minimum: int) -> None:
     value = getattr(settings, key)
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise ValueError(f"{section}.{key} must be an integer >= {minimum}, got {value!r}")
+
+
+def check_int_tuple(
+    settings: Any,
+    section: str,
+    key: str,
+    minimum: int,
+    maximum: int | None = None,
+    *,
+    allow_empty: bool = False,
+) -> None:
+    """Make field ``key`` a tuple, or raise ValueError naming ``section.key`` unless it is a
+    list or tuple of ints in ``minimum``..``maximum`` (non-empty unless ``allow_empty``)."""
+    value = getattr(settings, key)
+    if (
+        isinstance(value, (list, tuple))
+        and (value or allow_empty)
+        and all(
+            isinstance(v, int)
+            and not isinstance(v, bool)
+            and v >= minimum
+            and (maximum is None or v <= maximum)
+            for v in value
+        )
+    ):
+        setattr(settings, key, tuple(value))
+        return
+    kind = "a list" if allow_empty else "a non-empty list"
+    bounds = f">= {minimum}" if maximum is None else f"in {minimum}..{maximum}"
+    raise ValueError(f"{section}.{key} must be {kind} of integers {bounds}, got {value!r}")
+
+
+def check_float(
+    settings: Any,
+    section: str,
+    key: str,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    *,
+    positive: bool = False,
+) -> None:
+    """ValueError naming ``section.key`` unless that field is a finite number (an int or a
+    float), > 0 when ``positive``, within ``minimum``..``maximum`` where given."""
+    value = getattr(settings, key)
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if (
+        number
+        and math.isfinite(value)
+        and (not positive or value > 0)
+        and (minimum is None or value >= minimum)
+        and (maximum is None or value <= maximum)
+    ):
+        return
+    wanted = "a positive finite number" if positive else "a finite number"
+    if minimum is not None and maximum is not None:
+        wanted += f" in [{minimum}, {maximum}]"
+    elif minimum is not None:
+        wanted += f" >= {minimum}"
+    elif maximum is not None:
+        wanted += f" <= {maximum}"
+    raise ValueError(f"{section}.{key} must be {wanted}, got {value!r}")
 
 
 def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -13,14 +13,9 @@ class WeightsNotFoundError(RuntimeError):
     def __init__(self, model: str, reason: str) -> None:
         super().__init__(
             f"cannot load DINO weights '{model}': {reason}\n"
-            "Provide them in one of three ways:\n"
-            "  1. a Hugging Face hub name (e.g. facebook/dino-vits8) with network access, or "
-            "already in the local Hugging Face cache (set HF_HUB_OFFLINE=1 to skip network "
-            "retries when offline);\n"
-            "  2. a local Hugging Face folder (config.json + model.safetensors, e.g. saved with "
-            "save_pretrained): --model PATH;\n"
-            "  3. an official DINO checkpoint file, e.g. dino_deitsmall8_pretrain.pth from "
-            f"{_OFFICIAL_URL}: --model FILE.pth"
+            "  give a Hugging Face hub name (e.g. facebook/dino-vits8; cached, or with network "
+            "access; HF_HUB_OFFLINE=1 skips retries), a local Hugging Face folder (config.json "
+            f"+ model.safetensors) or an official DINO checkpoint file (e.g. {_OFFICIAL_URL})"
         )
         self.model = model
         self.reason = reason

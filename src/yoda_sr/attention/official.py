@@ -15,7 +15,6 @@ except the position-embedding interpolation at other input sizes, which
 from __future__ import annotations
 
 import math
-import pickle
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -31,6 +30,8 @@ _HEAD_DIM = 64
 _WRAPPER_KEYS = ("teacher", "student", "state_dict", "model")
 _PREFIXES = ("module.", "backbone.")
 _BLOCK_KEY = re.compile(r"blocks\.(\d+)\.(.+)")
+# What torch.load(weights_only=True) says of a pickled object it will not rebuild.
+_REFUSED_GLOBAL = re.compile(r"Unsupported global: GLOBAL ([\w.]+)")
 _BLOCK_PARAMS = {
     "norm1.weight": "layernorm_before.weight",
     "norm1.bias": "layernorm_before.bias",
@@ -178,17 +179,46 @@ def load_official_dino_checkpoint(
             raise FileNotFoundError(f"{path}: no such checkpoint file")
         try:
             loaded = torch.load(path, map_location="cpu", weights_only=True)
-        except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, OSError) as exc:
-            raise IncompatibleCheckpointError(
-                f"{path}: cannot read as a PyTorch checkpoint ({type(exc).__name__}: {exc})"
-            ) from exc
+        except Exception as exc:  # torch.load of a foreign file raises almost anything
+            raise IncompatibleCheckpointError(_unreadable(path, exc)) from exc
     else:
         loaded = checkpoint
     state = unwrap_state_dict(loaded, source)
     config, converted = convert_official_state_dict(state, num_heads=num_heads, source=source)
     model = ViTModel(config, add_pooling_layer=False)
-    try:
-        model.load_state_dict(converted, strict=True)
-    except RuntimeError as exc:
-        raise IncompatibleCheckpointError(f"{source}: weights do not fit a ViT: {exc}") from exc
+    expected = model.state_dict()
+    problems = [f"missing {k}" for k in expected if k not in converted]
+    problems += [f"unexpected {k}" for k in converted if k not in expected]
+    problems += [
+        f"{k} has shape {tuple(v.shape)}, expected {tuple(expected[k].shape)}"
+        for k, v in converted.items()
+        if k in expected and v.shape != expected[k].shape
+    ]
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise IncompatibleCheckpointError(
+            f"{source}: weights do not fit a ViT: {problems[0]}{more}"
+        )
+    model.load_state_dict(converted, strict=True)
     return model.float().eval()
+
+
+def _unreadable(path: Path, exc: Exception) -> str:
+    """A two-line message for a file ``torch.load(weights_only=True)`` failed on: the file and
+    the cause, then how to fix it."""
+    refused = _REFUSED_GLOBAL.search(str(exc))
+    if refused:
+        return (
+            f"{path}: holds a Python object that is not loaded safely ({refused.group(1)}): a "
+            "full training checkpoint?\n  give the weights file (e.g. "
+            "dino_deitsmall8_pretrain.pth), or, if you trust this file, save its weights alone: "
+            f"torch.save(torch.load('{path}', weights_only=False)['teacher'], 'teacher.pth')"
+        )
+    lines = str(exc).strip().splitlines()
+    cause = lines[0] if lines else ""
+    cause = cause if len(cause) <= 160 else cause[:157] + "..."
+    return (
+        f"{path}: cannot read as a PyTorch checkpoint ({type(exc).__name__}"
+        + (f": {cause}" if cause else "")
+        + ")"
+    )

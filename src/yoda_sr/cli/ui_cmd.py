@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import socket
 import sys
 
 DEFAULT_HOST = "127.0.0.1"
@@ -54,13 +55,23 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Serve until interrupted: 0; 2 when gradio is missing, the port is out of range or
-    taken, or the device does not exist."""
-    if importlib.util.find_spec("gradio") is None:
-        print(MISSING_GRADIO, file=sys.stderr)
-        return 2
+    """Serve until interrupted: 0; 2 when the host does not resolve, the port is out of range
+    or taken, gradio is missing, or the device does not exist."""
     if not 0 < args.port < 65536:
         print(f"yoda-sr ui: error: --port must lie in 1..65535, got {args.port}", file=sys.stderr)
+        return 2
+    try:
+        socket.getaddrinfo(args.host, args.port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        print(
+            f"yoda-sr ui: error: --host {args.host!r} is not an address to listen on ({reason}); "
+            f"give an address of this machine or its name, e.g. {DEFAULT_HOST} or 0.0.0.0",
+            file=sys.stderr,
+        )
+        return 2
+    if importlib.util.find_spec("gradio") is None:
+        print(MISSING_GRADIO, file=sys.stderr)
         return 2
     from yoda_sr.device import resolve_device
     from yoda_sr.ui.app import build_app, launch

@@ -31,13 +31,17 @@ def _load(target: str) -> Any:
     return getattr(importlib.import_module(module), name)
 
 
+def model_config_class(kind: Any) -> Any:
+    """The config dataclass of model type ``kind`` ("sr3", ...); ValueError for another."""
+    if kind not in _REGISTRY:
+        raise ValueError(f"model.type must be one of {sorted(_REGISTRY)}, got {kind!r}")
+    return _load(_REGISTRY[kind][0])
+
+
 def model_config_from_dict(data: dict[str, Any]) -> Any:
     """``{"type": "sr3", ...fields}`` -> the type's config dataclass (unknown keys: error)."""
     data = dict(data)
-    kind = data.pop("type", None)
-    if kind not in _REGISTRY:
-        raise ValueError(f"model.type must be one of {sorted(_REGISTRY)}, got {kind!r}")
-    return from_dict(_load(_REGISTRY[kind][0]), data, "model")
+    return from_dict(model_config_class(data.pop("type", None)), data, "model")
 
 
 def model_type(config: Any) -> str:
@@ -73,6 +77,7 @@ __all__ = [
     "SettingsModel",
     "bicubic_up",
     "build_model",
+    "model_config_class",
     "model_config_from_dict",
     "model_config_to_dict",
     "model_type",

@@ -11,6 +11,7 @@ from diffusers.configuration_utils import register_to_config
 from torch import Tensor
 
 from yoda_sr.models.backbone import SRBackbone, bicubic_up
+from yoda_sr.settings import check_float, check_int, check_int_tuple
 
 
 @dataclass
@@ -33,14 +34,18 @@ class SR3Config:
     attention_head_dim: int = 64
 
     def __post_init__(self) -> None:
-        self.block_out_channels = tuple(self.block_out_channels)
-        self.attention_levels = tuple(self.attention_levels)
-        if self.scale < 1:
-            raise ValueError(f"scale must be >= 1, got {self.scale}")
-        bad = [i for i in self.attention_levels if not 0 <= i < len(self.block_out_channels)]
-        if bad:
+        name = type(self).__name__  # errors name the subclass too (ResShiftConfig)
+        for key in ("scale", "layers_per_block", "norm_num_groups", "attention_head_dim"):
+            check_int(self, name, key, minimum=1)
+        check_int_tuple(self, name, "block_out_channels", minimum=1)
+        levels = len(self.block_out_channels)
+        check_int_tuple(self, name, "attention_levels", 0, levels - 1, allow_empty=True)
+        check_float(self, name, "dropout", minimum=0.0, maximum=1.0)
+        widths = [c for c in self.block_out_channels if c % self.norm_num_groups]
+        if widths:
             raise ValueError(
-                f"attention_levels {bad} outside 0..{len(self.block_out_channels) - 1}"
+                f"{name}.norm_num_groups={self.norm_num_groups} must divide every width of "
+                f"block_out_channels; it does not divide {widths}"
             )
 
 

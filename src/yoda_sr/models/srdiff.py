@@ -19,6 +19,7 @@ from torch import nn
 
 from yoda_sr.models.backbone import SettingsModel
 from yoda_sr.models.rrdb import RRDBConfig
+from yoda_sr.settings import check_int, check_int_tuple
 
 
 @dataclass
@@ -58,8 +59,11 @@ class SRDiffDenoiserConfig:
     act_fn: str = "mish"
 
     def __post_init__(self) -> None:
-        self.channel_multipliers = tuple(self.channel_multipliers)
-        self.attention_levels = tuple(self.attention_levels)
+        check_int_tuple(self, "SRDiffDenoiserConfig", "channel_multipliers", minimum=1)
+        levels = len(self.channel_multipliers)
+        check_int_tuple(
+            self, "SRDiffDenoiserConfig", "attention_levels", 0, levels - 1, allow_empty=True
+        )
         if self.scale not in (2, 4, 8):
             raise ValueError(f"SRDiffDenoiserConfig.scale must be 2, 4 or 8, got {self.scale!r}")
         for name in (
@@ -71,24 +75,7 @@ class SRDiffDenoiserConfig:
             "attention_head_dim",
             "norm_num_groups",
         ):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(
-                    f"SRDiffDenoiserConfig.{name} must be a positive int, got {value!r}"
-                )
-        if not self.channel_multipliers or any(m < 1 for m in self.channel_multipliers):
-            raise ValueError(
-                "SRDiffDenoiserConfig.channel_multipliers must be non-empty positive ints, "
-                f"got {self.channel_multipliers!r}"
-            )
-        bad_levels = [
-            i for i in self.attention_levels if not 0 <= i < len(self.channel_multipliers)
-        ]
-        if bad_levels:
-            raise ValueError(
-                f"SRDiffDenoiserConfig.attention_levels {bad_levels} are not UNet levels "
-                f"0..{len(self.channel_multipliers) - 1}"
-            )
+            check_int(self, "SRDiffDenoiserConfig", name, minimum=1)
         bad_widths = [c for c in self.block_out_channels if c % self.norm_num_groups]
         if bad_widths:
             raise ValueError(

@@ -38,7 +38,13 @@ from yoda_sr.checkpoints import list_checkpoints, load_weights, state_dict_for_s
 from yoda_sr.config import ExperimentConfig, fill_legacy_defaults
 from yoda_sr.diffusion import NoiseScheduleConfig, make_scheduler
 from yoda_sr.diffusion.schedule import _DIFFUSERS_BETA_SCHEDULES
-from yoda_sr.models import SettingsModel, SRBackbone, build_model, model_type_of_class
+from yoda_sr.models import (
+    SettingsModel,
+    SRBackbone,
+    build_model,
+    model_config_from_dict,
+    model_type_of_class,
+)
 from yoda_sr.pipeline.hub import ModelNotFoundError
 
 INDEX = "model_index.json"
@@ -187,11 +193,13 @@ def load_components(folder: Path) -> tuple[SettingsModel, ExperimentConfig]:
             f"{folder / INDEX}: folder format {index.get('_yoda_sr_format')!r}, but this "
             f"version of yoda-sr reads format {FORMAT}; upgrade yoda-sr"
         )
-    backbone = _read_json(folder / "backbone" / CONFIG_NAME)
-    try:
+    backbone_path = folder / "backbone" / CONFIG_NAME
+    backbone = _read_json(backbone_path)
+    try:  # checked alone first, so that an error names this file
         kind = model_type_of_class(backbone.get("_class_name", ""))
-    except ValueError as exc:
-        raise ValueError(f"{folder / 'backbone' / CONFIG_NAME}: {exc}") from exc
+        model_config_from_dict({"type": kind, **_public(backbone)})
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{backbone_path}: {exc}") from exc
     sections = [
         _read_json(folder / TRAINING_CONFIG) if (folder / TRAINING_CONFIG).is_file() else {},
         {"model": {"type": kind, **_public(backbone)}},
@@ -263,7 +271,7 @@ def _read_json(path: Path) -> dict[str, Any]:
         data = json.loads(path.read_text())
     except FileNotFoundError:
         raise ValueError(f"{path}: missing") from None
-    except (OSError, json.JSONDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ValueError(f"{path}: not readable as JSON ({exc})") from exc
     if not isinstance(data, dict):
         raise ValueError(f"{path}: expected a JSON object")
