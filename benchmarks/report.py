@@ -346,7 +346,28 @@ def write_report(records: Path, out: Path, docs: Path, preset, preset_name: str,
     notes = Path(__file__).with_name("RESULTS_NOTES.md")
     if notes.is_file():
         md += ["", notes.read_text().strip()]
+    md += importance_section(Path(__file__).with_name("results"))
     path = docs / "RESULTS.md"
     path.write_text("\n".join(md) + "\n")
     return path
 
+
+# Section 5's parts, in order: the hand-written reading, then the tables the issue-19
+# benchmarks wrote (``importance_colour.py`` per bundled model, ``importance_scale.py``).
+IMPORTANCE_PARTS = (
+    ("IMPORTANCE_NOTES.md", None),
+    ("importance_colour_srdiff-yoda-x4.md", "### 5.1 srdiff-yoda-x4 (the bundled default)"),
+    ("importance_colour_sr3-yoda-x4.md", "### 5.2 sr3-yoda-x4"),
+    ("importance_scale.md", "### 5.3 Scale invariance of the importance maps"),
+)
+
+
+def importance_section(results: Path) -> list[str]:
+    """Section 5 of docs/RESULTS.md: per-image vs absolute importance and the colour fix
+    (issue 19), from the files of ``IMPORTANCE_PARTS`` that exist."""
+    md = ["", "## 5. Importance that means the same everywhere, and true colours"]
+    for name, heading in IMPORTANCE_PARTS:
+        path = results.parent / name if name.endswith("NOTES.md") else results / name
+        if path.is_file():
+            md += [""] + ([heading, ""] if heading else []) + [path.read_text().strip()]
+    return md
