@@ -54,6 +54,14 @@ def resshift_sqrt_etas(
     return sqrt_eta_1 * torch.exp(exponents * steps * log_b0)
 
 
+def next_visited(timesteps: Tensor, timestep: int) -> int:
+    """The entry of ``timesteps`` (visited, descending) after ``timestep``; -1 (the clean
+    state) after the last one."""
+    visited = [int(k) for k in timesteps]
+    index = visited.index(int(timestep))
+    return visited[index + 1] if index + 1 < len(visited) else -1
+
+
 @dataclass
 class ResShiftSchedulerOutput(BaseOutput):
     """``prev_sample``: x at the next visited timestep; ``pred_original_sample``: the (clipped)
@@ -144,9 +152,7 @@ class ResShiftScheduler(SchedulerMixin, ConfigMixin):
 
     def previous_timestep(self, timestep: int) -> int:
         """The visited timestep after ``timestep``; -1 (the clean state) after the last one."""
-        visited = [int(k) for k in self.timesteps]
-        index = visited.index(int(timestep))
-        return visited[index + 1] if index + 1 < len(visited) else -1
+        return next_visited(self.timesteps, timestep)
 
     def step(
         self,

@@ -11,7 +11,7 @@ from diffusers.utils.torch_utils import randn_tensor
 from torch import Tensor
 
 from yoda_sr.diffusion.config import NoiseScheduleConfig
-from yoda_sr.diffusion.resshift import ResShiftScheduler
+from yoda_sr.diffusion.resshift import ResShiftScheduler, next_visited
 
 # Our names (``BETA_SCHEDULES``) -> diffusers' beta_schedule names.
 _DIFFUSERS_BETA_SCHEDULES = {"linear": "linear", "cosine": "squaredcos_cap_v2"}
@@ -31,9 +31,7 @@ class VisitedDDIMScheduler(DDIMScheduler):
 
     def previous_timestep(self, timestep: int) -> int:
         """The visited timestep after ``timestep``; -1 (the clean state) after the last one."""
-        visited = [int(k) for k in self.timesteps]
-        index = visited.index(int(timestep))
-        return visited[index + 1] if index + 1 < len(visited) else -1
+        return next_visited(self.timesteps, timestep)
 
     def step(
         self,
