@@ -42,7 +42,8 @@ NORMALIZATIONS = ("per_image", "absolute")
 # flat; the large crop costs ~5 small ones).
 ABSOLUTE_ONLY = ("dark", "noisy", "large")
 FIXES = ("none", "wavelet", "adain")
-# Issue 19's targets.
+# Issue 19's targets, on the val crops plus the flat crops.
+TARGET_SETS = "val+flat"
 FLAT_SHARE_MAX = 0.45
 OFFSET_MAX = 1.5
 
@@ -62,15 +63,26 @@ def scores(sr: torch.Tensor, hr: torch.Tensor) -> dict[str, float]:
 
 
 def run_crop(
-    pipe: YodaPipeline, normalization: str, lr: torch.Tensor, hr: torch.Tensor
+    pipe: YodaPipeline,
+    normalization: str,
+    lr: torch.Tensor,
+    hr: torch.Tensor,
+    lower_bound: float | None = None,
 ) -> dict[str, Any]:
-    """Upscale ``lr`` (3, h, w) once with ``normalization``; scores with each colour fix."""
+    """Upscale ``lr`` (3, h, w) once with ``normalization`` (and ``lower_bound``, None: the
+    model's); scores with each colour fix."""
     source = build_importance_source(replace(pipe.config.attention, normalization=normalization))
     batch = lr[None]
     importance = source(batch, (lr.shape[-2] * SCALE, lr.shape[-1] * SCALE))
     started = time.perf_counter()
     generator = torch.Generator().manual_seed(0)
-    out = pipe(batch, importance=importance, generator=generator, color_fix="none")
+    out = pipe(
+        batch,
+        importance=importance,
+        generator=generator,
+        color_fix="none",
+        lower_bound=lower_bound,
+    )
     seconds = time.perf_counter() - started
     reference = (bicubic_up(batch, SCALE) + 1) / 2
     fixed = {fix: apply_color_fix(out.images, reference, fix)[0] for fix in FIXES}
@@ -92,18 +104,26 @@ def main() -> None:
     parser.add_argument("--photos", type=Path, default=HERE / "data" / "photos")
     parser.add_argument("--out", type=Path, default=HERE / "out" / "colour")
     parser.add_argument("--sets", default="val,flat,dark,noisy,large")
+    parser.add_argument(
+        "--lower-bound", type=float, default=None, help="YODA's l (default: the model's)"
+    )
+    parser.add_argument("--normalizations", default=",".join(NORMALIZATIONS))
     args = parser.parse_args()
+    normalizations = args.normalizations.split(",")
+    tag = "" if args.lower_bound is None else f"_l{args.lower_bound:g}"
     torch.manual_seed(0)
     pipe = YodaPipeline.from_pretrained(args.model)
     sets = crop_sets(args.photos, args.out / "data")
-    records = args.out / "records" / args.model
+    records = args.out / "records" / (args.model + tag)
     records.mkdir(parents=True, exist_ok=True)
     summary: dict[str, Any] = {
         "model": args.model,
         "sampling": {
             "sampler": pipe.config.sampling.sampler,
             "steps": pipe.config.sampling.steps,
-            "lower_bound": pipe.config.yoda.lower_bound,
+            "lower_bound": pipe.config.yoda.lower_bound
+            if args.lower_bound is None
+            else args.lower_bound,
             "detail_reference": pipe.config.attention.detail_reference,
             "seed": 0,
         },
@@ -118,14 +138,14 @@ def main() -> None:
                 "lr_gradient": mean_gradient(lr),
                 "bicubic": scores(((bicubic_up(lr[None], SCALE) + 1) / 2)[0], hr),
             }
-            for normalization in NORMALIZATIONS:
+            for normalization in normalizations:
                 if set_name in ABSOLUTE_ONLY and normalization != "absolute":
                     continue
                 path = records / f"{set_name}__{name}__{normalization}.json"
                 if path.is_file():
                     crop[normalization] = json.loads(path.read_text())
                 else:
-                    crop[normalization] = run_crop(pipe, normalization, lr, hr)
+                    crop[normalization] = run_crop(pipe, normalization, lr, hr, args.lower_bound)
                     path.write_text(json.dumps(crop[normalization], indent=1))
             summary["crops"].append(crop)
             print(
@@ -140,7 +160,7 @@ def main() -> None:
                 flush=True,
             )
     print_tables(summary)
-    target = HERE / "results" / f"importance_colour_{args.model}.json"
+    target = HERE / "results" / f"importance_colour_{args.model}{tag}.json"
     target.write_text(json.dumps(summary, indent=1) + "\n")
     target.with_suffix(".md").write_text(markdown(summary))
     print(f"wrote {target} and {target.with_suffix('.md')}")
@@ -171,6 +191,7 @@ def markdown(summary: dict[str, Any]) -> str:
     groups: dict[str, list[dict[str, Any]]] = {}
     for crop in crops:
         groups.setdefault(crop["set"], []).append(crop)
+    groups[TARGET_SETS] = [c for c in crops if c["set"] in TARGET_SETS.split("+")]
     groups["all"] = crops
     for set_name, group in groups.items():
         for label, norm, fix in ROWS:
@@ -214,7 +235,10 @@ def markdown(summary: dict[str, Any]) -> str:
 def print_tables(summary: dict[str, Any]) -> None:
     """Per set: bicubic and each normalisation x colour fix, means over the set's crops."""
     crops = summary["crops"]
-    groups = {"all": crops}
+    groups = {
+        "all": crops,
+        TARGET_SETS: [c for c in crops if c["set"] in TARGET_SETS.split("+")],
+    }
     for crop in crops:
         groups.setdefault(crop["set"], []).append(crop)
     print("\nset    method                 n  share  offset(max)   dE76  PSNR-Y SSIM-Y PSNR-RGB")
@@ -247,10 +271,11 @@ def print_tables(summary: dict[str, Any]) -> None:
             f"{FLAT_SHARE_MAX} with absolute importance: max {worst:.3f} over {len(flat)} crops"
         )
     for fix in FIXES:
-        rows = [c["absolute"]["fixes"][fix] for c in crops]
-        bicubic = [c["bicubic"] for c in crops]
+        target = [c for c in crops if c["set"] in TARGET_SETS.split("+")] or crops
+        rows = [c["absolute"]["fixes"][fix] for c in target]
+        bicubic = [c["bicubic"] for c in target]
         print(
-            f"target, absolute + {fix}: max offset {max(r['offset'] for r in rows):.2f} "
+            f"target ({len(target)} crops), absolute + {fix}: max offset {max(r['offset'] for r in rows):.2f} "
             f"(<= {OFFSET_MAX}); PSNR-RGB {mean(rows, 'psnr_rgb'):.2f} vs bicubic "
             f"{mean(bicubic, 'psnr_rgb'):.2f}; PSNR-Y {mean(rows, 'psnr_y'):.2f} vs "
             f"{mean(bicubic, 'psnr_y'):.2f}; SSIM-Y {mean(rows, 'ssim_y'):.4f} vs "

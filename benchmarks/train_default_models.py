@@ -438,6 +438,50 @@ def machine(record: dict[str, Any]) -> str:
     return record["device"].replace("not recorded", "a machine not recorded")
 
 
+def importance_colour_section(name: str) -> list[str]:
+    """The card's section on importance normalisation and the colour fix: means over the val
+    and flat crops of ``benchmarks/importance_colour.py`` (its saved summary for ``name``),
+    bicubic against the model with 0.1's defaults and with its own."""
+    path = HERE / "results" / f"importance_colour_{name}.json"
+    if not path.is_file():
+        return []
+    summary = json.loads(path.read_text())
+    rows = [
+        ("bicubic", None, None),
+        ("per-image importance, no colour fix (0.1's defaults)", "per_image", "none"),
+        ("absolute importance, no colour fix", "absolute", "none"),
+        ("**absolute importance, wavelet colour fix (the defaults)**", "absolute", "wavelet"),
+    ]
+    lines = [
+        "## Importance and colour",
+        "",
+        "Means over the 8 val crops and 8 flat crops (sky, walls; mean LR gradient under 3 grey "
+        "levels per pixel) of `benchmarks/importance_colour.py`, "
+        f"{summary['sampling']['sampler'].upper()}-{summary['sampling']['steps']}, lower bound "
+        f"{summary['sampling']['lower_bound']}, seed 0. Share: diffused share of pixel-steps; "
+        "offset: norm of the mean RGB difference to HR, of 255 (worst crop in brackets).",
+        "",
+        "| set | method | share | offset | PSNR-Y | SSIM-Y | PSNR-RGB |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for set_name in ("val", "flat"):
+        crops = [c for c in summary["crops"] if c["set"] == set_name]
+        for label, norm, fix in rows:
+            if norm is not None and not all(norm in c for c in crops):
+                continue
+            scored = [c["bicubic"] if norm is None else c[norm]["fixes"][fix] for c in crops]
+            share = (
+                "-" if norm is None else f"{sum(c[norm]['share'] for c in crops) / len(crops):.2f}"
+            )
+            mean = {k: sum(r[k] for r in scored) / len(scored) for k in scored[0]}
+            worst = max(r["offset"] for r in scored)
+            lines.append(
+                f"| {set_name} | {label} | {share} | {mean['offset']:.2f} ({worst:.2f}) | "
+                f"{mean['psnr_y']:.2f} | {mean['ssim_y']:.4f} | {mean['psnr_rgb']:.2f} |"
+            )
+    return lines + ["", "See docs/RESULTS.md, section 5, for every crop and the other sets.", ""]
+
+
 def model_card(
     model: Model, results: dict[str, Any], protocol: dict[str, Any], args: argparse.Namespace
 ) -> str:
@@ -559,6 +603,7 @@ def model_card(
         f"{ours['psnr_y'] - fp32['psnr_y']:+.4f} dB, SSIM-Y by "
         f"{ours['ssim_y'] - fp32['ssim_y']:+.5f}.",
         "",
+        *importance_colour_section(model.name),
         "## Training",
         "",
         f"- {record['steps']} steps at batch {opts['batch']} of {opts['hr_size']} px HR "

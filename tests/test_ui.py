@@ -246,3 +246,17 @@ def test_app_offers_the_given_models_and_selects_the_first(model_folder):
     dropdown = next(block for block in app.blocks.values() if block.elem_id == "model")
     assert [choice[1] for choice in dropdown.choices] == [model_folder, "other/model"]
     assert dropdown.value == model_folder
+
+
+def test_model_defaults_offer_only_the_samplers_of_the_models_process(model_folder):
+    from test_resshift import TINY_RESSHIFT_OVERRIDES
+
+    from yoda_sr.config import ExperimentConfig
+    from yoda_sr.models import build_model
+    from yoda_sr.pipeline import YodaPipeline
+    from yoda_sr.ui.session import model_defaults
+
+    config = ExperimentConfig.load("resshift_tiny", TINY_RESSHIFT_OVERRIDES)
+    resshift = YodaPipeline(build_model(config.model), config)
+    assert model_defaults(resshift).samplers == ("ddpm",)
+    assert model_defaults(YodaPipeline.from_pretrained(model_folder)).samplers == ("ddpm", "ddim")

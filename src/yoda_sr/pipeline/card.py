@@ -52,11 +52,15 @@ def sampling_defaults(config: ExperimentConfig) -> str:
     source = config.attention.source
     weights = " (no ViT weights needed)" if source != "dino" else f" (`{config.attention.model}`)"
     yoda = (
-        f"YODA lower bound {config.yoda.lower_bound}, importance source `{source}`{weights}"
+        f"YODA lower bound {config.yoda.lower_bound}, importance source `{source}`{weights} "
+        f"with {config.attention.normalization.replace('_', '-')} normalisation"
         if config.yoda.enabled
         else "YODA off"
     )
-    return f"Sampling defaults: {config.sampling.sampler.upper()}-{config.sampling.steps}, {yoda}."
+    return (
+        f"Sampling defaults: {config.sampling.sampler.upper()}-{config.sampling.steps}, {yoda}, "
+        f"colour fix `{config.sampling.color_fix}`."
+    )
 
 
 def config_section(config: ExperimentConfig) -> list[str]:

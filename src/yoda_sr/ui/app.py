@@ -78,7 +78,9 @@ class Callbacks:
         return (
             defaults.description,
             defaults.scale,
-            gr.update(value=defaults.sampler, interactive=diffusion),
+            gr.update(
+                choices=list(defaults.samplers), value=defaults.sampler, interactive=diffusion
+            ),
             gr.update(maximum=num_t, value=defaults.steps, interactive=diffusion),
             gr.update(value=defaults.lower_bound, interactive=diffusion),
             gr.update(value=defaults.source, interactive=diffusion),

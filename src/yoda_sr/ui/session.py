@@ -26,6 +26,7 @@ from yoda_sr.attention import (
     WeightsNotFoundError,
     build_importance_source,
 )
+from yoda_sr.diffusion.config import PROCESS_SAMPLERS
 from yoda_sr.imaging import (
     ImageReadError,
     load_image,
@@ -60,6 +61,7 @@ class ModelDefaults:
     diffusion: bool
     num_train_timesteps: int
     sampler: str
+    samplers: tuple[str, ...]
     steps: int
     lower_bound: float
     source: str
@@ -155,6 +157,7 @@ def model_defaults(pipe: YodaPipeline) -> ModelDefaults:
         diffusion=pipe.is_diffusion,
         num_train_timesteps=num_t,
         sampler=options.sampler or config.sampling.sampler,
+        samplers=PROCESS_SAMPLERS[config.diffusion.process],
         steps=options.steps or config.sampling.steps,
         lower_bound=config.yoda.lower_bound if options.lower_bound is None else options.lower_bound,
         source=source,
