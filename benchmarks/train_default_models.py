@@ -479,7 +479,13 @@ def importance_colour_section(name: str) -> list[str]:
                 f"| {set_name} | {label} | {share} | {mean['offset']:.2f} ({worst:.2f}) | "
                 f"{mean['psnr_y']:.2f} | {mean['ssim_y']:.4f} | {mean['psnr_rgb']:.2f} |"
             )
-    return lines + ["", "See docs/RESULTS.md, section 5, for every crop and the other sets.", ""]
+    return lines + [
+        "",
+        "The numbers above and the summary line were measured with the defaults of the model's "
+        "export (yoda-sr 0.1: per-image importance, no colour fix) unless the export was made "
+        "since; see docs/RESULTS.md, section 5, for every crop and the other sets.",
+        "",
+    ]
 
 
 def model_card(
