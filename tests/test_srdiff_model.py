@@ -37,7 +37,9 @@ def tiny_config(scale: int = 4) -> SRDiffConfig:
 
 def build(config: SRDiffConfig, seed: int = 0) -> tuple[RRDBNet, SRDiffDenoiser]:
     torch.manual_seed(seed)
-    return RRDBNet.from_settings(config.rrdb).eval(), SRDiffDenoiser.from_settings(config.denoiser).eval()
+    return RRDBNet.from_settings(config.rrdb).eval(), SRDiffDenoiser.from_settings(
+        config.denoiser
+    ).eval()
 
 
 def inputs(encoder: RRDBNet, lr: torch.Tensor, scale: int, seed: int = 1):
@@ -154,6 +156,20 @@ def test_bad_shapes_are_clear_errors():
         denoiser(x_t, t[:1], lr_up, feats)
 
 
+def test_projected_features_give_the_same_prediction_bit_for_bit():
+    encoder, denoiser = build(tiny_config())
+    x_t, t, lr_up, feats = inputs(encoder, torch.rand(2, 3, 4, 6), 4)
+    with torch.no_grad():
+        projected = denoiser.cond_proj(feats)
+        assert torch.equal(
+            denoiser(x_t, t, lr_up, projected=projected), denoiser(x_t, t, lr_up, feats)
+        )
+        with pytest.raises(ValueError, match="either features or projected"):
+            denoiser(x_t, t, lr_up, feats, projected)
+        with pytest.raises(ValueError, match=r"projected must be \(2, 16, 16, 24\)"):
+            denoiser(x_t, t, lr_up, projected=feats)
+
+
 def test_config_round_trips_through_json_and_rebuilds_the_model():
     config = tiny_config(scale=2)
     data = json.loads(json.dumps(dataclasses.asdict(config)))
@@ -170,8 +186,9 @@ def test_config_round_trips_through_json_and_rebuilds_the_model():
 def test_mismatched_encoder_and_denoiser_are_rejected():
     tiny = tiny_config()
     with pytest.raises(ValueError, match="encoder yields 48 feature channels"):
-        SRDiffConfig(rrdb=tiny.rrdb, denoiser=dataclasses.replace(tiny.denoiser,
-                                                                  encoder_channels=64))
+        SRDiffConfig(
+            rrdb=tiny.rrdb, denoiser=dataclasses.replace(tiny.denoiser, encoder_channels=64)
+        )
     with pytest.raises(ValueError, match="rrdb.scale=2 != denoiser.scale=4"):
         SRDiffConfig(rrdb=dataclasses.replace(tiny.rrdb, scale=2), denoiser=tiny.denoiser)
     with pytest.raises(ValueError, match="norm_num_groups"):
@@ -181,8 +198,7 @@ def test_mismatched_encoder_and_denoiser_are_rejected():
 
 
 def test_attention_levels_select_attention_blocks():
-    config = dataclasses.replace(tiny_config().denoiser, attention_levels=(1,),
-                                 mid_attention=True)
+    config = dataclasses.replace(tiny_config().denoiser, attention_levels=(1,), mid_attention=True)
     denoiser = SRDiffDenoiser.from_settings(config)
     kinds = [type(b).__name__ for b in denoiser.unet.down_blocks]
     assert kinds == ["DownBlock2D", "AttnDownBlock2D"]

@@ -153,10 +153,12 @@ def yoda_sample(
         stepped = anchor_prev.clone()
         if bool(rows.any()):
             t_batch = torch.full((int(rows.sum()),), k, dtype=torch.long, device=device)
-            cond = {name: value[rows] for name, value in (condition or {}).items()}
+            # All rows: views instead of copies of the batch.
+            index = slice(None) if bool(rows.all()) else rows
+            cond = {name: value[index] for name, value in (condition or {}).items()}
             if getattr(denoiser, "accepts_active_mask", False):
-                cond["active"] = mask[rows]
-            prediction = denoiser(scheduler.scale_model_input(x[rows], k), t_batch, **cond)
+                cond["active"] = mask[index]
+            prediction = denoiser(scheduler.scale_model_input(x[index], k), t_batch, **cond)
             out.denoiser_calls += 1
             step_generator = (
                 [per_item[i] for i in rows.nonzero().flatten().tolist()]

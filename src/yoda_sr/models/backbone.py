@@ -81,6 +81,12 @@ class SRBackbone(SettingsModel, ABC):
         Always contains ``lr_up``: the bicubic-upsampled LR in [-1, 1], (B, 3, H, W).
         """
 
+    def sampling_condition(self, condition: dict[str, Tensor]) -> dict[str, Tensor]:
+        """``condition`` as passed to every full-image call of a sampling chain, with the work
+        that depends on it alone done once (default: ``condition`` itself). Only for calls on
+        the whole image: windows must be cut from :meth:`condition`'s tensors."""
+        return condition
+
     @abstractmethod
     def forward(self, x_t: Tensor, timesteps: Tensor, *args: Any, **condition: Any) -> Tensor:
         """Denoiser prediction (epsilon or x_0, as the scheduler is configured)."""

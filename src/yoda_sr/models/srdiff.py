@@ -177,7 +177,8 @@ class SRDiffDenoiser(SettingsModel):
         x_t: torch.Tensor,
         timesteps: torch.Tensor,
         lr_up: torch.Tensor,
-        features: torch.Tensor,
+        features: torch.Tensor | None,
+        projected: torch.Tensor | None,
     ) -> None:
         c = self.settings
         if x_t.ndim != 4 or x_t.shape[1] != c.image_channels:
@@ -196,12 +197,22 @@ class SRDiffDenoiser(SettingsModel):
                 f"SRDiffDenoiser: H and W must be multiples of {m}, got {h}x{w}; pad the LR input "
                 f"to a multiple of {max(1, m // c.scale)} before upsampling"
             )
-        expected = (b, c.encoder_channels, h // c.scale, w // c.scale)
-        if h % c.scale or w % c.scale or tuple(features.shape) != expected:
-            raise ValueError(
-                f"SRDiffDenoiser: features must be {expected} (LR size = HR size / {c.scale}), "
-                f"got {tuple(features.shape)}"
-            )
+        if (features is None) == (projected is None):
+            raise ValueError("SRDiffDenoiser: pass either features or projected, not both")
+        if projected is not None:
+            expected = (b, c.cond_channels, h, w)
+            if tuple(projected.shape) != expected:
+                raise ValueError(
+                    f"SRDiffDenoiser: projected must be {expected} (cond_proj's output at HR "
+                    f"size), got {tuple(projected.shape)}"
+                )
+        elif features is not None:
+            expected = (b, c.encoder_channels, h // c.scale, w // c.scale)
+            if h % c.scale or w % c.scale or tuple(features.shape) != expected:
+                raise ValueError(
+                    f"SRDiffDenoiser: features must be {expected} (LR size = HR size / "
+                    f"{c.scale}), got {tuple(features.shape)}"
+                )
         if timesteps.ndim > 1 or (timesteps.ndim == 1 and timesteps.shape[0] != b):
             raise ValueError(
                 f"SRDiffDenoiser: timesteps must be a scalar or shape ({b},), "
@@ -213,7 +224,8 @@ class SRDiffDenoiser(SettingsModel):
         x_t: torch.Tensor,
         timesteps: torch.Tensor,
         lr_up: torch.Tensor,
-        features: torch.Tensor,
+        features: torch.Tensor | None = None,
+        projected: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Predict epsilon or x0 (the caller's choice) for x_t.
 
@@ -222,14 +234,18 @@ class SRDiffDenoiser(SettingsModel):
             timesteps: (B,) long discrete timesteps (a scalar is broadcast).
             lr_up: (B, C, H, W) bicubic-upsampled LR image in [-1, 1].
             features: (B, encoder_channels, H/scale, W/scale) concatenated LR encoder features.
+            projected: instead of ``features``, ``cond_proj(features)`` (B, cond_channels,
+                H, W), computed once for many calls on the same image.
 
         Returns:
             (B, C, H, W) prediction.
         """
         timesteps = torch.as_tensor(timesteps, device=x_t.device)
-        self._check_inputs(x_t, timesteps, lr_up, features)
-        cond = self.cond_proj(features.to(x_t.dtype))
-        sample = torch.cat((x_t, lr_up, cond), dim=1)
+        self._check_inputs(x_t, timesteps, lr_up, features, projected)
+        if projected is None:
+            assert features is not None  # checked above
+            projected = self.cond_proj(features.to(x_t.dtype))
+        sample = torch.cat((x_t, lr_up, projected.to(x_t.dtype)), dim=1)
         return self.unet(sample, timesteps, return_dict=False)[0]
 
 

@@ -64,8 +64,22 @@ class SRDiffBackbone(SRBackbone):
             features = torch.cat(self.encoder.encode(lr), dim=1)
         return {"lr_up": bicubic_up(lr, self.scale), "features": features}
 
-    def forward(self, x_t: Tensor, timesteps: Tensor, lr_up: Tensor, features: Tensor) -> Tensor:
-        return self.denoiser(x_t, timesteps, lr_up.to(x_t.dtype), features)
+    def sampling_condition(self, condition: dict[str, Tensor]) -> dict[str, Tensor]:
+        """The encoder features projected to HR once, instead of at every step."""
+        projected = self.denoiser.cond_proj(condition["features"])
+        return {"lr_up": condition["lr_up"], "projected": projected}
+
+    def forward(
+        self,
+        x_t: Tensor,
+        timesteps: Tensor,
+        lr_up: Tensor,
+        features: Tensor | None = None,
+        projected: Tensor | None = None,
+    ) -> Tensor:
+        """Prediction from ``features`` (:meth:`condition`) or their ``projected`` HR map
+        (:meth:`sampling_condition`)."""
+        return self.denoiser(x_t, timesteps, lr_up.to(x_t.dtype), features, projected)
 
     def target(self, hr: Tensor, condition: dict[str, Tensor]) -> Tensor:
         residual = hr * 2.0 - 1.0 - condition["lr_up"]

@@ -306,12 +306,14 @@ class YodaPipeline:
         assert options.sampler is not None and options.eta is not None  # set for diffusion
         scheduler = make_scheduler(self.config.diffusion, options.sampler)
         denoiser = self._denoiser(options)
+        # Without tiles or sparse windows every network call sees the whole image.
+        whole = options.tile is None and not options.sparse
         result = yoda_sample(
             denoiser,
             scheduler,
             anchor=self.model.anchor(cond),
             importance=imp_padded,
-            condition=cond,
+            condition=self.model.sampling_condition(cond) if whole else cond,
             # Without YODA there is no importance map: every pixel is diffused, as with l = 1.
             lower_bound=1.0 if options.lower_bound is None else options.lower_bound,
             num_inference_steps=options.steps,
