@@ -11,8 +11,9 @@ SSIM on RGB and Y (crop border 4), and the issue's targets.
     bash ../shared/data/fetch_photos.sh benchmarks/data/photos
     OMP_NUM_THREADS=2 HF_HUB_OFFLINE=1 PYTHONPATH=src python benchmarks/importance_colour.py
 
-Records (one JSON per crop, model and normalisation) go to ``--out/records`` and are reused
-by a rerun; the summary is written to ``benchmarks/results/importance_colour_<model>.json``.
+Records (one JSON per crop, model, lower bound and normalisation) go to ``--out/records`` and
+are reused by a rerun; the summary is written to
+``benchmarks/results/importance_colour_<model>_l<lower bound>.json`` (and ``.md``).
 """
 
 from __future__ import annotations
@@ -110,9 +111,10 @@ def main() -> None:
     parser.add_argument("--normalizations", default=",".join(NORMALIZATIONS))
     args = parser.parse_args()
     normalizations = args.normalizations.split(",")
-    tag = "" if args.lower_bound is None else f"_l{args.lower_bound:g}"
     torch.manual_seed(0)
     pipe = YodaPipeline.from_pretrained(args.model)
+    lower_bound = pipe.config.yoda.lower_bound if args.lower_bound is None else args.lower_bound
+    tag = f"_l{lower_bound:g}"
     sets = crop_sets(args.photos, args.out / "data")
     records = args.out / "records" / (args.model + tag)
     records.mkdir(parents=True, exist_ok=True)
@@ -121,9 +123,7 @@ def main() -> None:
         "sampling": {
             "sampler": pipe.config.sampling.sampler,
             "steps": pipe.config.sampling.steps,
-            "lower_bound": pipe.config.yoda.lower_bound
-            if args.lower_bound is None
-            else args.lower_bound,
+            "lower_bound": lower_bound,
             "detail_reference": pipe.config.attention.detail_reference,
             "seed": 0,
         },
@@ -145,7 +145,7 @@ def main() -> None:
                 if path.is_file():
                     crop[normalization] = json.loads(path.read_text())
                 else:
-                    crop[normalization] = run_crop(pipe, normalization, lr, hr, args.lower_bound)
+                    crop[normalization] = run_crop(pipe, normalization, lr, hr, lower_bound)
                     path.write_text(json.dumps(crop[normalization], indent=1))
             summary["crops"].append(crop)
             print(

@@ -44,7 +44,9 @@ def eval_key(run: str, step: int, spec: dict[str, Any]) -> str:
 
 def coverage(runs: list, evals: dict[str, dict]) -> tuple[list[str], list[str]]:
     """Every planned evaluation (each run's targets x its evaluation specs), and those not done."""
-    planned = sorted({eval_key(r.name, t, spec) for r in runs for t in r.targets for spec in r.evals})
+    planned = sorted(
+        {eval_key(r.name, t, spec) for r in runs for t in r.targets for spec in r.evals}
+    )
     return planned, [key for key in planned if key not in evals]
 
 
@@ -74,7 +76,9 @@ def seeds_of(evals: dict[str, dict], pattern: str) -> list[dict]:
     return list(by_seed(evals, pattern).values())
 
 
-def paired(a: dict[int, dict], b: dict[int, dict], set_name: str, metric: str, higher_better: bool) -> str:
+def paired(
+    a: dict[int, dict], b: dict[int, dict], set_name: str, metric: str, higher_better: bool
+) -> str:
     """B - A per shared seed: mean ± sd of the differences and how often B is the better."""
     diffs = []
     for seed in sorted(a.keys() & b.keys()):
@@ -88,14 +92,21 @@ def paired(a: dict[int, dict], b: dict[int, dict], set_name: str, metric: str, h
     return f"paired by seed {mean:+.3f} ± {spread:.3f}, better in {ahead}/{n} seeds"
 
 
-def gap_table(pairs: dict[str, tuple[dict[int, dict], dict[int, dict]]], set_name: str,
-              metrics: tuple[tuple[str, str], ...]) -> str:
+def gap_table(
+    pairs: dict[str, tuple[dict[int, dict], dict[int, dict]]],
+    set_name: str,
+    metrics: tuple[tuple[str, str], ...],
+) -> str:
     """Markdown table, one row per training step: B - A of each (A, B) pair on each metric.
 
     ``pairs``: label -> (A, B), each {step: evaluation}; a cell is "–" where either is missing.
     """
     steps = sorted({step for a, b in pairs.values() for step in a.keys() | b.keys()})
-    header = "| steps | " + " | ".join(f"{label}: {name}" for label in pairs for _, name in metrics) + " |"
+    header = (
+        "| steps | "
+        + " | ".join(f"{label}: {name}" for label in pairs for _, name in metrics)
+        + " |"
+    )
     lines = [header, "|" + "---|" * (1 + len(pairs) * len(metrics))]
     for step in steps:
         cells = []
@@ -150,8 +161,13 @@ def verdict(a: list[dict], b: list[dict], set_name: str, metric: str, higher_bet
     return f"{gap:+.3f}, {'held' if better else 'reversed'} (seed spread {spread:.3f})"
 
 
-def line_plot(series: dict[str, list[tuple[float, float]]], xlabel: str, ylabel: str, path: Path,
-              logx: bool = False) -> None:
+def line_plot(
+    series: dict[str, list[tuple[float, float]]],
+    xlabel: str,
+    ylabel: str,
+    path: Path,
+    logx: bool = False,
+) -> None:
     fig = Figure(figsize=(5.5, 3.4), layout="constrained")
     ax = fig.subplots()
     for label, points in series.items():
@@ -168,22 +184,34 @@ def line_plot(series: dict[str, list[tuple[float, float]]], xlabel: str, ylabel:
     fig.savefig(path, dpi=110)
 
 
-def write_report(records: Path, out: Path, docs: Path, preset, preset_name: str, runs,
-                 dinov2_missing: str, lpips) -> Path:
+def write_report(
+    records: Path, out: Path, docs: Path, preset, preset_name: str, runs, dinov2_missing: str, lpips
+) -> Path:
     """Write ``docs/RESULTS.md`` (+ ``docs/results/*.png``) from the evaluations and speeds
     under ``records`` and the sample images under ``out/samples`` (example grid)."""
     evals = load_evals(records)
-    speeds = {k: v for path in sorted(records.glob("speeds*.json")) for k, v in json.loads(path.read_text()).items()}
+    speeds = {
+        k: v
+        for path in sorted(records.glob("speeds*.json"))
+        for k, v in json.loads(path.read_text()).items()
+    }
     figs = docs / "results"
     figs.mkdir(parents=True, exist_ok=True)
     s, n50 = preset.steps, preset.sample_steps[0]
 
     def ev(pattern: str) -> list[dict]:
-        return seeds_of(evals, pattern) if "{seed}" in pattern else [evals[pattern]] if pattern in evals else []
+        return (
+            seeds_of(evals, pattern)
+            if "{seed}" in pattern
+            else [evals[pattern]]
+            if pattern in evals
+            else []
+        )
 
     # The four trained methods keyed by seed: the main table's rows and the paired verdicts.
     sr3_m, sr3y_m, srd_m, srdy_m = (
-        by_seed(evals, f"{name}_s{{seed}}__step{s}__ddim__{n50}") for name in ("sr3", "sr3_yoda", "srdiff", "srdiff_yoda")
+        by_seed(evals, f"{name}_s{{seed}}__step{s}__ddim__{n50}")
+        for name in ("sr3", "sr3_yoda", "srdiff", "srdiff_yoda")
     )
     sr3, sr3y, srd, srdy = (list(m.values()) for m in (sr3_m, sr3y_m, srd_m, srdy_m))
     main = [
@@ -217,18 +245,24 @@ def write_report(records: Path, out: Path, docs: Path, preset, preset_name: str,
     md += ["### Claims at this scale", ""]
     for set_name in SETS:
         for metric, higher in (("psnr_y", True), ("ssim_y", True), ("delta_e76", False)):
-            md.append(f"- {set_name}, {metric}: SR3+YODA vs SR3 {verdict(sr3, sr3y, set_name, metric, higher)}"
-                      f" ({paired(sr3_m, sr3y_m, set_name, metric, higher)}); "
-                      f"SRDiff+YODA vs SRDiff {verdict(srd, srdy, set_name, metric, higher)}"
-                      f" ({paired(srd_m, srdy_m, set_name, metric, higher)})")
+            md.append(
+                f"- {set_name}, {metric}: SR3+YODA vs SR3 {verdict(sr3, sr3y, set_name, metric, higher)}"
+                f" ({paired(sr3_m, sr3y_m, set_name, metric, higher)}); "
+                f"SRDiff+YODA vs SRDiff {verdict(srd, srdy, set_name, metric, higher)}"
+                f" ({paired(srd_m, srdy_m, set_name, metric, higher)})"
+            )
     md.append("")
 
     ladder_steps = sorted(set(preset.ladder) | {s})
     series: dict[str, list[tuple[float, float]]] = {}
     rows = []
     at_step: dict[str, dict[int, dict]] = {}
-    for label, name in (("SR3", "sr3_s0"), ("SR3+YODA", "sr3_yoda_s0"), ("SRDiff", "srdiff_s0"),
-                        ("SRDiff+YODA", "srdiff_yoda_s0")):
+    for label, name in (
+        ("SR3", "sr3_s0"),
+        ("SR3+YODA", "sr3_yoda_s0"),
+        ("SRDiff", "srdiff_s0"),
+        ("SRDiff+YODA", "srdiff_yoda_s0"),
+    ):
         at_step[label] = {}
         for step in ladder_steps:
             e = ev(f"{name}__step{step}__ddim__{n50}")
@@ -237,72 +271,134 @@ def write_report(records: Path, out: Path, docs: Path, preset, preset_name: str,
                 rows.append((f"{label} @ {step}", e))
         series[label] = [(step, set_mean(e, "val", "psnr_y")) for step, e in at_step[label].items()]
     line_plot(series, "training steps", "PSNR-Y (val), dB", figs / "ladder.png", logx=True)
-    gaps = {"SR3+YODA − SR3": (at_step["SR3"], at_step["SR3+YODA"]),
-            "SRDiff+YODA − SRDiff": (at_step["SRDiff"], at_step["SRDiff+YODA"])}
-    md += ["## 2. Budget ladder (seed 0, val)", "", table(rows, "val"), "",
-           "The gap YODA − baseline at each budget (one seed: no spread to judge noise):", "",
-           gap_table(gaps, "val", (("psnr_y", "PSNR-Y"), ("ssim_y", "SSIM-Y"), ("delta_e76", "ΔE76"))),
-           "", "![ladder](results/ladder.png)", ""]
+    gaps = {
+        "SR3+YODA − SR3": (at_step["SR3"], at_step["SR3+YODA"]),
+        "SRDiff+YODA − SRDiff": (at_step["SRDiff"], at_step["SRDiff+YODA"]),
+    }
+    md += [
+        "## 2. Budget ladder (seed 0, val)",
+        "",
+        table(rows, "val"),
+        "",
+        "The gap YODA − baseline at each budget (one seed: no spread to judge noise):",
+        "",
+        gap_table(gaps, "val", (("psnr_y", "PSNR-Y"), ("ssim_y", "SSIM-Y"), ("delta_e76", "ΔE76"))),
+        "",
+        "![ladder](results/ladder.png)",
+        "",
+    ]
     batch_rows = []
     for batch in sorted({preset.batch, *preset.batch_pair}):
         suffix = "" if batch == preset.batch else f"_batch_size{batch}"
         for label, name in (("SR3", "sr3"), ("SR3+YODA", "sr3_yoda")):
-            batch_rows.append((f"{label}, batch {batch}", ev(f"{name}_s0{suffix}__step{s}__ddim__{n50}")))
+            batch_rows.append(
+                (f"{label}, batch {batch}", ev(f"{name}_s0{suffix}__step{s}__ddim__{n50}"))
+            )
     md += ["### Colour shift vs batch size (val, seed 0)", "", table(batch_rows, "val"), ""]
 
-    abl = [(f"SR3+YODA (default: l={preset.default_lower_bound}, detail, anchored, loss 'all')", ev(f"sr3_yoda_s0__step{s}__ddim__{n50}"))]
+    abl = [
+        (
+            f"SR3+YODA (default: l={preset.default_lower_bound}, detail, anchored, loss 'all')",
+            ev(f"sr3_yoda_s0__step{s}__ddim__{n50}"),
+        )
+    ]
     for l_value in preset.lower_bounds:
         if l_value != preset.default_lower_bound:
-            abl.append((f"trained and sampled with l={l_value}", ev(f"sr3_yoda_s0_l{l_value}__step{s}__ddim__{n50}")))
-            abl.append((f"default model, sampled with l={l_value}", ev(f"sr3_yoda_s0__step{s}__ddim__{n50}__l{l_value}")))
+            abl.append(
+                (
+                    f"trained and sampled with l={l_value}",
+                    ev(f"sr3_yoda_s0_l{l_value}__step{s}__ddim__{n50}"),
+                )
+            )
+            abl.append(
+                (
+                    f"default model, sampled with l={l_value}",
+                    ev(f"sr3_yoda_s0__step{s}__ddim__{n50}__l{l_value}"),
+                )
+            )
     abl += [
         ("importance: constant 0.5", ev(f"sr3_yoda_s0_constant_importance__step{s}__ddim__{n50}")),
-        ("importance: DINOv2 ViT-S/14 (shared tool)", ev(f"sr3_yoda_s0_dinov2__step{s}__ddim__{n50}")),
+        (
+            "importance: DINOv2 ViT-S/14 (shared tool)",
+            ev(f"sr3_yoda_s0_dinov2__step{s}__ddim__{n50}"),
+        ),
         ("input mode: plain", ev(f"sr3_yoda_s0_plain_input__step{s}__ddim__{n50}")),
-        ("loss normalisation: active (0.1.0)", ev(f"sr3_yoda_s0_active_norm__step{s}__ddim__{n50}")),
+        (
+            "loss normalisation: active (0.1.0)",
+            ev(f"sr3_yoda_s0_active_norm__step{s}__ddim__{n50}"),
+        ),
         ("bf16 autocast training", ev(f"sr3_yoda_s0_bf16__step{s}__ddim__{n50}")),
-        ("schedule: T=1000, linear 1e-4..2e-2", ev(f"sr3_yoda_s0_schedule_T1000__step{s}__ddim__{n50}")),
+        (
+            "schedule: T=1000, linear 1e-4..2e-2",
+            ev(f"sr3_yoda_s0_schedule_T1000__step{s}__ddim__{n50}"),
+        ),
         ("raw weights instead of EMA", ev(f"sr3_yoda_s0__step{s}__ddim__{n50}__model")),
         ("SR3 baseline, raw weights", ev(f"sr3_s0__step{s}__ddim__{n50}__model")),
     ]
     for n in preset.sample_steps[1:]:
-        abl += [(f"SR3+YODA, DDIM-{n}", ev(f"sr3_yoda_s0__step{s}__ddim__{n}")),
-                (f"SR3, DDIM-{n}", ev(f"sr3_s0__step{s}__ddim__{n}"))]
-    abl += [("SR3+YODA, DDPM (all T)", ev(f"sr3_yoda_s0__step{s}__ddpm__full")),
-            ("SR3, DDPM (all T)", ev(f"sr3_s0__step{s}__ddpm__full")),
-            ("SRDiff+YODA, loss 'active'", ev(f"srdiff_yoda_s0_active_norm__step{s}__ddim__{n50}")),
-            ("SRDiff+YODA, DDPM (all T)", ev(f"srdiff_yoda_s0__step{s}__ddpm__full")),
-            ("SRDiff, DDPM (all T)", ev(f"srdiff_s0__step{s}__ddpm__full"))]
+        abl += [
+            (f"SR3+YODA, DDIM-{n}", ev(f"sr3_yoda_s0__step{s}__ddim__{n}")),
+            (f"SR3, DDIM-{n}", ev(f"sr3_s0__step{s}__ddim__{n}")),
+        ]
+    abl += [
+        ("SR3+YODA, DDPM (all T)", ev(f"sr3_yoda_s0__step{s}__ddpm__full")),
+        ("SR3, DDPM (all T)", ev(f"sr3_s0__step{s}__ddpm__full")),
+        ("SRDiff+YODA, loss 'active'", ev(f"srdiff_yoda_s0_active_norm__step{s}__ddim__{n50}")),
+        ("SRDiff+YODA, DDPM (all T)", ev(f"srdiff_yoda_s0__step{s}__ddpm__full")),
+        ("SRDiff, DDPM (all T)", ev(f"srdiff_s0__step{s}__ddpm__full")),
+    ]
     md += ["## 3. Ablations (seed 0, val)", ""]
     if dinov2_missing:
         md += [f"DINOv2 row not run: {dinov2_missing}.", ""]
     md += [table(abl, "val"), ""]
     l_series = {"trained with l": [], "default model, sampled with l": []}
     for l_value in preset.lower_bounds:
-        trained = abl[0][1] if l_value == preset.default_lower_bound else ev(f"sr3_yoda_s0_l{l_value}__step{s}__ddim__{n50}")
-        sampled = abl[0][1] if l_value == preset.default_lower_bound else ev(f"sr3_yoda_s0__step{s}__ddim__{n50}__l{l_value}")
+        trained = (
+            abl[0][1]
+            if l_value == preset.default_lower_bound
+            else ev(f"sr3_yoda_s0_l{l_value}__step{s}__ddim__{n50}")
+        )
+        sampled = (
+            abl[0][1]
+            if l_value == preset.default_lower_bound
+            else ev(f"sr3_yoda_s0__step{s}__ddim__{n50}__l{l_value}")
+        )
         for key, e in (("trained with l", trained), ("default model, sampled with l", sampled)):
             if e:
                 l_series[key].append((l_value, set_mean(e[0], "val", "psnr_y")))
     line_plot(l_series, "lower bound l", "PSNR-Y (val), dB", figs / "lower_bound.png")
     md += ["![lower bound](results/lower_bound.png)", ""]
 
-    md += ["## 4. Failure signatures", "",
-           "Excess gradient energy of the output over HR (luma, squared forward differences; "
-           "the mean difference in a region, in units of HR's mean over the whole image; 0 = "
-           "as sharp as HR, > 0 sharper or noisier) in a ±2 px band around the mask at t = T/2 "
-           "and inside/outside it (the final-step mask is full whenever l > 0). Seams at mask "
-           "boundaries would show as a band excess above both neighbours for YODA and not for "
-           "its baseline, measured on the same regions.", "",
-           "| method | band | inside | outside |", "|---|---|---|---|"]
+    md += [
+        "## 4. Failure signatures",
+        "",
+        "Excess gradient energy of the output over HR (luma, squared forward differences; "
+        "the mean difference in a region, in units of HR's mean over the whole image; 0 = "
+        "as sharp as HR, > 0 sharper or noisier) in a ±2 px band around the mask at t = T/2 "
+        "and inside/outside it (the final-step mask is full whenever l > 0). Seams at mask "
+        "boundaries would show as a band excess above both neighbours for YODA and not for "
+        "its baseline, measured on the same regions.",
+        "",
+        "| method | band | inside | outside |",
+        "|---|---|---|---|",
+    ]
     for label, group in main[2:]:
-        cells = [cell([set_mean(e, "val", f"energy_excess_{r}") for e in group], 3)
-                 for r in ("band", "inside", "outside")]
+        cells = [
+            cell([set_mean(e, "val", f"energy_excess_{r}") for e in group], 3)
+            for r in ("band", "inside", "outside")
+        ]
         md.append(f"| {label} | " + " | ".join(cells) + " |")
-    md += ["", "Perceptual side (LPIPS) on SRDiff: "
-           + ("see the LPIPS column above." if lpips.available else
-              "not measured: LPIPS's AlexNet weights are absent here; rerun where they are "
-              "(`~/.cache/torch/hub/checkpoints/alexnet-owt-7be5be79.pth`)."), ""]
+    md += [
+        "",
+        "Perceptual side (LPIPS) on SRDiff: "
+        + (
+            "see the LPIPS column above."
+            if lpips.available
+            else "not measured: LPIPS's AlexNet weights are absent here; rerun where they are "
+            "(`~/.cache/torch/hub/checkpoints/alexnet-owt-7be5be79.pth`)."
+        ),
+        "",
+    ]
 
     grid_rows = []
     for set_name in SETS:
@@ -316,32 +412,56 @@ def write_report(records: Path, out: Path, docs: Path, preset, preset_name: str,
         }
         files = sorted((out / "samples" / "bicubic").glob(f"{set_name}_*.png"))[:1]
         for f in files:
-            row = [(title, load_image(d / f.name)) for title, d in sample_dirs.items() if (d / f.name).is_file()]
+            row = [
+                (title, load_image(d / f.name))
+                for title, d in sample_dirs.items()
+                if (d / f.name).is_file()
+            ]
             if len(row) > 1:
                 grid_rows.append([(t, img[:, :96, :96]) for t, img in row])
     if grid_rows:
         save_image(image_grid(grid_rows, min_tile=192), figs / "examples.png")
-        md += ["## Examples (top-left 96 px of one val crop and one face)", "",
-               "![examples](results/examples.png)", ""]
+        md += [
+            "## Examples (top-left 96 px of one val crop and one face)",
+            "",
+            "![examples](results/examples.png)",
+            "",
+        ]
 
     planned, missing = coverage(runs, evals)
-    md += ["## Coverage", "", f"{len(planned) - len(missing)} of {len(planned)} planned evaluations done."]
+    md += [
+        "## Coverage",
+        "",
+        f"{len(planned) - len(missing)} of {len(planned)} planned evaluations done.",
+    ]
     if missing:
-        md += ["Still missing (resume with the same command): " + ", ".join(f"`{k}`" for k in missing)]
+        md += [
+            "Still missing (resume with the same command): " + ", ".join(f"`{k}`" for k in missing)
+        ]
     machines: dict[str, list[str]] = {}
     for key, e in evals.items():
         machines.setdefault(e.get("machine", "CPU (not recorded)"), []).append(key)
     md += ["", "Where each evaluation ran (a run is evaluated on the machine it was trained on):"]
-    md += [f"- {m}: " + (", ".join(f"`{k}`" for k in keys) if len(keys) <= 12 else f"{len(keys)} evaluations")
-           for m, keys in sorted(machines.items(), key=lambda item: len(item[1]))]
+    md += [
+        f"- {m}: "
+        + (", ".join(f"`{k}`" for k in keys) if len(keys) <= 12 else f"{len(keys)} evaluations")
+        for m, keys in sorted(machines.items(), key=lambda item: len(item[1]))
+    ]
     if speeds:
         by_machine: dict[str, list[str]] = {}
         for k, v in sorted(speeds.items()):
-            v = v if isinstance(v, dict) else {"steps_per_second": v, "machine": "CPU (not recorded)"}
+            v = (
+                v
+                if isinstance(v, dict)
+                else {"steps_per_second": v, "machine": "CPU (not recorded)"}
+            )
             if v["steps_per_second"]:
                 by_machine.setdefault(v["machine"], []).append(f"{k} {v['steps_per_second']:.2f}")
-        md += ["", "Training speed of the runs in this folder (steps/s, as measured, alone or "
-               "sharing the machine with other runs):"]
+        md += [
+            "",
+            "Training speed of the runs in this folder (steps/s, as measured, alone or "
+            "sharing the machine with other runs):",
+        ]
         md += [f"- {m}: " + ", ".join(items) for m, items in sorted(by_machine.items())]
     notes = Path(__file__).with_name("RESULTS_NOTES.md")
     if notes.is_file():
@@ -356,9 +476,11 @@ def write_report(records: Path, out: Path, docs: Path, preset, preset_name: str,
 # benchmarks wrote (``importance_colour.py`` per bundled model, ``importance_scale.py``).
 IMPORTANCE_PARTS = (
     ("IMPORTANCE_NOTES.md", None),
-    ("importance_colour_srdiff-yoda-x4.md", "### 5.1 srdiff-yoda-x4 (the bundled default)"),
-    ("importance_colour_sr3-yoda-x4.md", "### 5.2 sr3-yoda-x4"),
-    ("importance_scale.md", "### 5.3 Scale invariance of the importance maps"),
+    ("importance_colour_srdiff-yoda-x4_l0.3.md", "### 5.1 srdiff-yoda-x4, l = 0.3 (as trained)"),
+    ("importance_colour_srdiff-yoda-x4_l0.1.md", "### 5.2 srdiff-yoda-x4, l = 0.1"),
+    ("importance_colour_srdiff-yoda-x4_l0.md", "### 5.3 srdiff-yoda-x4, l = 0"),
+    ("importance_colour_sr3-yoda-x4_l0.3.md", "### 5.4 sr3-yoda-x4, l = 0.3"),
+    ("importance_scale.md", "### 5.5 Scale invariance of the importance maps"),
 )
 
 

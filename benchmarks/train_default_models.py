@@ -438,11 +438,11 @@ def machine(record: dict[str, Any]) -> str:
     return record["device"].replace("not recorded", "a machine not recorded")
 
 
-def importance_colour_section(name: str) -> list[str]:
+def importance_colour_section(name: str, lower_bound: float) -> list[str]:
     """The card's section on importance normalisation and the colour fix: means over the val
-    and flat crops of ``benchmarks/importance_colour.py`` (its saved summary for ``name``),
-    bicubic against the model with 0.1's defaults and with its own."""
-    path = HERE / "results" / f"importance_colour_{name}.json"
+    and flat crops of ``benchmarks/importance_colour.py`` (its saved summary for ``name`` at
+    ``lower_bound``), bicubic against the model with 0.1's defaults and with its own."""
+    path = HERE / "results" / f"importance_colour_{name}_l{lower_bound:g}.json"
     if not path.is_file():
         return []
     summary = json.loads(path.read_text())
@@ -609,7 +609,7 @@ def model_card(
         f"{ours['psnr_y'] - fp32['psnr_y']:+.4f} dB, SSIM-Y by "
         f"{ours['ssim_y'] - fp32['ssim_y']:+.5f}.",
         "",
-        *importance_colour_section(model.name),
+        *importance_colour_section(model.name, config.yoda.lower_bound),
         "## Training",
         "",
         f"- {record['steps']} steps at batch {opts['batch']} of {opts['hr_size']} px HR "
