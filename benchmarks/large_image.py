@@ -61,7 +61,11 @@ def one_size(args: argparse.Namespace) -> None:
     seconds = time.perf_counter() - start
     rss_gib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB on Linux
     hr = out.images.shape[-1]
-    print(json.dumps({"seconds": seconds, "rss_gib": rss_gib, "windows": out.tiles_evaluated, "hr": hr}))
+    print(
+        json.dumps(
+            {"seconds": seconds, "rss_gib": rss_gib, "windows": out.tiles_evaluated, "hr": hr}
+        )
+    )
 
 
 def fidelity(args: argparse.Namespace) -> None:

@@ -27,7 +27,9 @@ def free_port() -> int:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--model", default="srdiff-yoda-x4", help="bundled name or folder")
     parser.add_argument("--out", type=Path, default=Path("docs/ui.png"))
     parser.add_argument("--timeout", type=int, default=600, help="seconds for the upscale")

@@ -17,7 +17,9 @@ def detail_cache(tmp_path, **settings) -> ImportanceCache:
 
 
 def test_patch_items_are_aligned_crops_of_the_whole_image_lr(image_folder, tmp_path):
-    dataset = SRFolderDataset(image_folder, scale=4, hr_size=32, train=True, cache=detail_cache(tmp_path))
+    dataset = SRFolderDataset(
+        image_folder, scale=4, hr_size=32, train=True, cache=detail_cache(tmp_path)
+    )
     torch.manual_seed(0)
     item = dataset[0]
     assert item["hr"].shape == (3, 32, 32) and item["lr"].shape == (3, 8, 8)
@@ -33,7 +35,9 @@ def test_patch_items_are_aligned_crops_of_the_whole_image_lr(image_folder, tmp_p
             for left in range(full_lr.shape[2] - 7):
                 if torch.equal(full_lr[:, top : top + 8, left : left + 8], lr):
                     hr = item["hr"].flip(flips) if flips else item["hr"]
-                    found |= torch.equal(full_hr[:, top * 4 : top * 4 + 32, left * 4 : left * 4 + 32], hr)
+                    found |= torch.equal(
+                        full_hr[:, top * 4 : top * 4 + 32, left * 4 : left * 4 + 32], hr
+                    )
     assert found
     assert torch.equal(item["lr"] * 255, (item["lr"] * 255).round())
 
@@ -64,7 +68,9 @@ def test_importance_cache_hits_disk_and_is_keyed_by_settings(image_folder, tmp_p
     first = SRFolderDataset(image_folder, scale=4, hr_size=32, train=False, cache=cache)
     files = sorted(cache.folder.glob("*.npy"))
     assert len(files) == len(first)
-    again = SRFolderDataset(image_folder, scale=4, hr_size=32, train=False, cache=detail_cache(tmp_path))
+    again = SRFolderDataset(
+        image_folder, scale=4, hr_size=32, train=False, cache=detail_cache(tmp_path)
+    )
     assert torch.equal(first[1]["importance"], again[1]["importance"])
     assert sorted(cache.folder.glob("*.npy")) == files  # nothing recomputed
     other = detail_cache(tmp_path, smooth_sigma=2.0)

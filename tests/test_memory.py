@@ -42,7 +42,8 @@ def astronaut_lr(height: int, width: int) -> torch.Tensor:
 def test_detail_map_within_the_analysis_budget_is_unchanged():
     lr = astronaut_lr(48, 64)
     assert torch.equal(
-        DetailImportance()(lr, (192, 256)), DetailImportance(max_analysis_pixels=None)(lr, (192, 256))
+        DetailImportance()(lr, (192, 256)),
+        DetailImportance(max_analysis_pixels=None)(lr, (192, 256)),
     )
 
 
@@ -88,7 +89,9 @@ def test_memory_check_names_the_image_and_suggests_the_largest_tile_that_fits(pi
     available = pipe.estimate_memory((256, 256), tile=256)
     monkeypatch.setattr(memory, "available_memory_bytes", lambda device: available)
     pipe.check_memory((256, 256), tile=256)
-    with pytest.raises(InsufficientMemoryError, match=r"photo\.png: upscaling 256x256 by x4") as info:
+    with pytest.raises(
+        InsufficientMemoryError, match=r"photo\.png: upscaling 256x256 by x4"
+    ) as info:
         pipe.check_memory((256, 256), name="photo.png")
     assert info.value.suggested_tile == 256 and "--tile 256" in str(info.value)
     monkeypatch.setattr(memory, "available_memory_bytes", lambda device: 2**20)

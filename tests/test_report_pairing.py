@@ -10,8 +10,12 @@ def evaluation(psnr_y: float) -> dict:
 
 
 def test_by_seed_keys_evaluations_by_the_seed_in_their_name() -> None:
-    evals = {"m_s0__x": evaluation(1.0), "m_s2__x": evaluation(2.0), "m_s1__y": evaluation(3.0),
-             "m_sa__x": evaluation(4.0)}
+    evals = {
+        "m_s0__x": evaluation(1.0),
+        "m_s2__x": evaluation(2.0),
+        "m_s1__y": evaluation(3.0),
+        "m_sa__x": evaluation(4.0),
+    }
     found = report.by_seed(evals, "m_s{seed}__x")
     assert sorted(found) == [0, 2]
     assert found[2]["rows"][0]["psnr_y"] == 2.0
@@ -28,7 +32,9 @@ def test_paired_differences_use_only_shared_seeds_and_count_wins() -> None:
 
 
 def test_paired_needs_two_shared_seeds() -> None:
-    line = report.paired({0: evaluation(1.0)}, {0: evaluation(2.0), 1: evaluation(3.0)}, "val", "psnr_y", True)
+    line = report.paired(
+        {0: evaluation(1.0)}, {0: evaluation(2.0), 1: evaluation(3.0)}, "val", "psnr_y", True
+    )
     assert line == "paired: fewer than 2 shared seeds"
 
 
@@ -44,8 +50,11 @@ def test_gap_table_subtracts_the_baseline_at_each_step_and_marks_missing_points(
 def test_coverage_counts_each_planned_evaluation_not_each_checkpoint() -> None:
     from types import SimpleNamespace
 
-    run = SimpleNamespace(name="sr3_s0", targets=(800,),
-                          evals=[{"sampler": "ddim", "steps": 50}, {"sampler": "ddpm", "steps": None}])
+    run = SimpleNamespace(
+        name="sr3_s0",
+        targets=(800,),
+        evals=[{"sampler": "ddim", "steps": 50}, {"sampler": "ddpm", "steps": None}],
+    )
     # The DDIM evaluation of the 800-step checkpoint exists; its DDPM one does not.
     planned, missing = report.coverage([run], {"sr3_s0__step800__ddim__50": {}})
     assert planned == ["sr3_s0__step800__ddim__50", "sr3_s0__step800__ddpm__full"]

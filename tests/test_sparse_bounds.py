@@ -18,7 +18,9 @@ def test_conv_shares_split_a_unets_flops_by_resolution():
     bench = load_benchmark("sparse_speed")
     pipe = bench.load_pipeline(None, "cpu")  # sr3_tiny: three levels, strides 1, 2, 4
     lr = torch.rand(1, 3, 16, 16)
-    shares, total = bench.conv_share_by_stride(lambda: pipe(lr, num_inference_steps=2), pipe.model, 64)
+    shares, total = bench.conv_share_by_stride(
+        lambda: pipe(lr, num_inference_steps=2), pipe.model, 64
+    )
     assert total > 0
     assert set(shares) == {0, 1, 2, 4}
     assert abs(sum(shares.values()) - 1.0) < 1e-9

@@ -40,6 +40,7 @@ def file_digest(path: str | Path) -> str:
 # official formula.
 MAPS_VERSION = 2
 
+
 class ImportanceCache:
     """Importance maps keyed by (image content, how the LR was made, attention settings).
 
