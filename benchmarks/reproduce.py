@@ -175,7 +175,9 @@ def plan(p: Preset, dinov2: Path | None) -> list[Run]:
 
     def ablation(name: str, extra: list[str]) -> None:
         overrides = [f"train.seed={p.seeds[0]}", "yoda.enabled=true", l_default, *extra]
-        runs.append(Run(f"sr3_yoda_s0_{name}", p.sr3, overrides, (p.steps,), "ablation", main_evals))
+        runs.append(
+            Run(f"sr3_yoda_s0_{name}", p.sr3, overrides, (p.steps,), "ablation", main_evals)
+        )
 
     for l_value in p.lower_bounds:
         if l_value != p.default_lower_bound:
@@ -328,7 +330,9 @@ def evaluate(
                         )
             if samples_dir is not None:
                 save_image(sr, samples_dir / f"{set_name}_{stem}.png")
-            rows.append({"set": set_name, "image": stem, **evaluate_pair(sr, hr, 4, lpips), **extra})
+            rows.append(
+                {"set": set_name, "image": stem, **evaluate_pair(sr, hr, 4, lpips), **extra}
+            )
     return {"rows": rows, "seconds": time.perf_counter() - start}
 
 
@@ -375,7 +379,9 @@ def shard_names(runs: list[Run], count: int) -> list[set[str]]:
     """
     cost: dict[str, float] = {}
     for run in runs:
-        batch = next((int(o.split("=")[1]) for o in run.overrides if o.startswith("train.batch_size=")), 8)
+        batch = next(
+            (int(o.split("=")[1]) for o in run.overrides if o.startswith("train.batch_size=")), 8
+        )
         cost[run.name] = cost.get(run.name, 0.0) + max(run.targets) * batch * (1 + len(run.evals))
     shards: list[set[str]] = [set() for _ in range(count)]
     loads = [0.0] * count
@@ -421,7 +427,9 @@ def main() -> None:
     )
     parser.add_argument("--preset", choices=sorted(PRESETS), default="cpu")
     parser.add_argument("--photos", type=Path, default=HERE / "data" / "photos")
-    parser.add_argument("--out", type=Path, default=None, help="default benchmarks/out/reproduce_PRESET")
+    parser.add_argument(
+        "--out", type=Path, default=None, help="default benchmarks/out/reproduce_PRESET"
+    )
     parser.add_argument(
         "--records",
         type=Path,
@@ -489,7 +497,9 @@ def main() -> None:
         mine &= set(args.runs.split(","))
     groups = set(args.groups.split(","))
     selected = [r for r in runs if r.group in groups and r.name in mine]
-    speeds_path = records / ("speeds.json" if num_shards == 1 else f"speeds_shard{shard}of{num_shards}.json")
+    speeds_path = records / (
+        "speeds.json" if num_shards == 1 else f"speeds_shard{shard}of{num_shards}.json"
+    )
 
     def record_speed(key: str, steps_per_second: float) -> None:
         # Read again before writing: other processes may share this records folder.
@@ -500,7 +510,10 @@ def main() -> None:
     def too_long(spec: dict[str, Any], run: Run) -> bool:
         if args.max_sample_steps is None:
             return False
-        steps = spec.get("steps") or run_config(run, p.steps, p, work, runs_dir).diffusion.num_train_timesteps
+        steps = (
+            spec.get("steps")
+            or run_config(run, p.steps, p, work, runs_dir).diffusion.num_train_timesteps
+        )
         return steps > args.max_sample_steps
 
     def save_eval(key: str, pipe: YodaPipeline | None, spec: dict[str, Any]) -> None:
@@ -511,7 +524,9 @@ def main() -> None:
         result = evaluate(pipe, sets, spec, lpips, samples, args.eval_batch)
         record = {"spec": spec, "machine": machine, "eval_batch": args.eval_batch, **result}
         path.write_text(json.dumps(record, indent=1))
-        print(f"eval {key}: PSNR-Y {np.mean([r['psnr_y'] for r in result['rows']]):.2f}", flush=True)
+        print(
+            f"eval {key}: PSNR-Y {np.mean([r['psnr_y'] for r in result['rows']]):.2f}", flush=True
+        )
 
     for set_name, images in sets.items():  # references for the report's example grid
         for stem, hr in images:
@@ -523,12 +538,19 @@ def main() -> None:
         rrdb = Run("rrdb", p.rrdb, [f"train.seed={p.seeds[0]}"], (p.steps,), "main")
         record_speed("rrdb", train_to(rrdb, p.steps, p, work, runs_dir) or 0.0)
     if list_checkpoints(runs_dir / "rrdb"):
-        save_eval("rrdb", YodaPipeline.from_pretrained(runs_dir / "rrdb", device=args.device), {"save_samples": True})
+        save_eval(
+            "rrdb",
+            YodaPipeline.from_pretrained(runs_dir / "rrdb", device=args.device),
+            {"save_samples": True},
+        )
     for run in selected:
         for step in run.targets:
             if args.report_only:
                 break
-            if all((evals_dir / f"{eval_key(run.name, step, spec)}.json").is_file() for spec in run.evals):
+            if all(
+                (evals_dir / f"{eval_key(run.name, step, spec)}.json").is_file()
+                for spec in run.evals
+            ):
                 continue  # evaluated already (perhaps on another machine): nothing to train
             if time.monotonic() <= deadline and step <= (args.max_train_steps or step):
                 rate = train_to(run, step, p, work, runs_dir)
@@ -542,7 +564,10 @@ def main() -> None:
                 for spec in run.evals:
                     if spec.get("weights", "ema") != weights:
                         continue
-                    spec = {**spec, "save_samples": run.group == "main" and "lower_bound" not in spec}
+                    spec = {
+                        **spec,
+                        "save_samples": run.group == "main" and "lower_bound" not in spec,
+                    }
                     key = eval_key(run.name, step, spec)
                     if (evals_dir / f"{key}.json").is_file() or too_long(spec, run):
                         continue

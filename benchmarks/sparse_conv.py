@@ -51,7 +51,9 @@ def best_time(fn: Callable[[], Tensor], device: torch.device) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--sizes", default="32x256,64x128,96x64", help="CxHW, comma-separated")
     parser.add_argument("--fractions", default="0.1,0.3,0.6")
     parser.add_argument("--repeats", type=int, default=7)
@@ -62,8 +64,10 @@ def main() -> None:
     device = torch.device(args.device)
     generator = torch.Generator().manual_seed(0)
     print(f"device {device}, {torch.get_num_threads()} threads, best of {args.repeats}")
-    print(f"{'C':>4s} {'HxW':>9s} {'active':>6s} {'dense ms':>9s} {'gathered ms':>11s} "
-          f"{'speed-up':>8s} {'ideal':>6s} {'eff':>5s}")
+    print(
+        f"{'C':>4s} {'HxW':>9s} {'active':>6s} {'dense ms':>9s} {'gathered ms':>11s} "
+        f"{'speed-up':>8s} {'ideal':>6s} {'eff':>5s}"
+    )
     for spec in args.sizes.split(","):
         c, size = (int(v) for v in spec.split("x"))
         x = torch.randn(1, c, size, size, generator=generator).to(device)
@@ -74,7 +78,9 @@ def main() -> None:
             mask = torch.rand(size * size, generator=generator) < fraction
             active = mask.nonzero()[:, 0].to(device)
             sparse_out = gathered_conv(x, weight, bias, active)
-            torch.testing.assert_close(sparse_out, dense_out.flatten(2)[0].T[active], rtol=1e-3, atol=1e-3)
+            torch.testing.assert_close(
+                sparse_out, dense_out.flatten(2)[0].T[active], rtol=1e-3, atol=1e-3
+            )
             dense_s = sparse_s = float("inf")
             dense = partial(F.conv2d, x, weight, bias, padding=1)
             sparse = partial(gathered_conv, x, weight, bias, active)
@@ -83,8 +89,11 @@ def main() -> None:
                 sparse_s = min(sparse_s, best_time(sparse, device))
             ideal = mask.numel() / max(int(mask.sum()), 1)
             speedup = dense_s / sparse_s
-            print(f"{c:4d} {size:4d}x{size:<4d} {fraction:6.2f} {dense_s * 1e3:9.2f} "
-                  f"{sparse_s * 1e3:11.2f} {speedup:7.2f}x {ideal:5.2f}x {speedup / ideal:5.2f}", flush=True)
+            print(
+                f"{c:4d} {size:4d}x{size:<4d} {fraction:6.2f} {dense_s * 1e3:9.2f} "
+                f"{sparse_s * 1e3:11.2f} {speedup:7.2f}x {ideal:5.2f}x {speedup / ideal:5.2f}",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

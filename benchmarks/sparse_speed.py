@@ -235,7 +235,9 @@ def add_photo(
 
     importance = importance_map()
     if count_flops:
-        row.conv_share, dense_flops = conv_share_by_stride(lambda: upscale(False), pipe.model, size[0])
+        row.conv_share, dense_flops = conv_share_by_stride(
+            lambda: upscale(False), pipe.model, size[0]
+        )
         flops = [dense_flops, counted_flops(lambda: upscale(True))]
         row.flops = (flops[0], flops[1], counted_flops(importance_map))
     importance, importance_s = timed(importance_map, device)

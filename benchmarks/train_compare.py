@@ -128,7 +128,9 @@ def main() -> None:
     if needs_encoder:
         rate = None
         if not (rrdb_dir / "checkpoints").is_dir():
-            config = ExperimentConfig.load("rrdb_tiny", [c for c in common if not c.startswith("yoda")])
+            config = ExperimentConfig.load(
+                "rrdb_tiny", [c for c in common if not c.startswith("yoda")]
+            )
             rate = Trainer(config, rrdb_dir).train(progress=False).steps_per_second
         rrdb = evaluate(YodaPipeline.from_pretrained(rrdb_dir), hr_val, 4, 0)
         results["rrdb (stage 1)"] = {**rrdb, "steps_per_second": rate}

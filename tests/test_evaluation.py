@@ -274,9 +274,7 @@ def test_compare_into_a_file_is_a_usage_error(evaluations, tmp_path, capsys):
     assert "taken is an existing file" in capsys.readouterr().err
 
 
-def test_fast_demo_without_bundled_models_says_so_once_and_writes_its_report(
-    tmp_path, monkeypatch
-):
+def test_fast_demo_without_bundled_models_says_so_once_and_writes_its_report(tmp_path, monkeypatch):
     monkeypatch.setattr(bundled, "BUNDLED_DIR", tmp_path / "absent")
     lines: list[str] = []
     result = run_demo(tmp_path / "demo", DemoSettings.fast(), progress=False, log=lines.append)

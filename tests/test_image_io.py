@@ -24,11 +24,16 @@ def write_png16(path, array: np.ndarray) -> None:
     rows = b"".join(b"\x00" + array[y].astype(">u2").tobytes() for y in range(height))
 
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
 
     header = struct.pack(">IIBBBBB", width, height, 16, color_type, 0, 0, 0)
     path.write_bytes(
-        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
     )
 
 
@@ -115,7 +120,9 @@ def test_output_folder_that_is_a_file_or_unwritable_is_refused(tmp_path, monkeyp
         prepare_output_dir(existing / "sub")
     locked = tmp_path / "locked"
     real_access = os.access
-    monkeypatch.setattr(os, "access", lambda p, mode, **kw: p != locked and real_access(p, mode, **kw))
+    monkeypatch.setattr(
+        os, "access", lambda p, mode, **kw: p != locked and real_access(p, mode, **kw)
+    )
     with pytest.raises(ValueError, match="locked is not writable"):
         prepare_output_dir(locked)
 

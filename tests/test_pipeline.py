@@ -80,7 +80,10 @@ def test_sampling_options_take_the_config_defaults_and_the_overrides(pipe):
     assert options.use_yoda and options.lower_bound == pipe.config.yoda.lower_bound
     options = pipe.sampling_options("ddpm", 3, use_yoda=False, lower_bound=0.5, tile=64)
     assert (options.sampler, options.steps, options.use_yoda, options.lower_bound) == (
-        "ddpm", 3, False, None
+        "ddpm",
+        3,
+        False,
+        None,
     )
     assert (options.tile, options.tile_overlap) == (64, 16)
     with pytest.raises(ValueError, match=r"steps must lie in 1\.\.100"):
@@ -104,15 +107,22 @@ def test_tiled_sampling_skips_tiles_outside_the_mask_and_keeps_them_bicubic(pipe
     lr = lr_image(16, 16)
     importance = torch.zeros(1, 1, 64, 64)
     importance[..., :16, :16] = 1.0  # only the top-left corner is ever diffused
-    out = pipe(lr, lower_bound=0.0, importance=importance, tile=16, tile_overlap=0,
-               generator=torch.Generator().manual_seed(0))
+    out = pipe(
+        lr,
+        lower_bound=0.0,
+        importance=importance,
+        tile=16,
+        tile_overlap=0,
+        generator=torch.Generator().manual_seed(0),
+    )
     assert out.tiles_total == 16 * 5
     assert out.tiles_evaluated == 1 * 5
     bicubic = ((pipe.model.condition(lr)["lr_up"] + 1) / 2).clamp(0, 1)
     torch.testing.assert_close(out.images[..., 16:, :], bicubic[..., 16:, :])
     torch.testing.assert_close(out.images[..., :, 16:], bicubic[..., :, 16:])
-    untiled = pipe(lr, lower_bound=0.0, importance=importance,
-                   generator=torch.Generator().manual_seed(0))
+    untiled = pipe(
+        lr, lower_bound=0.0, importance=importance, generator=torch.Generator().manual_seed(0)
+    )
     assert not torch.equal(out.images[..., :16, :16], bicubic[..., :16, :16])
     # The one evaluated 16 px tile sees no context, yet stays near the untiled network's
     # result (21.7 dB measured on CPU); both are bicubic elsewhere.
@@ -149,7 +159,16 @@ def test_upscale_with_missing_dino_weights_fails_early_with_a_clear_error(pipe, 
     config.attention.model = "facebook/dino-vits8"
     YodaPipeline(pipe.model, config).save_pretrained(tmp_path / "dino_run")
     Image.new("RGB", (8, 8)).save(tmp_path / "lr.png")
-    code = main(["upscale", str(tmp_path / "lr.png"), "--model", str(tmp_path / "dino_run"), "--out", str(tmp_path / "out")])
+    code = main(
+        [
+            "upscale",
+            str(tmp_path / "lr.png"),
+            "--model",
+            str(tmp_path / "dino_run"),
+            "--out",
+            str(tmp_path / "out"),
+        ]
+    )
     assert code == 2
     assert "facebook/dino-vits8" in capsys.readouterr().err
     assert not (tmp_path / "out" / "lr_x4.png").exists()

@@ -16,9 +16,15 @@ TINY = {"num_features": 8, "num_blocks": 2, "growth_channels": 4}
 
 # Independent BasicSR -> original ESRGAN name table (component by component).
 ESRGAN_NAMES = {
-    "body": "RRDB_trunk", "rdb1": "RDB1", "rdb2": "RDB2", "rdb3": "RDB3",
-    "conv_body": "trunk_conv", "conv_up1": "upconv1", "conv_up2": "upconv2",
-    "conv_up3": "upconv3", "conv_hr": "HRconv",
+    "body": "RRDB_trunk",
+    "rdb1": "RDB1",
+    "rdb2": "RDB2",
+    "rdb3": "RDB3",
+    "conv_body": "trunk_conv",
+    "conv_up1": "upconv1",
+    "conv_up2": "upconv2",
+    "conv_up3": "upconv3",
+    "conv_hr": "HRconv",
 }
 
 
@@ -38,8 +44,9 @@ def tiny_net(seed: int = 0, **overrides) -> RRDBNet:
 
 
 def to_esrgan_layout(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    return {".".join(ESRGAN_NAMES.get(part, part) for part in k.split(".")): v
-            for k, v in state.items()}
+    return {
+        ".".join(ESRGAN_NAMES.get(part, part) for part in k.split(".")): v for k, v in state.items()
+    }
 
 
 def outputs_match(a: RRDBNet, b: RRDBNet, lr: torch.Tensor) -> bool:
@@ -60,8 +67,16 @@ def test_output_is_lr_size_times_scale(scale, size):
 
 def test_upsampling_layers_follow_basicsr_names():
     names = {k.split(".")[0] for k in tiny_net(scale=8).state_dict()}
-    assert names == {"conv_first", "body", "conv_body", "conv_up1", "conv_up2", "conv_up3",
-                     "conv_hr", "conv_last"}
+    assert names == {
+        "conv_first",
+        "body",
+        "conv_body",
+        "conv_up1",
+        "conv_up2",
+        "conv_up3",
+        "conv_hr",
+        "conv_last",
+    }
     keys = set(tiny_net(scale=2).state_dict())
     assert "conv_up1.weight" in keys and "conv_up2.weight" not in keys
     assert "body.1.rdb3.conv5.weight" in keys
@@ -141,12 +156,15 @@ def test_checkpoint_round_trip_gives_identical_outputs(tmp_path, suffix, layout)
     assert outputs_match(net, loaded, torch.rand(1, 3, 5, 6))
 
 
-@pytest.mark.parametrize("wrap", [
-    lambda sd: {"params_ema": sd, "params": {k: torch.zeros_like(v) for k, v in sd.items()}},
-    lambda sd: {"params": sd},
-    lambda sd: {"state_dict": {"model": sd}, "epoch": 3},
-    lambda sd: {"model": {f"module.{k}": v for k, v in sd.items()}},
-])
+@pytest.mark.parametrize(
+    "wrap",
+    [
+        lambda sd: {"params_ema": sd, "params": {k: torch.zeros_like(v) for k, v in sd.items()}},
+        lambda sd: {"params": sd},
+        lambda sd: {"state_dict": {"model": sd}, "epoch": 3},
+        lambda sd: {"model": {f"module.{k}": v for k, v in sd.items()}},
+    ],
+)
 def test_containers_are_unwrapped_preferring_ema(tmp_path, wrap):
     net = tiny_net()
     torch.save(wrap(net.state_dict()), tmp_path / "wrapped.pth")
@@ -155,8 +173,9 @@ def test_containers_are_unwrapped_preferring_ema(tmp_path, wrap):
 
 
 def test_architecture_is_inferred_from_shapes():
-    net = tiny_net(num_features=12, num_blocks=4, growth_channels=6, out_channels=1,
-                   in_channels=1, scale=2)
+    net = tiny_net(
+        num_features=12, num_blocks=4, growth_channels=6, out_channels=1, in_channels=1, scale=2
+    )
     _, config = load_rrdb_state_dict(net.state_dict())
     assert (config.num_features, config.num_blocks, config.growth_channels) == (12, 4, 6)
     assert (config.in_channels, config.out_channels, config.scale) == (1, 1, 2)

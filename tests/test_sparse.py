@@ -154,7 +154,9 @@ def test_sparse_sampling_makes_no_network_call_when_nothing_is_active(pipe):
     out = sample(pipe, lr, lower_bound=0.0, importance=torch.zeros(1, 1, 128, 128), sparse=True)
     assert out.network_calls == 0 and out.pixels_evaluated == 0 and out.denoiser_calls == 0
     assert out.pixels_dense == 4 * 128 * 128
-    torch.testing.assert_close(out.images, ((pipe.model.condition(lr)["lr_up"] + 1) / 2).clamp(0, 1))
+    torch.testing.assert_close(
+        out.images, ((pipe.model.condition(lr)["lr_up"] + 1) / 2).clamp(0, 1)
+    )
 
 
 def test_sparse_output_is_close_to_dense_at_a_fraction_of_the_work(pipe):

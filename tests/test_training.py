@@ -307,7 +307,10 @@ def test_runs_of_different_mixed_precision_train_one_after_another_in_one_proces
 
 
 def test_yes_no_words_in_overrides_stay_strings_and_unquoted_ones_in_yaml_are_named(tmp_path):
-    assert ExperimentConfig.load("sr3_tiny", ["train.mixed_precision=no"]).train.mixed_precision == "no"
+    assert (
+        ExperimentConfig.load("sr3_tiny", ["train.mixed_precision=no"]).train.mixed_precision
+        == "no"
+    )
     assert ExperimentConfig.load("sr3_tiny", ["train.compile=false"]).train.compile is False
     config = tmp_path / "c.yaml"
     config.write_text("model:\n  type: sr3\ntrain:\n  mixed_precision: no\n")
