@@ -67,7 +67,6 @@ class TracedDenoiser:
                 "k": k,
                 "offset": float(offset.norm()),
                 "low_offset": float(low_offset.norm()),
-                "active": float(active[:, 0].mean()),
             }
         )
         if not self.fix:
