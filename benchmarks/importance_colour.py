@@ -99,12 +99,18 @@ def mean(rows: list[dict[str, float]], key: str) -> float:
     return sum(row[key] for row in rows) / len(rows)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def crop_arguments(description: str) -> argparse.ArgumentParser:
+    """The options of the benchmarks on ``eval_crops``: model, photos, work folder, sets."""
+    parser = argparse.ArgumentParser(description=description.split("\n\n")[0])
     parser.add_argument("--model", default="srdiff-yoda-x4")
     parser.add_argument("--photos", type=Path, default=HERE / "data" / "photos")
     parser.add_argument("--out", type=Path, default=HERE / "out" / "colour")
     parser.add_argument("--sets", default="val,flat,dark,noisy,large")
+    return parser
+
+
+def main() -> None:
+    parser = crop_arguments(__doc__)
     parser.add_argument(
         "--lower-bound", type=float, default=None, help="YODA's l (default: the model's)"
     )
@@ -116,7 +122,10 @@ def main() -> None:
     lower_bound = pipe.config.yoda.lower_bound if args.lower_bound is None else args.lower_bound
     tag = f"_l{lower_bound:g}"
     sets = crop_sets(args.photos, args.out / "data")
-    records = args.out / "records" / (args.model + tag)
+    # Records are keyed by the detail floor too: a model's default changed with it (issue 19).
+    records = (
+        args.out / "records" / f"{args.model}{tag}_floor{pipe.config.attention.detail_floor:.4f}"
+    )
     records.mkdir(parents=True, exist_ok=True)
     summary: dict[str, Any] = {
         "model": args.model,
@@ -125,6 +134,7 @@ def main() -> None:
             "steps": pipe.config.sampling.steps,
             "lower_bound": lower_bound,
             "detail_reference": pipe.config.attention.detail_reference,
+            "detail_floor": pipe.config.attention.detail_floor,
             "seed": 0,
         },
         "crops": [],
@@ -176,6 +186,16 @@ ROWS = (
 )
 
 
+def set_groups(crops: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Crops (each with a ``"set"``) per set, then the target sets together, then all."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for crop in crops:
+        groups.setdefault(crop["set"], []).append(crop)
+    groups[TARGET_SETS] = [c for c in crops if c["set"] in TARGET_SETS.split("+")]
+    groups["all"] = crops
+    return groups
+
+
 def markdown(summary: dict[str, Any]) -> str:
     """Two tables: means per set and method, and every crop under each method."""
     crops = summary["crops"]
@@ -188,12 +208,7 @@ def markdown(summary: dict[str, Any]) -> str:
         "| set | method | n | share | offset (max) | ΔE76 | PSNR-Y | SSIM-Y | PSNR-RGB |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
-    groups: dict[str, list[dict[str, Any]]] = {}
-    for crop in crops:
-        groups.setdefault(crop["set"], []).append(crop)
-    groups[TARGET_SETS] = [c for c in crops if c["set"] in TARGET_SETS.split("+")]
-    groups["all"] = crops
-    for set_name, group in groups.items():
+    for set_name, group in set_groups(crops).items():
         for label, norm, fix in ROWS:
             sampled = [c for c in group if norm is None or norm in c]
             if not sampled:

@@ -9,7 +9,8 @@ crop of every ``val/`` photo and on the two face photos resized whole), with equ
 steps, seeds and network inside every pair:
 
 1. main: SR3 vs SR3+YODA and SRDiff vs SRDiff+YODA over the preset's seeds; bicubic and the
-   stage-1 RRDB as references;
+   stage-1 RRDB as references; ResShift vs ResShift+YODA (pixel space, T = 15 and T = 4
+   steps), with seconds and network calls per image beside every row;
 2. ladder: the seed-0 runs continued to longer budgets (checkpoints of one run, constant LR,
    so the 800-step point *is* the 800-step run); colour shift at batch 4 vs 16;
 3. ablations on SR3+YODA: lower bound, importance source (detail / DINOv2 / constant), input
@@ -73,6 +74,9 @@ class Preset:
     sr3: str = "sr3_tiny"
     srdiff: str = "srdiff_tiny"
     rrdb: str = "rrdb_tiny"
+    resshift: str = "resshift_tiny"
+    # ResShift's chain lengths (T = sampler steps): the paper's 15 and the TPAMI version's 4.
+    resshift_steps: tuple[int, ...] = (15, 4)
     steps: int = 800
     ladder: tuple[int, ...] = (800, 1600, 3000, 10000)
     seeds: tuple[int, ...] = (0, 1, 2)
@@ -118,6 +122,7 @@ PRESETS = {
         sr3="sr3_face_16_128",
         srdiff="srdiff_div2k_x4",
         rrdb="rrdb_div2k_x4",
+        resshift="resshift_x4",
         steps=20000,
         ladder=(20000, 100000),
         batch=32,
@@ -159,12 +164,28 @@ def plan(p: Preset, dinov2: Path | None) -> list[Run]:
             overrides = [f"train.seed={seed}", f"yoda.enabled={str(yoda).lower()}", l_default]
             runs.append(Run(name, backbone, overrides + extra, targets, group, list(main_evals)))
 
+    def resshift_pair(seed: int, num_t: int) -> None:
+        # The chain is T steps long in training and sampling; T = 4 takes the TPAMI version's
+        # minimum noise level 0.2 (sqrt(eta_1) = 0.1), T = 15 the paper's 0.04.
+        chain = [f"diffusion.num_train_timesteps={num_t}", f"sampling.steps={num_t}"]
+        chain += [f"train.val_steps={num_t}"]
+        if num_t < 15:
+            chain.append("diffusion.min_noise_level=0.2")
+        for yoda in (False, True):
+            name = f"resshift{'_yoda' if yoda else ''}_T{num_t}_s{seed}"
+            overrides = [f"train.seed={seed}", f"yoda.enabled={str(yoda).lower()}", l_default]
+            evals = [{"sampler": "ddpm", "steps": num_t}]
+            runs.append(Run(name, p.resshift, overrides + chain, (p.steps,), "resshift", evals))
+
     for kind in ("sr3", "srdiff"):
         pair(kind, p.seeds[0], (p.steps,), [], "main")
     base = {r.name: r for r in runs}
     for seed in p.seeds[1:]:
         for kind in ("sr3", "srdiff"):
             pair(kind, seed, (p.steps,), [], "main")
+    for seed in p.seeds:
+        for num_t in p.resshift_steps:
+            resshift_pair(seed, num_t)
     for name in ("sr3_s0", "sr3_yoda_s0"):
         base[name].evals.append({"sampler": "ddim", "steps": p.sample_steps[0], "weights": "model"})
     for l_value in p.lower_bounds:
@@ -289,6 +310,7 @@ def evaluate(
     """
     items = [(set_name, stem, hr) for set_name, images in sets.items() for stem, hr in images]
     rows = []
+    calls = 0
     start = time.perf_counter()
     for first in range(0, len(items), batch):
         chunk = items[first : first + batch]
@@ -303,14 +325,16 @@ def evaluate(
             steps = spec.get("steps")
             if steps is None and spec.get("sampler") == "ddpm":
                 steps = cfg.diffusion.num_train_timesteps  # "full": every training step
-            srs = pipe(
+            result = pipe(
                 lr,
                 sampler=spec.get("sampler"),
                 num_inference_steps=steps,
                 lower_bound=spec.get("lower_bound"),
                 generator=torch.Generator().manual_seed(0),
                 color_fix="none",  # the study measures the models' own colour
-            ).images.cpu()
+            )
+            srs = result.images.cpu()
+            calls += result.denoiser_calls if pipe.is_diffusion else 1
             importance = pipe.importance(lr).cpu() if pipe.is_diffusion else None
         for i, (set_name, stem, hr) in enumerate(chunk):
             sr = srs[i]
@@ -333,7 +357,12 @@ def evaluate(
             rows.append(
                 {"set": set_name, "image": stem, **evaluate_pair(sr, hr, 4, lpips), **extra}
             )
-    return {"rows": rows, "seconds": time.perf_counter() - start}
+    # Network calls (one per sampler step and batch of images; a regression model's pass is 1).
+    return {
+        "rows": rows,
+        "seconds": time.perf_counter() - start,
+        "denoiser_calls_per_image": calls / len(items) if pipe is not None else 0,
+    }
 
 
 def train_to(run: Run, step: int, p: Preset, work: Path, runs_dir: Path) -> float | None:
@@ -442,7 +471,7 @@ def main() -> None:
     parser.add_argument("--report-only", action="store_true")
     parser.add_argument(
         "--groups",
-        default="main,ablation,sampler,batch,ladder",
+        default="main,resshift,ablation,sampler,batch,ladder",
         help="comma-separated plan groups to train/evaluate now (the report covers all)",
     )
     parser.add_argument(

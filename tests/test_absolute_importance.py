@@ -37,10 +37,31 @@ def test_absolute_importance_of_constant_and_near_flat_images_is_near_zero(size)
 def test_a_ramp_has_its_slope_over_the_reference_as_importance():
     # Sobel on a linear ramp measures its slope exactly: 0.03 luma per LR pixel is half of
     # the reference 0.06, away from the left and right borders (replicate padding).
-    importance = DetailImportance(reference=0.06)(_ramp(0.03), (96, 96))[0, 0]
+    importance = DetailImportance(reference=0.06, floor=0.0)(_ramp(0.03), (96, 96))[0, 0]
     torch.testing.assert_close(importance[:, 16:-16], torch.full((96, 64), 0.5), atol=2e-3, rtol=0)
-    doubled = DetailImportance(reference=0.03)(_ramp(0.03), (96, 96))[0, 0]
+    doubled = DetailImportance(reference=0.03, floor=0.0)(_ramp(0.03), (96, 96))[0, 0]
     torch.testing.assert_close(doubled[:, 16:-16], torch.ones(96, 64), atol=2e-3, rtol=0)
+
+
+def test_the_floor_maps_slopes_linearly_from_the_floor_to_the_reference():
+    # Slope s between floor f and reference R: A = (s - f) / (R - f); at or below f: 0.
+    source = DetailImportance(reference=0.06, floor=0.02)
+    ramp = source(_ramp(0.035), (96, 96))[0, 0, :, 16:-16]
+    torch.testing.assert_close(ramp, torch.full_like(ramp, 0.375), atol=2e-3, rtol=0)
+    assert source(_ramp(0.015), (96, 96)).max() == 0.0
+
+
+def test_quantisation_steps_of_a_smooth_region_get_zero_importance_by_default():
+    # A sky: a slope of 0.3 grey levels per pixel rounded to 8 bits leaves one-grey-level
+    # steps every few pixels, which the default floor (one grey level per pixel) ignores.
+    for angle in (0.0, 0.7):
+        y, x = torch.meshgrid(torch.arange(40.0), torch.arange(40.0), indexing="ij")
+        luma = 0.4 + 0.3 / 255 * (
+            x * torch.cos(torch.tensor(angle)) + y * torch.sin(torch.tensor(angle))
+        )
+        sky = ((luma * 255).round() / 255).expand(1, 3, 40, 40)
+        assert DetailImportance()(sky, (160, 160)).max() == 0.0
+        assert DetailImportance(floor=0.0)(sky, (160, 160)).max() > 0.0
 
 
 def test_the_same_texture_gets_the_same_importance_in_images_of_different_content():
@@ -86,6 +107,10 @@ def test_attention_config_defaults_to_absolute_and_rejects_bad_references():
         AttentionConfig(normalization="global")
     with pytest.raises(ValueError, match="detail_reference"):
         AttentionConfig(detail_reference=0.0)
+    assert config.detail_floor == pytest.approx(1 / 255)
+    for floor in (-0.01, 0.1, float("nan")):
+        with pytest.raises(ValueError, match="detail_floor"):
+            AttentionConfig(detail_floor=floor)
 
 
 def test_a_saved_model_keeps_its_normalisation_and_reference(model_dir, tmp_path):
@@ -119,6 +144,23 @@ def test_a_model_saved_before_the_setting_loads_with_per_image_normalisation(mod
     source = loaded.load_importance_source()
     flat = torch.full((1, 3, 8, 8), 0.5) + 0.01 * _texture(8, 8)
     assert source(flat, (32, 32)).max() == 1.0
+
+
+def test_a_model_saved_before_the_floor_loads_without_it(model_dir, tmp_path):
+    import shutil
+
+    from yoda_sr.pipeline import YodaPipeline
+
+    old = tmp_path / "old"
+    shutil.copytree(model_dir, old)
+    path = old / "importance/importance_config.json"
+    saved = json.loads(path.read_text())
+    assert saved["attention"]["detail_floor"] == pytest.approx(1 / 255)
+    saved["attention"].pop("detail_floor")
+    path.write_text(json.dumps(saved))
+    with pytest.warns(UserWarning, match="attention.detail_floor: 0.0"):
+        loaded = YodaPipeline.from_pretrained(old)
+    assert loaded.load_importance_source().floor == 0.0
 
 
 def test_attention_command_writes_absolute_or_per_image_maps(tmp_path):

@@ -32,3 +32,26 @@ def test_workers_share_only_the_runs_with_an_evaluation_missing(tmp_path):
     shards = reproduce.shard_names(pending, 3)
     assert set().union(*shards) == {r.name for r in pending}
     assert all(not a & b for a in shards for b in shards if a is not b)
+
+
+def test_resshift_pairs_differ_only_in_yoda_and_sample_their_whole_chain(tmp_path):
+    reproduce = load_benchmark("reproduce")
+    p = reproduce.PRESETS["cpu"]
+    runs = {r.name: r for r in reproduce.plan(p, dinov2=None) if r.group == "resshift"}
+    assert len(runs) == 2 * len(p.seeds) * len(p.resshift_steps)
+    for seed in p.seeds:
+        for num_t in p.resshift_steps:
+            plain, yoda = (
+                reproduce.run_config(
+                    runs[f"{name}_T{num_t}_s{seed}"], p.steps, p, tmp_path, tmp_path
+                )
+                for name in ("resshift", "resshift_yoda")
+            )
+            assert type(plain.model).__name__ == "ResShiftConfig"
+            assert plain.diffusion.process == "resshift"
+            assert plain.diffusion.num_train_timesteps == num_t == plain.sampling.steps
+            # T = 4 is the TPAMI chain: sqrt(eta_1) = 0.1 (min noise level 0.2), T = 15: 0.04.
+            assert plain.diffusion.min_noise_level == (0.2 if num_t == 4 else 0.04)
+            assert not plain.yoda.enabled and yoda.yoda.enabled
+            assert plain.train == yoda.train and plain.diffusion == yoda.diffusion
+            assert runs[f"resshift_T{num_t}_s{seed}"].evals == [{"sampler": "ddpm", "steps": num_t}]

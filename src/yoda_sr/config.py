@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from yoda_sr.attention.config import LEGACY_NORMALIZATION, AttentionConfig
+from yoda_sr.attention.config import LEGACY_DETAIL_FLOOR, LEGACY_NORMALIZATION, AttentionConfig
 from yoda_sr.configs import resolve_config_path
 from yoda_sr.data.config import DataConfig
 from yoda_sr.degradations.presets import DegradationConfig
@@ -215,12 +215,18 @@ class ExperimentConfig:
 # (section, key, earlier behaviour, which saved sections it applies to): settings whose
 # default changed after they were first saved (issue 8: SRDiff's residual scale and the
 # paper's loss weighting, after 0.1.0; issue 19: the importance normalisation and the ViT
-# method, after 0.1.x).
+# method, after 0.1.x; the detail floor, later in 0.2.0).
 _LEGACY_DEFAULTS = (
     ("model", "residual_convention", "legacy_divide", lambda m: m.get("type") == "srdiff"),
     ("yoda", "loss_normalization", "active", lambda y: True),
     ("attention", "normalization", LEGACY_NORMALIZATION, lambda a: True),
     ("attention", "vit_method", "whole", lambda a: a.get("source") == "dino"),
+    (
+        "attention",
+        "detail_floor",
+        LEGACY_DETAIL_FLOOR,
+        lambda a: a.get("source", "detail") == "detail",
+    ),
     ("sampling", "color_fix", "none", lambda s: True),
 )
 

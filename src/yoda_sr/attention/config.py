@@ -23,6 +23,15 @@ LEGACY_NORMALIZATION = "per_image"
 # quantile (0.102), and the median of each tile's 0.98 quantile (0.101), which is what the
 # per-image normalisation divides by on a typical tile.
 DEFAULT_DETAIL_REFERENCE = 0.1
+# detail: the magnitude below which a pixel counts as flat under "absolute" (A = 0 there; the
+# map is (energy - floor) / (reference - floor), clamped). 1 grey level per LR pixel: 8-bit
+# quantisation of a smooth LR (slopes 0.05-0.3 grey levels per pixel) alone produces up to
+# 0.58, printed by ``benchmarks/importance_calibration.py``. Without it a sky's quantisation
+# steps got a few final sampler steps and lost 0.7 dB PSNR-RGB to bicubic
+# (``benchmarks/results/importance_floor.md``).
+DEFAULT_DETAIL_FLOOR = 1.0 / 255.0
+# The floor of configs saved before it was a setting (yoda-sr <= 0.2.0).
+LEGACY_DETAIL_FLOOR = 0.0
 # dino: CLS attention relative to uniform (attention x number of patches, r) that maps to A = 1
 # (r = 1, uniform, maps to 0): the 90th percentile of r (as for the detail reference) over 8
 # shared train photos (LR 48 px, x4), DINOv2-S/14, measured by
@@ -80,6 +89,10 @@ class AttentionConfig:
             configs saved before this setting existed behave.
         detail_reference: for ``"detail"`` under ``"absolute"``: the pooled gradient
             magnitude (luma units per LR pixel) that maps to 1.
+        detail_floor: for ``"detail"`` under ``"absolute"``: the magnitude (luma units per
+            LR pixel, < ``detail_reference``) at and below which importance is 0, so 8-bit
+            quantisation steps of a flat region are not diffused (default one grey level;
+            0: the map is plain ``energy / detail_reference``, as configs saved without it).
         attention_reference: for ``"dino"`` under ``"absolute"``: the CLS attention relative
             to uniform (attention x number of patches) that maps to 1 (> 1; uniform maps to 0).
         vit_method: for ``"dino"``: ``"pyramid"`` (default: native tiles at two scales with
@@ -99,6 +112,7 @@ class AttentionConfig:
     constant: float = 0.5
     normalization: str = "absolute"
     detail_reference: float = DEFAULT_DETAIL_REFERENCE
+    detail_floor: float = DEFAULT_DETAIL_FLOOR
     attention_reference: float = DEFAULT_ATTENTION_REFERENCE
     vit_method: str = "pyramid"
 
@@ -131,6 +145,14 @@ class AttentionConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not (isinstance(value, (int, float)) and value > 0):
                 raise ValueError(f"{name} must be a positive number, got {value!r}")
+        floor = self.detail_floor
+        if isinstance(floor, bool) or not isinstance(floor, (int, float)) or not floor >= 0:
+            raise ValueError(f"detail_floor must be a number >= 0, got {floor!r}")
+        if not floor < self.detail_reference:
+            raise ValueError(
+                f"detail_floor ({floor!r}) must be below detail_reference "
+                f"({self.detail_reference!r})"
+            )
         if not self.attention_reference > 1:
             raise ValueError(
                 f"attention_reference must be > 1 (uniform attention is 1), "

@@ -9,7 +9,11 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from yoda_sr.attention.base import ImportanceSource, check_input, gaussian_blur, upsample_image
-from yoda_sr.attention.config import DEFAULT_DETAIL_REFERENCE, NORMALIZATIONS
+from yoda_sr.attention.config import (
+    DEFAULT_DETAIL_FLOOR,
+    DEFAULT_DETAIL_REFERENCE,
+    NORMALIZATIONS,
+)
 
 # ITU-R BT.601 luma weights, the Y of YCbCr that SR papers evaluate on.
 _LUMA = (0.299, 0.587, 0.114)
@@ -38,10 +42,13 @@ class DetailImportance(ImportanceSource):
     Gaussian pooling over ``pool_sigma`` LR pixels (regions around edges, not one-pixel
     lines), optional extra smoothing, then normalisation to [0, 1]:
 
-    - ``"absolute"`` (default): division by the fixed ``reference`` magnitude and clamping.
-      The same local detail gives the same importance in every image, at every input size and
-      in every tile; a flat image (sky, a wall) gets low importance everywhere, so YODA keeps
-      it anchored to the upsampled LR instead of diffusing it.
+    - ``"absolute"`` (default): ``(energy - floor) / (reference - floor)``, clamped: fixed
+      magnitudes, so the same local detail gives the same importance in every image, at every
+      input size and in every tile; a flat image (sky, a wall) gets low importance everywhere,
+      so YODA keeps it anchored to the upsampled LR instead of diffusing it. ``floor`` (about
+      one grey level per LR pixel) lies above what 8-bit quantisation of a smooth region
+      produces, so such steps get no diffusion at all (the paper has no floor; ``floor=0`` is
+      plain division by ``reference``).
     - ``"per_image"``: division by the image's own ``percentile`` quantile and clamping (the
       paper's per-image normalisation in a robust form: the top ``1 - percentile`` of pixels
       saturate at 1, one very strong edge cannot squash the rest as min-max would). The faint
@@ -58,6 +65,7 @@ class DetailImportance(ImportanceSource):
         smooth_sigma: extra Gaussian smoothing in output pixels (0: none).
         normalization: ``"absolute"`` or ``"per_image"``.
         reference: magnitude (luma units per LR pixel) that maps to 1 under ``"absolute"``.
+        floor: magnitude at and below which importance is 0 under ``"absolute"`` (< reference).
         percentile: quantile in (0, 1] that maps to 1 under ``"per_image"``.
         max_analysis_pixels: largest analysed map per image (None: no limit).
     """
@@ -71,6 +79,7 @@ class DetailImportance(ImportanceSource):
         smooth_sigma: float = 0.0,
         normalization: str = "absolute",
         reference: float = DEFAULT_DETAIL_REFERENCE,
+        floor: float = DEFAULT_DETAIL_FLOOR,
         percentile: float = 0.98,
         max_analysis_pixels: int | None = DEFAULT_MAX_ANALYSIS_PIXELS,
     ) -> None:
@@ -87,6 +96,8 @@ class DetailImportance(ImportanceSource):
             )
         if not reference > 0:
             raise ValueError(f"reference must be > 0, got {reference}")
+        if not 0 <= floor < reference:
+            raise ValueError(f"floor must lie in [0, reference = {reference}), got {floor}")
         if max_analysis_pixels is not None and max_analysis_pixels < 1:
             raise ValueError(f"max_analysis_pixels must be >= 1, got {max_analysis_pixels}")
         self.max_analysis_pixels = max_analysis_pixels
@@ -94,6 +105,7 @@ class DetailImportance(ImportanceSource):
         self.smooth_sigma = smooth_sigma
         self.normalization = normalization
         self.reference = reference
+        self.floor = floor
         self.percentile = percentile
         sobel_x = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]]) / 8.0
         self.register_buffer(
@@ -106,7 +118,11 @@ class DetailImportance(ImportanceSource):
         """(B, 3, h, w) LR image in [0, 1] -> (B, 1, H, W) importance in [0, 1], ``size=(H, W)``."""
         height, width = check_input(lr, size)
         energy = self.energy(lr, (height, width))
-        importance = (energy / self._references(energy)).clamp(0.0, 1.0)
+        if self.normalization == "absolute":
+            importance = (energy - self.floor) / (self.reference - self.floor)
+        else:
+            importance = energy / self._per_image_references(energy)
+        importance = importance.clamp(0.0, 1.0)
         if tuple(energy.shape[-2:]) != (height, width):
             importance = F.interpolate(
                 importance, size=(height, width), mode="bilinear", align_corners=False
@@ -130,10 +146,8 @@ class DetailImportance(ImportanceSource):
         energy = gaussian_blur(energy, self.pool_sigma * scale)
         return gaussian_blur(energy, self.smooth_sigma * reduction)
 
-    def _references(self, energy: Tensor) -> Tensor | float:
-        """The magnitude that maps to 1: fixed, or per image of (B, 1, H, W) ``energy``."""
-        if self.normalization == "absolute":
-            return self.reference
+    def _per_image_references(self, energy: Tensor) -> Tensor:
+        """(B, 1, 1, 1) magnitude that maps to 1 in each image of (B, 1, H, W) ``energy``."""
         flat = energy.flatten(1)
         k = max(1, math.ceil(self.percentile * flat.shape[1]))
         return flat.kthvalue(k, dim=1).values.clamp_min(_FLAT_GRADIENT).view(-1, 1, 1, 1)

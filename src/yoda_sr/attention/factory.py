@@ -33,6 +33,7 @@ def build_importance_source(
             smooth_sigma=cfg.smooth_sigma,
             normalization=cfg.normalization,
             reference=cfg.detail_reference,
+            floor=cfg.detail_floor,
         )
     if device is not None:
         source = source.to(device)
