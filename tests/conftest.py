@@ -121,6 +121,16 @@ TINY_SRDIFF_OVERRIDES = [
     "sampling.color_fix=none",
 ]
 
+# Two training steps on 32 px patches, with a checkpoint and a validation at the end.
+TWO_STEP_TRAINING_OVERRIDES = [
+    "data.hr_size=32",
+    "train.batch_size=2",
+    "train.steps=2",
+    "train.checkpoint_every=2",
+    "train.validate_every=2",
+    "train.val_steps=3",
+]
+
 
 def gaussian_blob_importance(
     size: tuple[int, int],

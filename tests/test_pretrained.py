@@ -69,7 +69,7 @@ def test_one_folder_per_component_each_loadable_with_diffusers(sr3, saved_sr3):
     assert torch.equal(scheduler.betas, make_scheduler(sr3.config.diffusion, "ddpm").betas)
     importance = json.loads((saved_sr3 / "importance/importance_config.json").read_text())
     assert importance["attention"] == sr3.config.to_dict()["attention"]
-    assert importance["yoda"] == {"enabled": True, "lower_bound": 0.3}
+    assert importance["yoda"] == {"enabled": True, "lower_bound": 0.3, "importance_input": "lr"}
     assert importance["sampling"]["steps"] == 5
 
 

@@ -82,7 +82,7 @@ def test_upsampling_layers_follow_basicsr_names():
     assert "body.1.rdb3.conv5.weight" in keys
 
 
-@pytest.mark.parametrize("scale", [1, 3, 16])
+@pytest.mark.parametrize("scale", [0, 3, 16])
 def test_unsupported_scale_is_a_clear_error(scale):
     with pytest.raises(ValueError, match="scale must be one of"):
         RRDBConfig(scale=scale)

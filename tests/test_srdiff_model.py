@@ -189,7 +189,7 @@ def test_mismatched_encoder_and_denoiser_are_rejected():
         SRDiffConfig(
             rrdb=tiny.rrdb, denoiser=dataclasses.replace(tiny.denoiser, encoder_channels=64)
         )
-    with pytest.raises(ValueError, match="rrdb.scale=2 != denoiser.scale=4"):
+    with pytest.raises(ValueError, match="denoiser.scale=4 must be rrdb.scale \\* rrdb"):
         SRDiffConfig(rrdb=dataclasses.replace(tiny.rrdb, scale=2), denoiser=tiny.denoiser)
     with pytest.raises(ValueError, match="norm_num_groups"):
         SRDiffDenoiserConfig(base_channels=16, norm_num_groups=32)

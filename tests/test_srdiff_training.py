@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+from conftest import TWO_STEP_TRAINING_OVERRIDES
 
 from yoda_sr.checkpoints import list_checkpoints
 from yoda_sr.config import ExperimentConfig
@@ -26,12 +27,7 @@ SRDIFF = [
         " channel_multipliers: [1, 2], layers_per_block: 1, attention_levels: [],"
         " mid_attention: false, norm_num_groups: 8}"
     ),
-    "data.hr_size=32",
-    "train.batch_size=2",
-    "train.steps=2",
-    "train.checkpoint_every=2",
-    "train.validate_every=2",
-    "train.val_steps=3",
+    *TWO_STEP_TRAINING_OVERRIDES,
     "sampling.steps=4",
 ]
 

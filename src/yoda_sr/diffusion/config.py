@@ -20,6 +20,7 @@ INPUT_MODES = ("anchored", "plain")
 LOSSES = ("l1", "l2")
 LOSS_NORMALIZATIONS = ("all", "active")
 ANCHOR_NOISES = ("fixed", "fresh")
+IMPORTANCE_INPUTS = ("lr", "estimate")
 # Colour corrections after sampling (yoda_sr.pipeline.color_fix; plain data, no torch here).
 COLOR_FIXES = ("none", "wavelet", "adain")
 
@@ -118,6 +119,13 @@ class YodaConfig:
       ``"active"``: divided by the number of active elements in the batch (yoda-sr 0.1.0); at
       small batches this reweights pixels by how many others happen to be active (at batch 1
       an active pixel at t >= 0.9T weighs ~14-25x one at t < 0.2T).
+    - ``importance_input``: what the importance source sees. ``"lr"`` (default): the LR
+      image. ``"estimate"``: the image YODA's anchor holds, ``backbone.to_image(anchor)`` at
+      output size (SRDiff with ``residual_base: encoder``: the encoder's estimate; otherwise
+      bicubic(LR)), so that e.g. noise in a degraded input does not read as detail. In training
+      the map is then computed per patch at every step (no cache). The source measures the
+      image it is given per pixel: at scale > 1 it sees an upsampled image, whose detail per
+      pixel is smaller than the LR's (an ``absolute`` normalisation gives lower maps).
     """
 
     enabled: bool = True
@@ -125,6 +133,7 @@ class YodaConfig:
     input_mode: str = "anchored"
     loss: str = "l1"
     loss_normalization: str = "all"
+    importance_input: str = "lr"
 
     def __post_init__(self) -> None:
         if self.input_mode not in INPUT_MODES:
@@ -137,6 +146,10 @@ class YodaConfig:
             )
         if not 0.0 <= self.lower_bound <= 1.0:
             raise ValueError(f"lower_bound must lie in [0, 1], got {self.lower_bound}")
+        if self.importance_input not in IMPORTANCE_INPUTS:
+            raise ValueError(
+                f"importance_input must be 'lr' or 'estimate', got {self.importance_input!r}"
+            )
 
 
 @dataclass

@@ -57,6 +57,10 @@ class SettingsModel(ModelMixin, ConfigMixin):
 
 def bicubic_up(lr: Tensor, scale: int) -> Tensor:
     """(B, 3, h, w) in [0, 1] -> MATLAB-bicubic upsampled (B, 3, h*s, w*s) in [-1, 1]."""
+    if scale == 1:
+        # MATLAB's kernel at scale 1 weighs the pixel itself 1 and its neighbours 0: the
+        # identity, without the two (h, h) and (w, w) matrix products.
+        return lr.clamp(0.0, 1.0) * 2.0 - 1.0
     return imresize(lr, scale=scale).clamp(0.0, 1.0) * 2.0 - 1.0
 
 

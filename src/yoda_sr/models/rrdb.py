@@ -21,7 +21,7 @@ from yoda_sr.models.backbone import SettingsModel
 _RESIDUAL_SCALE = 0.2  # ESRGAN's residual scaling inside dense blocks and RRDBs
 _LEAKY_SLOPE = 0.2
 _INIT_SCALE = 0.1  # ESRGAN's "smaller initialisation": Kaiming init scaled by 0.1 in dense blocks
-_SUPPORTED_SCALES = (2, 4, 8)
+_SUPPORTED_SCALES = (1, 2, 4, 8)
 _SUPPORTED_UNSHUFFLE = (1, 2, 4)
 
 
@@ -35,10 +35,13 @@ class RRDBConfig:
         num_features: Width of the trunk (channels of every RRDB feature map).
         num_blocks: Number of residual-in-residual dense blocks.
         growth_channels: Channels added by each conv of a dense block.
-        scale: Upscaling factor, one of 2, 4, 8.
+        scale: Upscaling factor, one of 1, 2, 4, 8 (1: restoration at the input size, e.g.
+            denoising; without pixel-unshuffle the net then has no upsampling stage).
         pixel_unshuffle: Real-ESRGAN's trick for small scales: the input is pixel-unshuffled by this
             factor (1, 2 or 4; 1 = off) before ``conv_first``, and the trunk upsamples by
-            ``scale * pixel_unshuffle``. Real-ESRGAN's x2 models use ``pixel_unshuffle=2``.
+            ``scale * pixel_unshuffle``. Real-ESRGAN's x2 models use ``pixel_unshuffle=2``, its
+            x1 models ``pixel_unshuffle=4`` (the trunk runs at a quarter of the input size and
+            upsamples 2x twice).
         feature_stride: Which hidden states :meth:`RRDBNet.forward_features` returns. The candidates
             are the outputs of blocks 1..N followed by the fused trunk
             (``conv_first + conv_body(body)``); every ``feature_stride``-th candidate is kept
@@ -84,7 +87,7 @@ class RRDBConfig:
 
     @property
     def num_upsamples(self) -> int:
-        """Number of nearest-x2 + conv stages (``conv_up1`` ...)."""
+        """Number of nearest-x2 + conv stages (``conv_up1`` ...); 0 at scale 1 without unshuffle."""
         return int(math.log2(self.scale * self.pixel_unshuffle))
 
     @property
@@ -225,8 +228,8 @@ class RRDBNet(SettingsModel):
 
         Returns:
             ``(sr, features)``: sr is (B, out_channels, h*scale, w*scale), unclamped; features is a
-            list of (B, num_features, h/p, w/p) tensors (p = ``pixel_unshuffle``, 1 for SRDiff
-            encoders), selected by ``config.feature_stride``.
+            list of (B, num_features, ceil(h/p), ceil(w/p)) tensors (p = ``pixel_unshuffle``),
+            selected by ``config.feature_stride``.
         """
         feat, hidden = self._trunk(lr)
         sr = self._upsample(feat)

@@ -27,7 +27,8 @@ class SRDiffDenoiserConfig:
     """Architecture of an :class:`SRDiffDenoiser`.
 
     Args:
-        scale: Upscaling factor between the encoder features and the denoised image (2, 4, 8).
+        scale: Upscaling factor between the encoder features and the denoised image (1, 2, 4,
+            8): the image scale times the encoder's ``pixel_unshuffle``.
         encoder_channels: Channels of the concatenated encoder features
             (``RRDBNet.feature_channels``).
         cond_channels: Channels of the projected features fed to the UNet.
@@ -64,8 +65,8 @@ class SRDiffDenoiserConfig:
         check_int_tuple(
             self, "SRDiffDenoiserConfig", "attention_levels", 0, levels - 1, allow_empty=True
         )
-        if self.scale not in (2, 4, 8):
-            raise ValueError(f"SRDiffDenoiserConfig.scale must be 2, 4 or 8, got {self.scale!r}")
+        if self.scale not in (1, 2, 4, 8):
+            raise ValueError(f"SRDiffDenoiserConfig.scale must be 1, 2, 4 or 8, got {self.scale!r}")
         for name in (
             "encoder_channels",
             "cond_channels",
@@ -102,6 +103,7 @@ class FeatureProjector(nn.Module):
     A 1x1 conv first reduces the channels at LR size (cheap), then a transposed conv with kernel
     ``2*scale``, stride ``scale`` and padding ``scale/2`` upsamples exactly by ``scale``, as SRDiff
     does for its RRDB features; a Mish in between makes the pair more than a low-rank linear map.
+    At scale 1 the second layer is a 3x3 conv (padding 1) that keeps the size.
     (B, encoder_channels, h, w) -> (B, cond_channels, h*scale, w*scale).
     """
 
@@ -109,9 +111,20 @@ class FeatureProjector(nn.Module):
         super().__init__()
         self.reduce = nn.Conv2d(encoder_channels, cond_channels, 1)
         self.act = nn.Mish()
-        self.upsample = nn.ConvTranspose2d(
-            cond_channels, cond_channels, kernel_size=2 * scale, stride=scale, padding=scale // 2
-        )
+        self.upsample: nn.Module  # one name at every scale: the same state-dict keys
+        if scale == 1:
+            # The transposed conv's recipe fails at stride 1: kernel 2 with padding 0 gives
+            # h + 1 pixels, and an even kernel has no centre. A 3x3 conv keeps the size and,
+            # like the transposed conv, mixes each output pixel with its neighbours.
+            self.upsample = nn.Conv2d(cond_channels, cond_channels, 3, padding=1)
+        else:
+            self.upsample = nn.ConvTranspose2d(
+                cond_channels,
+                cond_channels,
+                kernel_size=2 * scale,
+                stride=scale,
+                padding=scale // 2,
+            )
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         return self.upsample(self.act(self.reduce(features)))
@@ -250,6 +263,7 @@ class SRDiffDenoiser(SettingsModel):
 
 
 RESIDUAL_CONVENTIONS = ("srdiff", "legacy_divide")
+RESIDUAL_BASES = ("bicubic", "encoder")
 
 
 @dataclass
@@ -263,13 +277,20 @@ class SRDiffConfig:
             folder, or a BasicSR/Real-ESRGAN/ESRGAN RRDBNet file (.pth/.safetensors). Empty:
             random encoder (only sensible with ``freeze_encoder=False``).
         freeze_encoder: keep the encoder fixed during stage 2 (SRDiff's default).
-        residual_scale: SRDiff's ``res_rescale``: x_0 = (HR - bicubic(LR)) * residual_scale
-            (images in [-1, 1]), mapped back by ``bicubic(LR) + x_0 / residual_scale``.
+        residual_scale: SRDiff's ``res_rescale``: x_0 = (HR - base) * residual_scale
+            (images in [-1, 1]), mapped back by ``base + x_0 / residual_scale``.
         clip_residual: SRDiff's ``clip_input``: clamp x_0 to [-1, 1] in both directions.
         residual_convention: ``"srdiff"`` (the above, SRDiff's ``img2res``/``res2img``) or
             ``"legacy_divide"``: yoda-sr 0.1.0's x_0 = (HR - bicubic(LR)) / residual_scale
             without clipping, a 4x smaller residual. Saved run configs without this key
             were trained that way and load with it (see ``ExperimentConfig.load_saved``).
+        residual_base: the image the residual is taken around, which YODA's anchor (x_0 = 0)
+            keeps: ``"bicubic"`` (SRDiff's bicubic(LR)) or ``"encoder"``: the frozen encoder's
+            own one-pass estimate ``clamp(RRDB(LR), 0, 1)`` in [-1, 1] ("predict and refine").
+            For restoration at scale 1 the degraded input is a poor anchor (noise survives
+            wherever the mask is off); the encoder's estimate is a better one. The network is
+            the same; it still sees bicubic(LR). Needs ``residual_convention: srdiff`` and
+            ``freeze_encoder`` (a trained encoder, kept as its estimate was trained).
     """
 
     rrdb: RRDBConfig = field(default_factory=RRDBConfig)
@@ -279,6 +300,7 @@ class SRDiffConfig:
     residual_scale: float = 2.0
     clip_residual: bool = True
     residual_convention: str = "srdiff"
+    residual_base: str = "bicubic"
 
     @property
     def scale(self) -> int:
@@ -290,17 +312,31 @@ class SRDiffConfig:
                 f"SRDiffConfig.residual_convention must be one of {RESIDUAL_CONVENTIONS}, "
                 f"got {self.residual_convention!r}"
             )
+        if self.residual_base not in RESIDUAL_BASES:
+            raise ValueError(
+                f"SRDiffConfig.residual_base must be one of {RESIDUAL_BASES}, "
+                f"got {self.residual_base!r}"
+            )
+        if self.residual_base == "encoder" and self.residual_convention != "srdiff":
+            raise ValueError(
+                "SRDiffConfig: residual_base 'encoder' needs residual_convention 'srdiff'; "
+                f"{self.residual_convention!r} is yoda-sr 0.1.0's, whose models all used bicubic"
+            )
+        if self.residual_base == "encoder" and not self.freeze_encoder:
+            raise ValueError(
+                "SRDiffConfig: residual_base 'encoder' needs freeze_encoder: true; a trained "
+                "encoder would stop being an estimate of the image (and move the targets)"
+            )
         if not self.residual_scale > 0:
             raise ValueError(f"SRDiffConfig.residual_scale must be > 0, got {self.residual_scale}")
-        if self.rrdb.scale != self.denoiser.scale:
+        # The encoder's features are at LR size / pixel_unshuffle (Real-ESRGAN's x1 and x2
+        # layouts run the trunk smaller), so the denoiser upsamples them by both factors.
+        feature_scale = self.rrdb.scale * self.rrdb.pixel_unshuffle
+        if self.denoiser.scale != feature_scale:
             raise ValueError(
-                f"SRDiffConfig: rrdb.scale={self.rrdb.scale} != denoiser.scale="
-                f"{self.denoiser.scale}"
-            )
-        if self.rrdb.pixel_unshuffle != 1:
-            raise ValueError(
-                "SRDiffConfig: the encoder's features must be at LR size, so rrdb.pixel_unshuffle "
-                f"must be 1, got {self.rrdb.pixel_unshuffle}"
+                f"SRDiffConfig: denoiser.scale={self.denoiser.scale} must be rrdb.scale * "
+                f"rrdb.pixel_unshuffle = {self.rrdb.scale} * {self.rrdb.pixel_unshuffle} = "
+                f"{feature_scale} (the encoder features are at LR size / pixel_unshuffle)"
             )
         if self.rrdb.feature_channels != self.denoiser.encoder_channels:
             raise ValueError(

@@ -8,8 +8,9 @@ the scheduler also load with diffusers alone)::
     backbone/diffusion_pytorch_model.safetensors
     scheduler/scheduler_config.json       the noise schedule, as a diffusers DDPMScheduler (or
                                           our ResShiftScheduler: ResShift's chain)
-    importance/importance_config.json     the importance source (``attention``), YODA on/off
-                                          and lower bound (``yoda``), sampling defaults
+    importance/importance_config.json     the importance source (``attention``), YODA on/off,
+                                          lower bound and importance input (``yoda``),
+                                          sampling defaults
     training_config.json                  every other setting of the experiment config (data,
                                           training, YODA's loss): provenance, not needed to run
 
@@ -53,7 +54,7 @@ SCHEDULER_CONFIG = "scheduler/scheduler_config.json"
 IMPORTANCE_CONFIG = "importance/importance_config.json"
 TRAINING_CONFIG = "training_config.json"
 # Settings of the ``yoda`` section that sampling uses (the rest configure the training loss).
-_SAMPLING_YODA_KEYS = ("enabled", "lower_bound")
+_SAMPLING_YODA_KEYS = ("enabled", "lower_bound", "importance_input")
 # Settings that name files or folders of the machine that trained the model.
 _DATA_PATH_KEYS = ("train_dir", "val_dir", "cache_dir")
 _MODEL_PATH_KEYS = ("encoder_checkpoint",)

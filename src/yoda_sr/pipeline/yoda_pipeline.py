@@ -239,10 +239,21 @@ class YodaPipeline:
         )
 
     @torch.no_grad()
-    def importance(self, lr: Tensor) -> Tensor:
-        """Importance maps (B, 1, h*s, w*s) in [0, 1] of LR images (B, 3, h, w) in [0, 1]."""
+    def importance(self, lr: Tensor, condition: dict[str, Tensor] | None = None) -> Tensor:
+        """Importance maps (B, 1, h*s, w*s) in [0, 1] of LR images (B, 3, h, w) in [0, 1].
+
+        With ``yoda.importance_input: estimate`` the source sees the image the anchor holds
+        (at output size) instead of ``lr``; ``condition``: the backbone's condition of the
+        padded ``lr`` (:meth:`__call__`'s), computed here when None.
+        """
         size = (lr.shape[-2] * self.scale, lr.shape[-1] * self.scale)
-        return self.load_importance_source()(lr.to(self.device), size).float()
+        image = lr.to(self.device)
+        if self.config.yoda.importance_input == "estimate":
+            if condition is None:
+                condition = self.model.condition(self._pad(image)[0])
+            anchor = self.model.anchor(condition)
+            image = self.model.to_image(anchor, condition)[..., : size[0], : size[1]]
+        return self.load_importance_source()(image, size).float()
 
     @torch.no_grad()
     def __call__(
@@ -298,15 +309,15 @@ class YodaPipeline:
         if not self.is_diffusion:
             images = self.model(lr).clamp(0.0, 1.0)
             return UpscaleOutput(images=self._color_fix(images, lr, options.color_fix))
-        if options.use_yoda and importance is None:
-            importance = self.importance(lr)
         h, w = lr.shape[-2:]
         lr_padded, pad = self._pad(lr)
+        cond = self.model.condition(lr_padded)
+        if options.use_yoda and importance is None:
+            importance = self.importance(lr, cond)
         imp_padded = None
         if options.use_yoda and importance is not None:
             s = self.scale
             imp_padded = F.pad(importance.to(self.device), [p * s for p in pad], mode="replicate")
-        cond = self.model.condition(lr_padded)
         assert options.sampler is not None and options.eta is not None  # set for diffusion
         scheduler = make_scheduler(self.config.diffusion, options.sampler)
         denoiser = self._denoiser(options)

@@ -30,7 +30,7 @@ from torch.optim.swa_utils import AveragedModel
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from yoda_sr.attention import build_importance_source
+from yoda_sr.attention import ImportanceSource, build_importance_source
 from yoda_sr.checkpoints import (
     RUN_CONFIG,
     RUN_CONFIG_HEADER,
@@ -217,6 +217,8 @@ class Trainer:
             )
         self.checkpoint: CheckpointFiles | None = None
         self._resume_state: dict[str, Any] = {}
+        # The importance source of yoda.importance_input "estimate" (set up with the data).
+        self._estimate_importance: ImportanceSource | None = None
         if resume and existing:
             self.checkpoint, self._resume_state = self._pick_checkpoint(existing)
 
@@ -254,7 +256,11 @@ class Trainer:
         cache = None
         if cfg.model_type != "rrdb" and cfg.yoda.enabled:
             source = build_importance_source(cfg.attention).to(device)
-            cache = ImportanceCache(source, cfg.attention, cfg.data.cache_dir or None, device)
+            if cfg.yoda.importance_input == "estimate":
+                # The maps need the model's estimate: made per batch in _loss, not by the data.
+                self._estimate_importance = source
+            else:
+                cache = ImportanceCache(source, cfg.attention, cfg.data.cache_dir or None, device)
         if not cfg.data.train_dir:
             raise ValueError("data.train_dir is not set (use --set data.train_dir=FOLDER)")
         common = {
@@ -526,12 +532,18 @@ class Trainer:
         if not isinstance(unwrapped, SRBackbone):
             return F.l1_loss(model(lr), hr)
         cond = unwrapped.condition(lr)  # a frozen encoder runs without grad inside
+        anchor = unwrapped.anchor(cond)
+        importance = batch["importance"]
+        if self._estimate_importance is not None:
+            with torch.no_grad():
+                estimate = unwrapped.to_image(anchor, cond)
+                importance = self._estimate_importance(estimate, tuple(hr.shape[-2:]))
         return yoda_loss(
             model,
             scheduler,
             x0=unwrapped.target(hr, cond),
-            anchor=unwrapped.anchor(cond),
-            importance=batch["importance"],
+            anchor=anchor,
+            importance=importance,
             config=self.config.yoda,
             condition=cond,
         )
@@ -557,7 +569,8 @@ class Trainer:
             batch["lr"],
             sampler=tc.val_sampler,
             num_inference_steps=tc.val_steps,
-            importance=batch["importance"],
+            # The data's maps are of the LR; "estimate" maps are made by the pipeline.
+            importance=None if self._estimate_importance is not None else batch["importance"],
             generator=generator,
         )
         ema_model.train(was_training)
