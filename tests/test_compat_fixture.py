@@ -24,14 +24,19 @@ def expected() -> dict[str, torch.Tensor]:
 def load(name: str | Path) -> YodaPipeline:
     """A fixture folder by name (or any absolute path), refusing legacy-default warnings but
     the one of the settings added after these folders were written: they keep the per-image
-    normalisation and no colour fix, as they were made."""
+    normalisation, no detail floor and no colour fix, as they were made."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         pipe = YodaPipeline.from_pretrained(FIXTURE / name)
     for warning in caught:
         filled = str(warning.message).rpartition("(")[2].rstrip(")").split(", ")
-        assert set(filled) <= {"attention.normalization: per_image", "sampling.color_fix: none"}
+        assert set(filled) <= {
+            "attention.normalization: per_image",
+            "attention.detail_floor: 0.0",
+            "sampling.color_fix: none",
+        }
     assert pipe.config.attention.normalization == "per_image"
+    assert pipe.config.attention.detail_floor == 0.0
     assert pipe.config.sampling.color_fix == "none"
     return pipe
 
