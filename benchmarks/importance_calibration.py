@@ -5,7 +5,10 @@ units per LR pixel) over the LR images of the study's training tiles (every thir
 ``train_compare.prepare_photos``: 192 px HR tiles, MATLAB-bicubic x1/4, 8-bit), then, for each
 crop of ``eval_crops`` (val, flat, dark, noisy, large), its mean LR gradient and the diffused
 share of pixel-steps at l = 0.3 (``mean(min(1, A + l))``, T -> infinity) under per-image
-normalisation and under absolute normalisation with several references.
+normalisation and under absolute normalisation with several references. First it prints what
+8-bit rounding alone gives: the pooled gradient magnitude of smooth ramps (slopes 0.05-0.8
+grey levels per LR pixel, random directions, seed 0) before and after rounding, which
+``DEFAULT_DETAIL_FLOOR`` (one grey level per LR pixel) must lie above.
 
     bash ../shared/data/fetch_photos.sh benchmarks/data/photos
     HF_HUB_OFFLINE=1 PYTHONPATH=src python benchmarks/importance_calibration.py
@@ -19,13 +22,14 @@ importance it was trained with.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
 import torch
 
 from yoda_sr.attention import DetailImportance, calibrate_detail_reference
-from yoda_sr.attention.config import DEFAULT_DETAIL_REFERENCE
+from yoda_sr.attention.config import DEFAULT_DETAIL_FLOOR, DEFAULT_DETAIL_REFERENCE
 from yoda_sr.imaging import list_images, load_image
 from yoda_sr.imaging.resize import make_lr
 
@@ -36,6 +40,28 @@ from eval_crops import SCALE, crop_sets, mean_gradient  # noqa: E402
 QUANTILES = (0.5, 0.75, 0.8, 0.9, 0.95, 0.98)
 REFERENCES = (0.05, 0.1, 0.15, 0.2)
 LOWER_BOUND = 0.3
+RAMP_SLOPES = (0.05, 0.1, 0.2, 0.3, 0.5, 0.8)  # grey levels per LR pixel
+
+
+def rounding_energy() -> None:
+    """Print the pooled gradient magnitude (grey levels per LR pixel) of smooth 48 px ramps,
+    x4, before and after 8-bit rounding: what quantisation alone adds to a flat region."""
+    source = DetailImportance(max_analysis_pixels=None)
+    generator = torch.Generator().manual_seed(0)
+    y, x = torch.meshgrid(torch.arange(48.0), torch.arange(48.0), indexing="ij")
+    print("8-bit rounding of smooth ramps (pooled gradient, grey levels / LR px):")
+    for slope in RAMP_SLOPES:
+        angle = float(torch.rand(1, generator=generator)) * torch.pi
+        luma = 0.5 + slope / 255 * (x * math.cos(angle) + y * math.sin(angle))
+        smooth = luma.expand(1, 3, 48, 48)
+        rounded = (smooth * 255).round() / 255
+        before = float(source.energy(smooth, (192, 192)).max()) * 255
+        after = source.energy(rounded, (192, 192)) * 255
+        print(
+            f"  slope {slope:4.2f}: smooth max {before:.2f}; rounded max {float(after.max()):.2f}, "
+            f"0.99 quantile {float(torch.quantile(after.flatten(), 0.99)):.2f}"
+        )
+    print(f"library default detail_floor: {DEFAULT_DETAIL_FLOOR * 255:g} grey levels / LR px\n")
 
 
 def share(importance: torch.Tensor) -> float:
@@ -48,6 +74,7 @@ def main() -> None:
     parser.add_argument("--photos", type=Path, default=HERE / "data" / "photos")
     parser.add_argument("--out", type=Path, default=HERE / "out" / "colour")
     args = parser.parse_args()
+    rounding_energy()
     sets = crop_sets(args.photos, args.out / "data")
     tiles = list_images(args.out / "data" / "train_tiles")[::3]
     lrs = [make_lr(load_image(path), SCALE)[1][None] for path in tiles]

@@ -3,7 +3,8 @@
 For every crop of ``eval_crops`` the model upscales the LR once per floor (importance
 ``(energy - floor) / (reference - floor)``, clamped; the model's reference, DDIM steps and lower
 bound, seed 0) and each output is scored after the wavelet colour fix (the default) beside
-bicubic: PSNR-RGB, PSNR-Y, SSIM-Y (crop border 4) and the diffused share of pixel-steps.
+bicubic: PSNR-RGB, PSNR-Y, SSIM-Y (crop border 4), the mean-colour offset and the diffused
+share of pixel-steps.
 Per-crop rows and set means go to ``benchmarks/results/importance_floor.md`` (and ``.json``);
 each crop's record is kept under ``--out/floor_records`` and reused by a rerun.
 
@@ -100,15 +101,17 @@ def markdown(rows: list[dict[str, Any]], model: str, lower_bound: float) -> str:
     lines = [
         f"Model `{model}`, l = {lower_bound}, its DDIM steps, seed 0, wavelet colour fix; "
         "floor in grey levels per LR pixel (0: none, the earlier behaviour); share = diffused "
-        "share of pixel-steps; crop border 4.",
+        "share of pixel-steps; offset = norm of the mean RGB difference to HR (0..255); crop border 4.",
         "",
-        "| set | method | PSNR-RGB | PSNR-Y | SSIM-Y | share |",
-        "|---|---|---|---|---|---|",
+        "| set | method | n | PSNR-RGB | PSNR-Y | SSIM-Y | share | offset (max) |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for set_name, group in set_groups(rows).items():
         for key, label in zip(keys, labels, strict=True):
             cells = " | ".join(mean(group, key, m) for m in METRICS)
-            lines.append(f"| {set_name} | {label} | {cells} |")
+            offsets = [row[key]["offset"] for row in group]
+            offset = f"{sum(offsets) / len(offsets):.2f} ({max(offsets):.2f})"
+            lines.append(f"| {set_name} | {label} | {len(group)} | {cells} | {offset} |")
     lines += [
         "",
         "Per crop (PSNR-RGB / PSNR-Y, share in brackets):",
