@@ -485,9 +485,10 @@ def importance_colour_section(name: str, lower_bound: float) -> list[str]:
         "srdiff-yoda-x4 samples with l = 0, which with absolute importance beat l = 0.3 and "
         "0.1 on the val and flat crops alike (docs/RESULTS.md, section 5, every crop and the "
         "other sets). Absolute importance has a floor of one grey level per LR pixel "
-        f"(`attention.detail_floor`, here {summary['sampling'].get('detail_floor', 0.0) * 255:g}"
-        "/255), so the 8-bit rounding steps of a flat region are not diffused "
-        "(`benchmarks/importance_floor.py`). The summary line at the top was measured with "
+        "(`attention.detail_floor`), so the 8-bit rounding steps of a flat region are not "
+        "diffused (`benchmarks/importance_floor.py`); the table above was measured with a floor "
+        f"of {summary['sampling'].get('detail_floor', 0.0) * 255:g}/255. The summary line at "
+        "the top was measured with "
         "the defaults of the model's export (yoda-sr 0.1: per-image importance, no colour fix, "
         "l = 0.3) unless the export was made since.",
         "",
