@@ -325,15 +325,18 @@ def write_report(
     series: dict[str, list[tuple[float, float]]] = {}
     rows = []
     at_step: dict[str, dict[int, dict]] = {}
-    for label, name in (
-        ("SR3", "sr3_s0"),
-        ("SR3+YODA", "sr3_yoda_s0"),
-        ("SRDiff", "srdiff_s0"),
-        ("SRDiff+YODA", "srdiff_yoda_s0"),
+    resshift_t = max(preset.resshift_steps)
+    for label, name, sampler in (
+        ("SR3", "sr3_s0", f"ddim__{n50}"),
+        ("SR3+YODA", "sr3_yoda_s0", f"ddim__{n50}"),
+        ("SRDiff", "srdiff_s0", f"ddim__{n50}"),
+        ("SRDiff+YODA", "srdiff_yoda_s0", f"ddim__{n50}"),
+        (f"ResShift T={resshift_t}", f"resshift_T{resshift_t}_s0", f"ddpm__{resshift_t}"),
+        (f"ResShift+YODA T={resshift_t}", f"resshift_yoda_T{resshift_t}_s0", f"ddpm__{resshift_t}"),
     ):
         at_step[label] = {}
         for step in ladder_steps:
-            e = ev(f"{name}__step{step}__ddim__{n50}")
+            e = ev(f"{name}__step{step}__{sampler}")
             if e:
                 at_step[label][step] = e[0]
                 rows.append((f"{label} @ {step}", e))
@@ -342,11 +345,18 @@ def write_report(
     gaps = {
         "SR3+YODA − SR3": (at_step["SR3"], at_step["SR3+YODA"]),
         "SRDiff+YODA − SRDiff": (at_step["SRDiff"], at_step["SRDiff+YODA"]),
+        f"ResShift+YODA − ResShift (T={resshift_t})": (
+            at_step[f"ResShift T={resshift_t}"],
+            at_step[f"ResShift+YODA T={resshift_t}"],
+        ),
     }
     md += [
         "## 2. Budget ladder (seed 0, val)",
         "",
         table(rows, "val"),
+        "",
+        f"SR3 and SRDiff rows sample with DDIM-{n50}, ResShift rows with their own "
+        f"{resshift_t}-step chain; all at the study's lower bound {preset.default_lower_bound}.",
         "",
         "The gap YODA − baseline at each budget (one seed: no spread to judge noise):",
         "",
@@ -536,6 +546,7 @@ def write_report(
     if notes.is_file():
         md += ["", notes.read_text().strip()]
     md += importance_section(Path(__file__).with_name("results"))
+    md += restoration_section(Path(__file__).with_name("results"))
     path = docs / "RESULTS.md"
     path.write_text("\n".join(md) + "\n")
     return path
@@ -551,6 +562,7 @@ IMPORTANCE_PARTS = (
     ("importance_colour_sr3-yoda-x4_l0.3.md", "### 5.4 sr3-yoda-x4, l = 0.3"),
     ("importance_scale.md", "### 5.5 Scale invariance of the importance maps"),
     ("importance_floor.md", "### 5.6 The detail floor (srdiff-yoda-x4, l = 0)"),
+    ("importance_colour_resshift-yoda-x4_l0.md", "### 5.7 resshift-yoda-x4, l = 0"),
 )
 
 
@@ -563,3 +575,14 @@ def importance_section(results: Path) -> list[str]:
         if path.is_file():
             md += [""] + ([heading, ""] if heading else []) + [path.read_text().strip()]
     return md
+
+
+def restoration_section(results: Path) -> list[str]:
+    """Section 6 of docs/RESULTS.md (issue 21): the hand-written reading
+    (``RESTORATION_NOTES.md``), then the tables of ``restoration_study.py``, where they exist."""
+    parts = [results.parent / "RESTORATION_NOTES.md", results / "restoration_study.md"]
+    found = [path.read_text().strip() for path in parts if path.is_file()]
+    if not found:
+        return []
+    heading = "## 6. Restoration tasks and real-world degradations (open question 3)"
+    return ["", heading] + [line for text in found for line in ("", text)]

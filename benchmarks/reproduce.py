@@ -238,8 +238,15 @@ def plan(p: Preset, dinov2: Path | None) -> list[Run]:
     for batch in p.batch_pair:
         if batch != p.batch:
             pair("sr3", p.seeds[0], (p.steps,), [f"train.batch_size={batch}"], "batch")
-    for name in ("sr3_s0", "sr3_yoda_s0", "srdiff_s0", "srdiff_yoda_s0"):
-        ladder = Run(**{**base[name].__dict__, "evals": list(main_evals)})
+    by_name = {r.name: r for r in runs}
+    # ResShift's seed-0 pair at the paper's T = 15 climbs the ladder too (issue 20: does it
+    # reach the bundled default's quality at the default's budget?); it keeps its own sampler.
+    resshift_t = max(p.resshift_steps)
+    resshift_ladder = [f"resshift_T{resshift_t}_s0", f"resshift_yoda_T{resshift_t}_s0"]
+    for name in ("sr3_s0", "sr3_yoda_s0", "srdiff_s0", "srdiff_yoda_s0", *resshift_ladder):
+        source = by_name[name]
+        evals = list(source.evals) if name in resshift_ladder else list(main_evals)
+        ladder = Run(**{**source.__dict__, "evals": evals})
         ladder.targets = tuple(sorted(set(p.ladder) | {p.steps}))
         ladder.group = "ladder"
         runs.append(ladder)

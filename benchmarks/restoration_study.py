@@ -1,24 +1,32 @@
-"""Issue 21's study: YODA on restoration presets (scale 1), resumable.
+"""Issue 21's study: YODA on restoration presets and real-world 4x SR, resumable.
 
-For each preset (``--presets``, default denoise-sigma25, deblur-gaussian, jpeg-q20) on the
-shared photos (training: the study's 192 px tiles of ``train/``, degraded on the fly by the
-preset; evaluation: the preset's evaluation set of ``val/`` centre crops, made once, seed 0):
+For each preset (``--presets``, default denoise-sigma25, deblur-gaussian, jpeg-q20; ``x4-real``
+is the real-world SR one) on the shared photos (training: the study's 192 px tiles of
+``train/``, degraded on the fly by the preset; evaluation: the preset's evaluation set of
+``val/`` centre crops, made once, seed 0):
 
-- ``rrdb``: the stage-1 RRDB at scale 1 (``rrdb_tiny_x1``), the one-pass estimate;
-- per seed, SRDiff at scale 1 (``srdiff_tiny_x1``, frozen ``rrdb`` encoder) three ways, equal
-  data, steps and seed: ``plain`` (no YODA, residual around the degraded input as SRDiff's),
-  ``yoda_input`` (YODA anchored on the degraded input, importance on it) and ``yoda_refine``
-  (YODA anchored on the RRDB estimate, importance on the estimate: "predict and refine");
-- beside them the degraded input and the classical baselines of
-  ``yoda_sr.evaluation.restoration`` (scikit-image).
+- ``rrdb``: the stage-1 RRDB at the preset's scale (``rrdb_tiny_x1``, or ``rrdb_tiny`` at 4x),
+  the one-pass estimate;
+- per seed, SRDiff (``srdiff_tiny_x1`` / ``srdiff_tiny``, frozen ``rrdb`` encoder) three ways,
+  equal data, steps and seed: ``plain`` (no YODA, residual around the degraded input, or its
+  bicubic upscale, as SRDiff's), ``yoda_input`` (YODA anchored there, importance on the
+  input) and ``yoda_refine`` (YODA anchored on the RRDB estimate, importance on the estimate:
+  "predict and refine");
+- beside them the degraded input (bicubic for SR presets) and the classical baselines of
+  ``yoda_sr.evaluation.restoration`` (scikit-image); for SR presets also Real-ESRGAN x4plus
+  (``--realesrgan``: the real public weights, ``bash ../shared/tools/get_realesrgan.sh DIR``
+  writes them; GAN-trained on this degradation model) and the bundled ``srdiff-yoda-x4``
+  (trained on MATLAB-bicubic LR only: what a bicubic-trained model does with such inputs).
 
 Outputs are scored as they come (seed-0 noise, DDIM with the config's steps, no colour fix):
-PSNR/SSIM on RGB and Y (crop border 1), PIQE, seconds per image. Every evaluation is a JSON
+PSNR/SSIM on RGB and Y (crop border = the scale), PIQE, seconds per image. Every evaluation is a JSON
 under ``--records`` (default ``benchmarks/results/restoration``), reused by a rerun; the table
 is written to ``benchmarks/results/restoration_study.md``. Training runs live under ``--out``.
 
     bash ../shared/data/fetch_photos.sh benchmarks/data/photos
     OMP_NUM_THREADS=2 HF_HUB_OFFLINE=1 PYTHONPATH=src python benchmarks/restoration_study.py
+    bash ../shared/tools/get_realesrgan.sh benchmarks/out/realesrgan
+    OMP_NUM_THREADS=1 ... python benchmarks/restoration_study.py --presets x4-real --seeds 0
     python benchmarks/restoration_study.py --preset smoke --out /tmp/r --records /tmp/r/rec
 """
 
@@ -29,6 +37,7 @@ import json
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,6 +51,7 @@ from yoda_sr.degradations.evalset import EVALSET_FILE, read_eval_set
 from yoda_sr.evaluation.restoration import evaluate_baselines
 from yoda_sr.metrics import evaluate_pair
 from yoda_sr.metrics.no_reference import piqe
+from yoda_sr.models.rrdb_files import load_rrdb
 from yoda_sr.pipeline import YodaPipeline
 from yoda_sr.training.trainer import Trainer
 
@@ -56,6 +66,8 @@ VARIANTS = (
     ("yoda_refine", True, "encoder", "estimate"),
 )
 METRICS = (("psnr_rgb", 2), ("ssim_rgb", 4), ("psnr_y", 2), ("ssim_y", 4), ("piqe", 1))
+# The bundled model scored on SR presets (trained on bicubic LR).
+BUNDLED = "srdiff-yoda-x4"
 
 
 @dataclass(frozen=True)
@@ -103,16 +115,23 @@ def overrides(p: Preset, preset: str, tiles: Path, seed: int) -> list[str]:
     ]
 
 
-def evaluate(pipe: YodaPipeline, set_dir: Path) -> dict[str, Any]:
-    """Per-image scores of ``pipe`` on the evaluation set ``set_dir`` and its seconds."""
-    _, images = read_eval_set(set_dir)
+def evaluate(restore: Callable[[torch.Tensor], torch.Tensor], set_dir: Path) -> dict[str, Any]:
+    """Per-image scores of ``restore`` ((1, 3, h, w) -> (1, 3, H, W), in [0, 1]) on the
+    evaluation set ``set_dir`` (crop border = its scale) and the seconds it took."""
+    record, images = read_eval_set(set_dir)
     rows = []
     started = time.perf_counter()
     for name, degraded, hr in images:
-        out = pipe(degraded[None], generator=torch.Generator().manual_seed(0), color_fix="none")
-        sr = out.images[0].cpu()
-        rows.append({"image": name, **evaluate_pair(sr, hr, crop_border=1), "piqe": piqe(sr)})
+        with torch.no_grad():
+            sr = restore(degraded[None])[0].cpu().clamp(0, 1)
+        scores = evaluate_pair(sr, hr, crop_border=record["scale"])
+        rows.append({"image": name, **scores, "piqe": piqe(sr)})
     return {"rows": rows, "seconds": time.perf_counter() - started}
+
+
+def sampled(pipe: YodaPipeline) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The pipeline's output with seed-0 noise and no colour fix."""
+    return lambda lr: pipe(lr, generator=torch.Generator().manual_seed(0), color_fix="none").images
 
 
 def means(record: dict[str, Any]) -> dict[str, float]:
@@ -140,7 +159,8 @@ def table(preset: str, records: Path, baselines: dict[str, dict[str, float]], p:
     rows: list[tuple[str, list[dict[str, float]]]] = [
         (name, [values]) for name, values in baselines.items()
     ]
-    for label, pattern in [("RRDB (one pass)", "rrdb")] + [
+    references = [("Real-ESRGAN x4plus", "realesrgan"), (f"{BUNDLED} (bicubic-trained)", BUNDLED)]
+    for label, pattern in [*references, ("RRDB (one pass)", "rrdb")] + [
         (f"SRDiff {name}", f"{name}_s{{seed}}") for name, *_ in VARIANTS
     ]:
         found = []
@@ -150,7 +170,8 @@ def table(preset: str, records: Path, baselines: dict[str, dict[str, float]], p:
                 found.append(means(json.loads(path.read_text())))
             if "{seed}" not in pattern:
                 break
-        rows.append((label, found))
+        if found or "{seed}" in pattern or pattern == "rrdb":
+            rows.append((label, found))
     for label, found in rows:
         cells = [cell([m[k] for m in found], d) for k, d in METRICS]
         seconds = cell([m["seconds"] for m in found], 2)
@@ -166,8 +187,16 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=HERE / "out" / "restoration")
     parser.add_argument("--records", type=Path, default=HERE / "results" / "restoration")
     parser.add_argument("--max-minutes", type=float, default=float("inf"))
+    parser.add_argument("--seeds", help="comma-separated: only these of the preset's seeds now")
+    parser.add_argument(
+        "--realesrgan",
+        type=Path,
+        default=HERE / "out" / "realesrgan" / "RealESRGAN_x4plus.pth",
+        help="Real-ESRGAN x4plus weights, scored on 4x presets where the file exists",
+    )
     args = parser.parse_args()
     p = PRESETS[args.preset]
+    run_seeds = p.seeds if args.seeds is None else tuple(int(s) for s in args.seeds.split(","))
     deadline = time.monotonic() + 60 * args.max_minutes
     work = prepare_photos(args.photos, args.out / "data", p.tile, p.eval_crop, p.per_photo)
     sections = []
@@ -187,16 +216,31 @@ def main() -> None:
         if not baselines_path.is_file():
             baselines_path.write_text(json.dumps(evaluate_baselines(set_dir)["means"], indent=1))
         baselines = json.loads(baselines_path.read_text())
+        scale = DegradationConfig(preset).scale(1)
+        rrdb_config, srdiff_config = ("rrdb_tiny_x1", "srdiff_tiny_x1")
+        if scale == 4:
+            rrdb_config, srdiff_config = ("rrdb_tiny", "srdiff_tiny")
+            if args.realesrgan.is_file() and not (records / "realesrgan.json").is_file():
+                network = load_rrdb(args.realesrgan).eval()
+                (records / "realesrgan.json").write_text(
+                    json.dumps(evaluate(network, set_dir), indent=1)
+                )
+            if not (records / f"{BUNDLED}.json").is_file():
+                pipe = YodaPipeline.from_pretrained(BUNDLED)
+                result = evaluate(sampled(pipe), set_dir)
+                (records / f"{BUNDLED}.json").write_text(json.dumps(result, indent=1))
+        elif scale != 1:
+            parser.error(f"{preset}: scale {scale}; the study has configs for 1 and 4")
         runs = args.out / "runs" / preset
         jobs: list[tuple[str, ExperimentConfig]] = [
             (
                 "rrdb",
                 ExperimentConfig.load(
-                    "rrdb_tiny_x1", overrides(p, preset, work / "train_tiles", p.seeds[0])
+                    rrdb_config, overrides(p, preset, work / "train_tiles", p.seeds[0])
                 ),
             )
         ]
-        for seed in p.seeds:
+        for seed in run_seeds:
             for name, yoda, base, importance_input in VARIANTS:
                 settings = overrides(p, preset, work / "train_tiles", seed) + [
                     f"yoda.enabled={str(yoda).lower()}",
@@ -204,7 +248,7 @@ def main() -> None:
                     f"yoda.importance_input={importance_input}",
                     f"model.encoder_checkpoint={runs / 'rrdb'}",
                 ]
-                jobs.append((f"{name}_s{seed}", ExperimentConfig.load("srdiff_tiny_x1", settings)))
+                jobs.append((f"{name}_s{seed}", ExperimentConfig.load(srdiff_config, settings)))
         for run, config in jobs:
             record = records / f"{run}.json"
             if record.is_file():
@@ -213,18 +257,20 @@ def main() -> None:
                 print(f"{preset}/{run}: left for later (--max-minutes)", flush=True)
                 continue
             train(config, runs / run)
-            result = evaluate(YodaPipeline.from_pretrained(runs / run), set_dir)
+            result = evaluate(sampled(YodaPipeline.from_pretrained(runs / run)), set_dir)
             record.write_text(json.dumps(result, indent=1))
             print(f"{preset}/{run}: PSNR-Y {means(result)['psnr_y']:.2f}", flush=True)
         sections.append(table(preset, args.records, baselines, p))
     header = (
         f"Restoration study (`benchmarks/restoration_study.py --preset {args.preset}`): "
-        f"scale 1, tiny SRDiff (`srdiff_tiny_x1`, frozen `rrdb_tiny_x1` encoder), {p.steps} "
+        "tiny SRDiff (`srdiff_tiny_x1` with a frozen `rrdb_tiny_x1` encoder at scale 1, "
+        f"`srdiff_tiny` with `rrdb_tiny` for `x4-real`), {p.steps} "
         f"steps at batch {p.batch} of {p.hr_size} px patches degraded on the fly, seeds "
         f"{list(p.seeds)} (mean ± std over seeds where n > 1); evaluation: {p.eval_limit} val "
         f"centre crops of {p.eval_crop} px, DDIM with the config's steps, seed-0 noise, no "
-        "colour fix, crop border 1. `plain`: no YODA; `yoda_input`: YODA anchored on the "
-        "degraded input; `yoda_refine`: anchored on the RRDB estimate, importance on it."
+        "colour fix, crop border = the scale. `plain`: no YODA; `yoda_input`: YODA anchored on "
+        "the degraded input (bicubic at 4x); `yoda_refine`: anchored on the RRDB estimate, "
+        "importance on it. `input` is the degraded input itself (bicubic at 4x)."
     )
     target = args.records.parent / f"{args.records.name}_study.md"
     target.write_text(header + "\n\n" + "\n\n".join(sections) + "\n")

@@ -45,8 +45,9 @@ from typing import Any
 
 import torch
 
+from yoda_sr.attention.config import DEFAULT_DETAIL_FLOOR
 from yoda_sr.checkpoints import CheckpointFiles, list_checkpoints
-from yoda_sr.config import ExperimentConfig
+from yoda_sr.config import ExperimentConfig, apply_override
 from yoda_sr.device import resolve_device
 from yoda_sr.imaging import imresize, list_images, load_image, quantize
 from yoda_sr.metrics import evaluate_pair
@@ -84,9 +85,36 @@ class Model:
 RRDB = Model("rrdb", "rrdb_tiny", 1.0, "RRDB (stage 1 of SRDiff)")
 SRDIFF = Model("srdiff-yoda-x4", "srdiff_tiny", 3.0, "SRDiff+YODA")
 SR3 = Model("sr3-yoda-x4", "sr3_tiny", 3.0, "SR3+YODA")
-BUNDLED = (SRDIFF, SR3)
+# Pixel-space ResShift+YODA at T = 15 (issue 20); only from a study (--from-study): --train
+# trains the SRDiff and SR3 chains.
+RESSHIFT = Model("resshift-yoda-x4", "resshift_tiny", 3.0, "ResShift+YODA (T = 15)")
+BUNDLED = (SRDIFF, SR3, RESSHIFT)
 # The run folders of a benchmarks/reproduce.py study that --from-study exports.
-STUDY_RUNS = {RRDB.name: "rrdb", SRDIFF.name: "srdiff_yoda_s0", SR3.name: "sr3_yoda_s0"}
+STUDY_RUNS = {
+    RRDB.name: "rrdb",
+    SRDIFF.name: "srdiff_yoda_s0",
+    SR3.name: "sr3_yoda_s0",
+    RESSHIFT.name: "resshift_yoda_T15_s0",
+}
+# Sampling settings the export gives each bundled model over its training config (issue 19:
+# absolute detail importance with its floor, the wavelet colour fix; the lower bound each
+# measured best on the val and flat crops, docs/RESULTS.md section 5).
+BUNDLE_SETTINGS = {
+    SRDIFF.name: ("yoda.lower_bound=0.0",),
+    SR3.name: ("yoda.lower_bound=0.3",),
+    RESSHIFT.name: ("yoda.lower_bound=0.0",),
+}
+COMMON_SETTINGS = (
+    "attention.normalization=absolute",
+    f"attention.detail_floor={DEFAULT_DETAIL_FLOOR!r}",
+    "sampling.color_fix=wavelet",
+)
+
+
+def selected(args: argparse.Namespace) -> tuple[Model, ...]:
+    """The bundled models named by ``--models``, in BUNDLED's order."""
+    names = args.models.split(",")
+    return tuple(model for model in BUNDLED if model.name in names)
 
 
 def chains(jobs: int) -> list[tuple[Model, ...]]:
@@ -255,15 +283,27 @@ def study_preset(config: ExperimentConfig) -> tuple[str, Preset] | None:
     return None
 
 
-def study_command(study: Path, step: int, preset: str) -> str:
+def study_command(study: Path, step: int, preset: str, model: Model) -> str:
     """The commands that train the study's runs to ``step`` and export/evaluate them. The
     ladder runs one at a time, each in its own process: ``--max-minutes 1`` lets the ladder's
-    next point start (its lower one is trained and evaluated) and stops before the one after."""
+    next point start (its lower one is trained and evaluated) and stops before the one after.
+    ResShift's run is a study of its own (group ``resshift``, ladder to ``step``)."""
     default = Path("benchmarks") / "out" / f"reproduce_{preset}"
     tail = Path(*study.resolve().parts[-3:])
     folder = default if tail == default else study
     out = "" if folder == default else f" --out {folder}"
     base = f"python benchmarks/reproduce.py --preset {preset}{out}"
+    if model is RESSHIFT:
+        run = STUDY_RUNS[RESSHIFT.name]
+        return "\n".join(
+            [
+                f"{base} --runs {run} --groups resshift",
+                f"{base} --runs {run} --groups ladder --max-train-steps {step}",
+                f"python benchmarks/train_default_models.py --export --from-study {folder} "
+                f"--study-step {step} --models {RESSHIFT.name}",
+                f"python benchmarks/train_default_models.py --evaluate --models {RESSHIFT.name}",
+            ]
+        )
     runs = [STUDY_RUNS[SRDIFF.name], STUDY_RUNS[SR3.name]]
     return "\n".join(
         [
@@ -286,7 +326,12 @@ def study_record(
     seconds, device = study_time(speeds, run, checkpoint.step)
     found = study_preset(config)
     preset_name, preset = found if found else ("cpu", PRESETS["cpu"])
-    names = {RRDB.name: preset.rrdb, SRDIFF.name: preset.srdiff, SR3.name: preset.sr3}
+    names = {
+        RRDB.name: preset.rrdb,
+        SRDIFF.name: preset.srdiff,
+        SR3.name: preset.sr3,
+        RESSHIFT.name: preset.resshift,
+    }
     tiles = list_images(Path(config.data.train_dir)) if config.data.train_dir else []
     trained = sorted({0, *(int(k.rpartition("@")[2]) for k in speeds if k.startswith(f"{run}@"))})
     return {
@@ -311,7 +356,7 @@ def study_record(
             "tile_px": load_image(tiles[0]).shape[-1] if tiles else None,
             "per_photo": preset.per_photo if found else None,
         },
-        "command": study_command(study, step, preset_name),
+        "command": study_command(study, step, preset_name, model),
     }
 
 
@@ -320,14 +365,14 @@ def export_sources(args: argparse.Namespace) -> list[tuple[Model, YodaPipeline, 
     model: ``--train``'s newest checkpoints, or the study's runs with ``--from-study``."""
     if args.from_study is None:
         found = []
-        for model in (RRDB, *BUNDLED):
+        for model in (RRDB, *(m for m in selected(args) if m is not RESSHIFT)):
             run_dir = args.out / "runs" / model.name
             record = json.loads((run_dir / "training.json").read_text())
             found.append((model, YodaPipeline.from_pretrained(run_dir), record))
         return found
     speeds = study_speeds(args.study_records)
     found = []
-    for model in (RRDB, *BUNDLED):
+    for model in (RRDB, *selected(args)) if SRDIFF in selected(args) else selected(args):
         run_dir = args.from_study / "runs" / STUDY_RUNS[model.name]
         checkpoint = study_checkpoint(run_dir, None if model is RRDB else args.study_step)
         pipe = load_at(run_dir, checkpoint.step, "ema", "cpu")
@@ -342,6 +387,11 @@ def export(args: argparse.Namespace) -> None:
         config = source.config
         if model is SRDIFF:  # the encoder's weights are in the state dict: no path needed
             config = replace(config, model=replace(config.model, encoder_checkpoint=""))
+        if model is not RRDB:
+            data = config.to_dict()
+            for item in (*COMMON_SETTINGS, *BUNDLE_SETTINGS[model.name]):
+                apply_override(data, item)
+            config = ExperimentConfig.from_dict(data, f"{model.name}'s bundle settings")
         network = build_model(config.model)
         network.load_state_dict(source.model.state_dict())
         pipe = YodaPipeline(network, config)
@@ -353,16 +403,27 @@ def export(args: argparse.Namespace) -> None:
         print(f"exported {model.name} (step {record['steps']})", flush=True)
 
 
+def sampler_label(pipe: YodaPipeline, steps: int) -> str:
+    """The sampler the evaluation uses: DDIM-``steps``, or ResShift's own chain (its T)."""
+    if pipe.config.diffusion.process == "resshift":
+        return f"ResShift's {pipe.config.sampling.steps}-step chain"
+    return f"DDIM-{steps}"
+
+
 def upscale_all(pipe: YodaPipeline | None, lrs: list[torch.Tensor], steps: int) -> list:
-    """SR images of ``lrs`` (bicubic when ``pipe`` is None): DDIM-``steps``, seed 0."""
+    """SR images of ``lrs`` (bicubic when ``pipe`` is None), seed 0: DDIM-``steps``, or for
+    ResShift its whole chain (it samples only that)."""
     images = []
     for lr in lrs:
         if pipe is None:
             images.append((bicubic_up(lr, SCALE)[0] + 1) / 2)
+            continue
+        generator = torch.Generator().manual_seed(0)
+        if pipe.config.diffusion.process == "resshift":
+            out = pipe(lr, generator=generator)
         else:
-            generator = torch.Generator().manual_seed(0)
             out = pipe(lr, sampler="ddim", num_inference_steps=steps, generator=generator)
-            images.append(out.images[0].cpu())
+        images.append(out.images[0].cpu())
     return images
 
 
@@ -390,8 +451,9 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
         return images
 
     score("bicubic", None)
-    score(RRDB.name, YodaPipeline.from_pretrained(export_dir / f"{RRDB.name}-fp32"))
-    for model in BUNDLED:
+    if SRDIFF in selected(args):
+        score(RRDB.name, YodaPipeline.from_pretrained(export_dir / f"{RRDB.name}-fp32"))
+    for model in selected(args):
         fp16 = score(model.name, YodaPipeline.from_pretrained(args.bundle_dir / model.name))
         fp32 = score(
             f"{model.name}-fp32", YodaPipeline.from_pretrained(export_dir / f"{model.name}-fp32")
@@ -407,7 +469,7 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
     (args.out / "evaluation.json").write_text(
         json.dumps({"protocol": protocol, "results": results}, indent=1)
     )
-    for model in BUNDLED:
+    for model in selected(args):
         card = model_card(model, results, protocol, args)
         (args.bundle_dir / model.name / "MODEL_CARD.md").write_text(card, encoding="utf-8")
     return results
@@ -455,8 +517,8 @@ def importance_colour_section(name: str, lower_bound: float) -> list[str]:
     lines = [
         "## Importance and colour",
         "",
-        "Means over the 8 val crops and 8 flat crops (sky, walls; mean LR gradient under 3 grey "
-        "levels per pixel) of `benchmarks/importance_colour.py`, "
+        "Means over each set's crops (val: the 8 centre crops; flat: 8 crops of sky, walls; "
+        "mean LR gradient under 3 grey levels per pixel) of `benchmarks/importance_colour.py`, "
         f"{summary['sampling']['sampler'].upper()}-{summary['sampling']['steps']}, lower bound "
         f"{summary['sampling']['lower_bound']}, seed 0. Share: diffused share of pixel-steps; "
         "offset: norm of the mean RGB difference to HR, of 255 (worst crop in brackets).",
@@ -464,8 +526,19 @@ def importance_colour_section(name: str, lower_bound: float) -> list[str]:
         "| set | method | share | offset | PSNR-Y | SSIM-Y | PSNR-RGB |",
         "|---|---|---|---|---|---|---|",
     ]
-    for set_name in ("val", "flat"):
+    behind = []
+    for set_name in dict.fromkeys(c["set"] for c in summary["crops"]):
         crops = [c for c in summary["crops"] if c["set"] == set_name]
+        ours = [c["absolute"]["fixes"]["wavelet"] for c in crops if "absolute" in c]
+        if len(ours) == len(crops):
+            losses = [
+                f"{label} {sum(r[key] for r in ours) / len(ours):.{digits}f} vs "
+                f"{sum(c['bicubic'][key] for c in crops) / len(crops):.{digits}f}"
+                for key, label, digits in (("psnr_y", "PSNR-Y", 2), ("ssim_y", "SSIM-Y", 4))
+                if sum(r[key] for r in ours) < sum(c["bicubic"][key] for c in crops)
+            ]
+            if losses:
+                behind.append(f"{set_name} ({', '.join(losses)})")
         for label, norm, fix in rows:
             if norm is not None and not all(norm in c for c in crops):
                 continue
@@ -479,12 +552,24 @@ def importance_colour_section(name: str, lower_bound: float) -> list[str]:
                 f"| {set_name} | {label} | {share} | {mean['offset']:.2f} ({worst:.2f}) | "
                 f"{mean['psnr_y']:.2f} | {mean['ssim_y']:.4f} | {mean['psnr_rgb']:.2f} |"
             )
+    verdict = (
+        "At the defaults it is behind bicubic on: " + "; ".join(behind) + "."
+        if behind
+        else "At the defaults it is ahead of bicubic on PSNR-Y and SSIM-Y on every set above."
+    )
     return lines + [
         "",
-        "The bundled models were trained with l = 0.3 (the config below); since yoda-sr 0.2 "
-        "srdiff-yoda-x4 samples with l = 0, which with absolute importance beat l = 0.3 and "
-        "0.1 on the val and flat crops alike (docs/RESULTS.md, section 5, every crop and the "
-        "other sets). Absolute importance has a floor of one grey level per LR pixel "
+        f"Sets: {', '.join(dict.fromkeys(c['set'] for c in summary['crops']))} "
+        "(`benchmarks/eval_crops.py`: dark = val crops darkened, noisy = LR with Gaussian noise "
+        f"of 5 grey levels, large = one 512 x 384 window). {verdict}",
+        "",
+        "The bundled models were trained with l = 0.3; since yoda-sr 0.2 srdiff-yoda-x4 "
+        "samples with l = 0, which with absolute importance beat l = 0.3 and 0.1 on the val "
+        "and flat crops alike (docs/RESULTS.md, section 5, every crop and the other sets), and "
+        "so does resshift-yoda-x4 (at l = 0.3 its flat crops lose 6.4 dB PSNR-Y, 51.18 vs "
+        "57.61, and val is no better, 29.27 vs 29.29: "
+        "benchmarks/results/importance_colour_resshift-yoda-x4_l0.3.md). Absolute importance "
+        "has a floor of one grey level per LR pixel "
         "(`attention.detail_floor`), so the 8-bit rounding steps of a flat region are not "
         "diffused (`benchmarks/importance_floor.py`); the table above was measured with a floor "
         f"of {summary['sampling'].get('detail_floor', 0.0) * 255:g}/255. The summary line at "
@@ -502,14 +587,12 @@ def model_card(
     source_dir = args.out / "export" / f"{model.name}-fp32"
     record = json.loads((source_dir / "training.json").read_text())
     opts = record["options"]
-    rrdb_record = json.loads(
-        (args.out / "export" / f"{RRDB.name}-fp32" / "training.json").read_text()
-    )
+    study = record.get("study")
     pipe = YodaPipeline.from_pretrained(args.bundle_dir / model.name)
     config = pipe.config
     params = sum(p.numel() for p in pipe.model.parameters())
     size = sum(p.stat().st_size for p in (args.bundle_dir / model.name).rglob("*.safetensors"))
-    ours, bicubic, rrdb = results[model.name], results["bicubic"], results[RRDB.name]
+    ours, bicubic = results[model.name], results["bicubic"]
     fp32 = results[f"{model.name}-fp32"]
     behind = [
         label
@@ -529,9 +612,20 @@ def model_card(
         f"fp16): PSNR-Y {ours['psnr_y']:.2f} dB / SSIM-Y {ours['ssim_y']:.4f} on the 8 shared "
         f"val crops vs bicubic {bicubic['psnr_y']:.2f} / {bicubic['ssim_y']:.4f}; {verdict}."
     )
-    rows = [
-        ("bicubic", bicubic),
-        (f"RRDB stage 1 ({rrdb_record['steps']} steps)", rrdb),
+    rows = [("bicubic", bicubic)]
+    stage1 = []
+    if model is SRDIFF:
+        rrdb_record = json.loads(
+            (args.out / "export" / f"{RRDB.name}-fp32" / "training.json").read_text()
+        )
+        rows.append((f"RRDB stage 1 ({rrdb_record['steps']} steps)", results[RRDB.name]))
+        stage1 = [
+            f"- Stage-1 RRDB (`{rrdb_record['config']}`): {rrdb_record['steps']} steps at batch "
+            f"{rrdb_record['options']['batch']} of {rrdb_record['options']['hr_size']} px, "
+            f"{wall_time(rrdb_record)} on {machine(rrdb_record)}"
+            + (f" (run `{rrdb_record['study']['run']}` of the study)." if study else ".")
+        ]
+    rows += [
         (f"**{model.name}** (bundled, fp16 weights)", ours),
         (f"{model.name}, fp32 source weights", fp32),
     ]
@@ -546,7 +640,6 @@ def model_card(
     ]
     photos = sources(args.photos)
     licences = sorted({row[2] for row in photos if len(row) > 2})
-    study = record.get("study")
     if study:
         tiles = f"{study['tiles']} tiles of {study['tile_px']} px" + (
             f" (up to {study['per_photo']} per photo)" if study["per_photo"] else ""
@@ -554,14 +647,6 @@ def model_card(
     else:
         data = args.data or args.out / "data"
         tiles = f"{len(list_images(data / 'train_tiles'))} tiles of {TILE} px (up to {PER_PHOTO} per photo)"
-    stage1 = [
-        f"- Stage-1 RRDB (`{rrdb_record['config']}`): {rrdb_record['steps']} steps at batch "
-        f"{rrdb_record['options']['batch']} of {rrdb_record['options']['hr_size']} px, "
-        f"{wall_time(rrdb_record)} on {machine(rrdb_record)}"
-        + (f" (run `{rrdb_record['study']['run']}` of the study)." if study else ".")
-    ]
-    if model is not SRDIFF:
-        stage1 = []
     options = " ".join(
         f"--{key.replace('_', '-')} {value}" for key, value in record["options"].items()
     )
@@ -607,9 +692,9 @@ def model_card(
         f"Protocol (as `benchmarks/reproduce.py`): the {len(protocol['crops'])} centre crops of "
         f"{protocol.get('crop_px', VAL_SIZE)} px of the shared val photos ({', '.join(protocol['crops'])}); LR = "
         f"MATLAB-style bicubic down x{SCALE}, quantised to 8 bits; PSNR/SSIM with a crop border "
-        f"of {SCALE}, Y = BT.601 luma; ΔE76 = CIELAB distance of the mean colours; DDIM-"
-        f"{protocol['sample_steps']}, lower bound {config.yoda.lower_bound}, seed 0; evaluated "
-        f"on {protocol['device']}.",
+        f"of {SCALE}, Y = BT.601 luma; ΔE76 = CIELAB distance of the mean colours; "
+        f"{sampler_label(pipe, protocol['sample_steps'])}, lower bound "
+        f"{config.yoda.lower_bound}, seed 0; evaluated on {protocol['device']}.",
         "",
         f"fp16 vs fp32 weights: the largest pixel difference between the two models' outputs "
         f"is {ours['fp16_vs_fp32_max_abs']:.2e} (of 1); PSNR-Y differs by "
@@ -692,11 +777,25 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--bundle-dir", type=Path, default=ROOT / "src" / "yoda_sr" / "bundled_models"
     )
+    parser.add_argument(
+        "--models",
+        default=None,
+        help="comma-separated bundled models to export/evaluate (default: all with "
+        f"--from-study, else all but {RESSHIFT.name}, which --train does not train)",
+    )
     args = parser.parse_args(argv)
     if not (args.train or args.export or args.evaluate):
         args.train = args.export = args.evaluate = True
     if args.from_study is not None and (args.train or args.study_step is None):
         parser.error("--from-study needs --study-step N, and replaces --train (name --export)")
+    if args.models is None:
+        chosen = BUNDLED if args.from_study is not None else (SRDIFF, SR3)
+        args.models = ",".join(m.name for m in chosen)
+    unknown = set(args.models.split(",")) - {m.name for m in BUNDLED}
+    if unknown:
+        parser.error(f"--models: unknown {', '.join(sorted(unknown))}")
+    if args.export and args.from_study is None and RESSHIFT.name in args.models.split(","):
+        parser.error(f"--export of {RESSHIFT.name} needs --from-study (--train does not train it)")
     return args
 
 

@@ -92,12 +92,12 @@ def test_hub_id_is_still_looked_up_on_the_hub(bundled_dir, monkeypatch):
 def test_unknown_name_error_lists_the_bundled_names(bundled_dir):
     with pytest.raises(BundledModelNotFoundError) as info:
         bundled_path("srdiff-yoda-x8")
-    assert "srdiff-yoda-x4, sr3-yoda-x4" in str(info.value)
+    assert "srdiff-yoda-x4, sr3-yoda-x4, resshift-yoda-x4" in str(info.value)
     assert f"installed here: {DEFAULT_MODEL}" in str(info.value)
     with pytest.raises(ModelNotFoundError) as info:
         YodaPipeline.from_pretrained("srdiff-yoda-x8")
     assert "no such file or folder" in str(info.value)
-    assert "srdiff-yoda-x4, sr3-yoda-x4" in str(info.value)
+    assert "srdiff-yoda-x4, sr3-yoda-x4, resshift-yoda-x4" in str(info.value)
 
 
 def test_list_bundled_lists_only_models_whose_files_are_present(bundled_dir):

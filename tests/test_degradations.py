@@ -242,6 +242,7 @@ def test_piqe_is_in_range_and_rises_with_noise():
         ("denoise-sigma25", ["nl-means", "wavelet"]),
         ("deblur-box", ["wiener", "richardson-lucy"]),
         ("jpeg-q10", ["tv"]),
+        ("x4-real", ["nl-means+bicubic", "wavelet+bicubic"]),
     ],
 )
 def test_classical_baselines_are_scored_on_an_eval_set(tmp_path, preset, methods):
@@ -257,3 +258,20 @@ def test_classical_baselines_are_scored_on_an_eval_set(tmp_path, preset, methods
     # Denoising with a fitting method beats the noisy input.
     if preset == "denoise-sigma25":
         assert result["means"]["nl-means"]["psnr_rgb"] > result["means"]["input"]["psnr_rgb"]
+
+
+def test_on_sr_sets_a_method_restores_the_lr_and_bicubic_upscales_its_output(tmp_path):
+    hr_dir = tmp_path / "hr_src"
+    hr_dir.mkdir()
+    array = (textured_image(64, 48).permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+    Image.fromarray(array).save(hr_dir / "a.png")
+    make_eval_set(hr_dir, tmp_path / "set", DegradationConfig("x4-real"))
+    seen: list[tuple[int, ...]] = []
+
+    def identity(image: np.ndarray) -> np.ndarray:
+        seen.append(image.shape)
+        return image
+
+    result = evaluate_baselines(tmp_path / "set", methods={"identity": identity})
+    assert seen == [(16, 12, 3)]  # the LR, (H / 4, W / 4, 3)
+    assert result["means"]["identity"]["psnr_rgb"] == result["means"]["input"]["psnr_rgb"]

@@ -55,3 +55,18 @@ def test_resshift_pairs_differ_only_in_yoda_and_sample_their_whole_chain(tmp_pat
             assert not plain.yoda.enabled and yoda.yoda.enabled
             assert plain.train == yoda.train and plain.diffusion == yoda.diffusion
             assert runs[f"resshift_T{num_t}_s{seed}"].evals == [{"sampler": "ddpm", "steps": num_t}]
+
+
+def test_the_ladder_continues_the_t15_resshift_pair_with_its_own_chain(tmp_path):
+    reproduce = load_benchmark("reproduce")
+    p = reproduce.PRESETS["cpu"]
+    runs = reproduce.plan(p, dinov2=None)
+    ladder = {r.name: r for r in runs if r.group == "ladder"}
+    for name in ("resshift_T15_s0", "resshift_yoda_T15_s0"):
+        main = next(r for r in runs if r.name == name and r.group == "resshift")
+        assert ladder[name].overrides == main.overrides  # the same run, trained further
+        assert ladder[name].evals == [{"sampler": "ddpm", "steps": 15}]
+        assert ladder[name].targets == (800, 1600, 3000, 10000)
+        config = reproduce.run_config(ladder[name], 3000, p, tmp_path, tmp_path)
+        assert config.diffusion.num_train_timesteps == 15 and config.train.steps == 3000
+    assert "resshift_T4_s0" not in ladder

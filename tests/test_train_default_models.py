@@ -59,6 +59,7 @@ def fake_study(root, steps=(4, 8)):
     common += ["train.batch_size=2", "train.seed=0", "yoda.enabled=true"]
     runs = {"rrdb": ("rrdb_tiny", (4,)), "srdiff_yoda_s0": ("srdiff_tiny", steps)}
     runs["sr3_yoda_s0"] = ("sr3_tiny", steps)
+    runs["resshift_yoda_T15_s0"] = ("resshift_tiny", steps)
     for name, (backbone, run_steps) in runs.items():
         extra = [f"model.encoder_checkpoint={root / 'runs' / 'rrdb'}"] if "srdiff" in name else []
         config = ExperimentConfig.load(backbone, common + extra)
@@ -133,6 +134,67 @@ def test_export_from_a_study_bundles_its_checkpoints_at_the_step_with_true_recor
     assert "4 steps at batch 2 of 32 px, about 2.0 s of training" in card
     assert "steps/s) on a machine not recorded (run `rrdb` of the study)" in card
     assert "1 tiles of 16 px" in card and "centre crops of 64 px" in card
+
+
+def test_export_gives_each_bundled_model_its_sampling_settings_and_resshift_its_own_card(
+    tmp_path,
+):
+    script = load_benchmark("train_default_models")
+    study = fake_study(tmp_path / "study")
+    out, bundle = tmp_path / "out", tmp_path / "bundle"
+    argv = ["--export", "--from-study", str(study), "--study-records", str(study)]
+    script.export(
+        script.parse_args(
+            [*argv, "--out", str(out), "--bundle-dir", str(bundle)] + ["--study-step", "8"]
+        )
+    )
+    trained = ExperimentConfig.load_saved(
+        study / "runs" / "resshift_yoda_T15_s0" / "checkpoints" / "step-000008" / "config.yaml"
+    )
+    assert trained.yoda.lower_bound == 0.3  # what it was trained with
+    for name, lower_bound in (
+        ("srdiff-yoda-x4", 0.0),
+        ("sr3-yoda-x4", 0.3),
+        ("resshift-yoda-x4", 0.0),
+    ):
+        config = YodaPipeline.from_pretrained(bundle / name).config
+        assert config.attention.normalization == "absolute"
+        assert config.attention.detail_floor == pytest.approx(1 / 255)
+        assert config.sampling.color_fix == "wavelet"
+        assert config.yoda.lower_bound == lower_bound
+    resshift = YodaPipeline.from_pretrained(bundle / "resshift-yoda-x4")
+    assert resshift.config.diffusion.process == "resshift"
+    record = json.loads((out / "export" / "resshift-yoda-x4-fp32" / "training.json").read_text())
+    assert record["config"] == "resshift_tiny" and record["study"]["run"] == "resshift_yoda_T15_s0"
+    command = record["command"].splitlines()
+    assert command[1].endswith("--runs resshift_yoda_T15_s0 --groups ladder --max-train-steps 8")
+    assert command[-1].endswith("--evaluate --models resshift-yoda-x4")
+
+    results = {
+        key: {"psnr_y": 20.0, "ssim_y": 0.5, "psnr_rgb": 19.0, "ssim_rgb": 0.4, "delta_e76": 1.0}
+        | {"seconds_per_image": 1.0, "fp16_vs_fp32_max_abs": 1e-3}
+        for key in ("bicubic", "resshift-yoda-x4", "resshift-yoda-x4-fp32")
+    }
+    protocol = {"crops": ["a.png"], "crop_px": 64, "sample_steps": 2, "device": "CPU"}
+    args = script.parse_args(
+        ["--evaluate", "--out", str(out), "--bundle-dir", str(bundle)]
+        + ["--models", "resshift-yoda-x4"]
+    )
+    card = script.model_card(script.RESSHIFT, results, protocol, args)
+    steps = resshift.config.sampling.steps
+    assert f"ResShift's {steps}-step chain, lower bound 0.0" in card and "DDIM" not in card
+    assert "RRDB" not in card
+
+
+def test_resshift_is_exported_only_from_a_study():
+    script = load_benchmark("train_default_models")
+    with pytest.raises(SystemExit):
+        script.parse_args(["--export", "--models", "resshift-yoda-x4"])
+    with pytest.raises(SystemExit):
+        script.parse_args(["--evaluate", "--models", "esrgan"])
+    assert script.parse_args(["--evaluate", "--models", "resshift-yoda-x4"]).models == (
+        "resshift-yoda-x4"
+    )
 
 
 def test_study_time_sums_the_segments_up_to_the_step():

@@ -15,7 +15,13 @@ scikit-image's documented defaults or fixed values below, never tuned on the set
   ``balance = 0.01``, per channel on a reflect-padded image (its FFT assumes periodic borders);
 - ``richardson-lucy`` (deblurring): ``richardson_lucy``, 30 iterations, the known kernel,
   per channel, reflect-padded;
-- ``tv`` (JPEG): ``denoise_tv_chambolle`` of weight 0.05 on all channels.
+- ``tv`` (JPEG): ``denoise_tv_chambolle`` of weight 0.05 on all channels;
+- ``nl-means+bicubic``, ``wavelet+bicubic`` (Real-ESRGAN-degraded SR sets, "the classical
+  pipeline"): the denoiser above on the LR (where the noise is still pixel-independent and
+  its sigma can be estimated), then MATLAB bicubic to the HR size. JPEG blocks and blur are
+  left to the denoiser: no classical method undoes an unknown second-order degradation.
+
+For SR sets (scale > 1) every method restores the LR and is followed by the bicubic upscale.
 """
 
 from __future__ import annotations
@@ -73,7 +79,7 @@ def _per_channel_deconvolution(
 
 def classical_methods(record: dict[str, Any]) -> dict[str, Method]:
     """The classical baselines that fit an evaluation set's degradation (its record, see
-    :func:`~yoda_sr.degradations.read_eval_set`), by name; none for SR sets."""
+    :func:`~yoda_sr.degradations.read_eval_set`), by name; none for bicubic SR sets."""
     kind = record["kind"]
     if kind == "gaussian-noise":
         return {"nl-means": _nl_means, "wavelet": _wavelet}
@@ -91,6 +97,8 @@ def classical_methods(record: dict[str, Any]) -> dict[str, Method]:
         }
     if kind == "jpeg":
         return {"tv": lambda x: restoration.denoise_tv_chambolle(x, TV_WEIGHT, channel_axis=-1)}
+    if kind == "real-esrgan":
+        return {"nl-means+bicubic": _nl_means, "wavelet+bicubic": _wavelet}
     return {}
 
 
@@ -112,15 +120,15 @@ def evaluate_baselines(
     methods = classical_methods(record) if methods is None else methods
     rows: list[dict[str, Any]] = []
     for name, lr, hr in images:
-        base = lr if scale == 1 else upscale_bicubic(lr, (hr.shape[-2], hr.shape[-1])).clamp(0, 1)
         candidates: list[tuple[str, Method | None]] = [(INPUT, None), *methods.items()]
         for method, run in candidates:
             started = time.perf_counter()
-            if run is None:
-                output = base
-            else:
-                array = base.permute(1, 2, 0).double().numpy()
+            output = lr
+            if run is not None:
+                array = lr.permute(1, 2, 0).double().numpy()
                 output = torch.from_numpy(np.clip(run(array), 0, 1)).permute(2, 0, 1).float()
+            if scale > 1:
+                output = upscale_bicubic(output, (hr.shape[-2], hr.shape[-1])).clamp(0, 1)
             seconds = time.perf_counter() - started
             rows.append(
                 {

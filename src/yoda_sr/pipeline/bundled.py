@@ -14,7 +14,7 @@ from pathlib import Path
 
 BUNDLED_DIR = Path(__file__).resolve().parent.parent / "bundled_models"
 DEFAULT_MODEL = "srdiff-yoda-x4"
-BUNDLED_NAMES = ("srdiff-yoda-x4", "sr3-yoda-x4")
+BUNDLED_NAMES = ("srdiff-yoda-x4", "sr3-yoda-x4", "resshift-yoda-x4")
 # How a model argument is read where it could be both (see yoda_sr.pipeline.hub).
 MODEL_RULE = "a bundled name wins over a local folder of that spelling: give that folder as ./NAME"
 CARD_NAME = "MODEL_CARD.md"
