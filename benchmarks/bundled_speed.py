@@ -6,7 +6,7 @@ Every bundled model present (``yoda_sr.pipeline.list_bundled``) upscales the 8 v
 crops of ``benchmarks/reproduce.py`` (192 px HR, MATLAB-bicubic LR x4, 8 bits) with its own
 sampling defaults and seed-0 noise, ``--rounds`` times after one warm-up image; the models
 alternate within each round, so a slower or busier machine slows them all alike. Printed per
-model: network calls per image, median seconds per image over the rounds, the ratio to the
+model: sampler steps per image, median seconds per image over the rounds, the ratio to the
 first model (``--baseline``, default the 0.1 default ``srdiff-yoda-x4``), PSNR-Y / SSIM-Y
 (crop border 4) of the outputs. Run it alone: the ratios are only as good as the machine's
 quiet.

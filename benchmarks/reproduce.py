@@ -238,7 +238,7 @@ def plan(p: Preset, dinov2: Path | None) -> list[Run]:
     for batch in p.batch_pair:
         if batch != p.batch:
             pair("sr3", p.seeds[0], (p.steps,), [f"train.batch_size={batch}"], "batch")
-    by_name = {r.name: r for r in runs}
+    by_name = {r.name: r for r in runs if r.group in ("main", "resshift")}
     # ResShift's seed-0 pair at the paper's T = 15 climbs the ladder too (issue 20: does it
     # reach the bundled default's quality at the default's budget?); it keeps its own sampler.
     resshift_t = max(p.resshift_steps)

@@ -21,7 +21,6 @@ from pathlib import Path
 
 import torch
 
-from yoda_sr.config import ExperimentConfig, apply_override
 from yoda_sr.models import bicubic_up
 from yoda_sr.pipeline import YodaPipeline
 
@@ -31,18 +30,10 @@ from eval_crops import SCALE, crop_sets  # noqa: E402
 from importance_colour import scores  # noqa: E402
 from reproduce import PRESETS, load_at, plan, train_to  # noqa: E402
 from train_compare import prepare_photos  # noqa: E402
-from train_default_models import BUNDLE_SETTINGS, COMMON_SETTINGS, RESSHIFT  # noqa: E402
+from train_default_models import RESSHIFT, bundle_config  # noqa: E402
 
 SETS = ("val", "flat", "dark", "noisy", "large")
 KEYS = (("psnr_y", 2), ("ssim_y", 4), ("psnr_rgb", 2))
-
-
-def as_bundled(pipe: YodaPipeline) -> YodaPipeline:
-    """The same network with the sampling settings of the bundled ``resshift-yoda-x4``."""
-    data = pipe.config.to_dict()
-    for item in (*COMMON_SETTINGS, *BUNDLE_SETTINGS[RESSHIFT.name]):
-        apply_override(data, item)
-    return YodaPipeline(pipe.model, ExperimentConfig.from_dict(data, "bundle settings"))
 
 
 def main() -> None:
@@ -70,7 +61,8 @@ def main() -> None:
         rate = train_to(run, args.steps, p, work, args.study / "runs")
         if rate is not None:
             print(f"trained {run.name} to {args.steps} at {rate:.2f} steps/s", flush=True)
-        pipe = as_bundled(load_at(args.study / "runs" / run.name, args.steps, "ema", "cpu"))
+        trained = load_at(args.study / "runs" / run.name, args.steps, "ema", "cpu")
+        pipe = YodaPipeline(trained.model, bundle_config(trained.config, RESSHIFT.name))
         label = f"seed {seed}"
         for name in SETS:
             rows = [

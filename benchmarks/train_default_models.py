@@ -111,6 +111,14 @@ COMMON_SETTINGS = (
 )
 
 
+def bundle_config(config: ExperimentConfig, name: str) -> ExperimentConfig:
+    """``config`` with the sampling settings the export gives bundled model ``name``."""
+    data = config.to_dict()
+    for item in (*COMMON_SETTINGS, *BUNDLE_SETTINGS[name]):
+        apply_override(data, item)
+    return ExperimentConfig.from_dict(data, f"{name}'s bundle settings")
+
+
 def selected(args: argparse.Namespace) -> tuple[Model, ...]:
     """The bundled models named by ``--models``, in BUNDLED's order."""
     names = args.models.split(",")
@@ -363,16 +371,18 @@ def study_record(
 def export_sources(args: argparse.Namespace) -> list[tuple[Model, YodaPipeline, dict[str, Any]]]:
     """(model, pipeline of its EMA weights, training record) of the RRDB and each bundled
     model: ``--train``'s newest checkpoints, or the study's runs with ``--from-study``."""
+    # The RRDB goes with SRDiff (its encoder, and a row of its card).
+    models = (RRDB, *selected(args)) if SRDIFF in selected(args) else selected(args)
     if args.from_study is None:
         found = []
-        for model in (RRDB, *(m for m in selected(args) if m is not RESSHIFT)):
+        for model in models:
             run_dir = args.out / "runs" / model.name
             record = json.loads((run_dir / "training.json").read_text())
             found.append((model, YodaPipeline.from_pretrained(run_dir), record))
         return found
     speeds = study_speeds(args.study_records)
     found = []
-    for model in (RRDB, *selected(args)) if SRDIFF in selected(args) else selected(args):
+    for model in models:
         run_dir = args.from_study / "runs" / STUDY_RUNS[model.name]
         checkpoint = study_checkpoint(run_dir, None if model is RRDB else args.study_step)
         pipe = load_at(run_dir, checkpoint.step, "ema", "cpu")
@@ -388,10 +398,7 @@ def export(args: argparse.Namespace) -> None:
         if model is SRDIFF:  # the encoder's weights are in the state dict: no path needed
             config = replace(config, model=replace(config.model, encoder_checkpoint=""))
         if model is not RRDB:
-            data = config.to_dict()
-            for item in (*COMMON_SETTINGS, *BUNDLE_SETTINGS[model.name]):
-                apply_override(data, item)
-            config = ExperimentConfig.from_dict(data, f"{model.name}'s bundle settings")
+            config = bundle_config(config, model.name)
         network = build_model(config.model)
         network.load_state_dict(source.model.state_dict())
         pipe = YodaPipeline(network, config)
@@ -582,8 +589,7 @@ def importance_colour_section(name: str, lower_bound: float) -> list[str]:
         "The bundled models were trained with l = 0.3; since yoda-sr 0.2 srdiff-yoda-x4 "
         "samples with l = 0, which with absolute importance beat l = 0.3 and 0.1 on the val "
         "and flat crops alike (docs/RESULTS.md, section 5, every crop and the other sets), and "
-        "so does resshift-yoda-x4 (at l = 0.3 its flat crops lose 6.4 dB PSNR-Y, 51.18 vs "
-        "57.61, and val is no better, 29.27 vs 29.29: "
+        "so does resshift-yoda-x4 (its run at l = 0.3: "
         "benchmarks/results/importance_colour_resshift-yoda-x4_l0.3.md). Absolute importance "
         "has a floor of one grey level per LR pixel "
         "(`attention.detail_floor`), so the 8-bit rounding steps of a flat region are not "
