@@ -12,6 +12,11 @@ is the real-world SR one) on the shared photos (training: the study's 192 px til
   bicubic upscale, as SRDiff's), ``yoda_input`` (YODA anchored there, importance on the
   input) and ``yoda_refine`` (YODA anchored on the RRDB estimate, importance on the estimate:
   "predict and refine");
+- with ``--stage1 rrdb_gr``: the same with a stage 1 that learns the residual over its input
+  (``model.global_residual``: output = input, or its bicubic upscale, + net; DnCNN's residual
+  learning), ``rrdb_gr`` and ``{variant}_gr_s{seed}`` (SRDiff on that encoder): a stronger
+  one-pass estimate at the same budget, to judge predict-and-refine by an anchor that is not
+  worse than the input (``--variants`` picks which SRDiff variants run);
 - beside them the degraded input (bicubic for SR presets) and the classical baselines of
   ``yoda_sr.evaluation.restoration`` (scikit-image); for SR presets also Real-ESRGAN x4plus
   (``--realesrgan``: the real public weights, ``bash ../shared/tools/get_realesrgan.sh DIR``
@@ -27,6 +32,8 @@ is written to ``benchmarks/results/restoration_study.md``. Training runs live un
     OMP_NUM_THREADS=2 HF_HUB_OFFLINE=1 PYTHONPATH=src python benchmarks/restoration_study.py
     bash ../shared/tools/get_realesrgan.sh benchmarks/out/realesrgan
     OMP_NUM_THREADS=1 ... python benchmarks/restoration_study.py --presets x4-real --seeds 0
+    OMP_NUM_THREADS=1 ... python benchmarks/restoration_study.py --presets jpeg-q20 --seeds 0 \
+        --stage1 rrdb_gr --variants yoda_refine
     python benchmarks/restoration_study.py --preset smoke --out /tmp/r --records /tmp/r/rec
 """
 
@@ -65,6 +72,8 @@ VARIANTS = (
     ("yoda_input", True, "bicubic", "lr"),
     ("yoda_refine", True, "encoder", "estimate"),
 )
+# Stage-1 RRDBs: run-name suffix and whether the net learns the residual over its input.
+STAGE1 = {"rrdb": "", "rrdb_gr": "_gr"}
 METRICS = (("psnr_rgb", 2), ("ssim_rgb", 4), ("psnr_y", 2), ("ssim_y", 4), ("piqe", 1))
 # The bundled model scored on SR presets (trained on bicubic LR).
 BUNDLED = "srdiff-yoda-x4"
@@ -160,9 +169,11 @@ def table(preset: str, records: Path, baselines: dict[str, dict[str, float]], p:
         (name, [values]) for name, values in baselines.items()
     ]
     references = [("Real-ESRGAN x4plus", "realesrgan"), (f"{BUNDLED} (bicubic-trained)", BUNDLED)]
-    for label, pattern in [*references, ("RRDB (one pass)", "rrdb")] + [
-        (f"SRDiff {name}", f"{name}_s{{seed}}") for name, *_ in VARIANTS
-    ]:
+    stage1 = [("RRDB (one pass)", "rrdb"), ("RRDB + global residual (one pass)", "rrdb_gr")]
+    srdiff = [(f"SRDiff {name}", f"{name}_s{{seed}}") for name, *_ in VARIANTS] + [
+        (f"SRDiff {name}, global-residual stage 1", f"{name}_gr_s{{seed}}") for name, *_ in VARIANTS
+    ]
+    for label, pattern in [*references, *stage1, *srdiff]:
         found = []
         for seed in p.seeds:
             path = records / preset / f"{pattern.format(seed=seed)}.json"
@@ -170,7 +181,7 @@ def table(preset: str, records: Path, baselines: dict[str, dict[str, float]], p:
                 found.append(means(json.loads(path.read_text())))
             if "{seed}" not in pattern:
                 break
-        if found or "{seed}" in pattern or pattern == "rrdb":
+        if found or pattern in ("rrdb", *(f"{n}_s{{seed}}" for n, *_ in VARIANTS)):
             rows.append((label, found))
     for label, found in rows:
         cells = [cell([m[k] for m in found], d) for k, d in METRICS]
@@ -188,6 +199,12 @@ def main() -> None:
     parser.add_argument("--records", type=Path, default=HERE / "results" / "restoration")
     parser.add_argument("--max-minutes", type=float, default=float("inf"))
     parser.add_argument("--seeds", help="comma-separated: only these of the preset's seeds now")
+    parser.add_argument("--stage1", default="rrdb", help=f"comma-separated of {sorted(STAGE1)}")
+    parser.add_argument(
+        "--variants",
+        default=",".join(name for name, *_ in VARIANTS),
+        help="comma-separated SRDiff variants to run",
+    )
     parser.add_argument(
         "--realesrgan",
         type=Path,
@@ -232,23 +249,32 @@ def main() -> None:
         elif scale != 1:
             parser.error(f"{preset}: scale {scale}; the study has configs for 1 and 4")
         runs = args.out / "runs" / preset
-        jobs: list[tuple[str, ExperimentConfig]] = [
-            (
-                "rrdb",
-                ExperimentConfig.load(
-                    rrdb_config, overrides(p, preset, work / "train_tiles", p.seeds[0])
-                ),
+        jobs: list[tuple[str, ExperimentConfig]] = []
+        for stage1 in args.stage1.split(","):
+            suffix, residual = STAGE1[stage1], str(bool(STAGE1[stage1])).lower()
+            shared = overrides(p, preset, work / "train_tiles", p.seeds[0])
+            jobs.append(
+                (
+                    stage1,
+                    ExperimentConfig.load(
+                        rrdb_config, [*shared, f"model.global_residual={residual}"]
+                    ),
+                )
             )
-        ]
-        for seed in run_seeds:
-            for name, yoda, base, importance_input in VARIANTS:
-                settings = overrides(p, preset, work / "train_tiles", seed) + [
-                    f"yoda.enabled={str(yoda).lower()}",
-                    f"model.residual_base={base}",
-                    f"yoda.importance_input={importance_input}",
-                    f"model.encoder_checkpoint={runs / 'rrdb'}",
-                ]
-                jobs.append((f"{name}_s{seed}", ExperimentConfig.load(srdiff_config, settings)))
+            for seed in run_seeds:
+                for name, yoda, base, importance_input in VARIANTS:
+                    if name not in args.variants.split(","):
+                        continue
+                    settings = overrides(p, preset, work / "train_tiles", seed) + [
+                        f"yoda.enabled={str(yoda).lower()}",
+                        f"model.residual_base={base}",
+                        f"yoda.importance_input={importance_input}",
+                        f"model.encoder_checkpoint={runs / stage1}",
+                        f"model.rrdb.global_residual={residual}",
+                    ]
+                    jobs.append(
+                        (f"{name}{suffix}_s{seed}", ExperimentConfig.load(srdiff_config, settings))
+                    )
         for run, config in jobs:
             record = records / f"{run}.json"
             if record.is_file():
@@ -270,7 +296,9 @@ def main() -> None:
         f"centre crops of {p.eval_crop} px, DDIM with the config's steps, seed-0 noise, no "
         "colour fix, crop border = the scale. `plain`: no YODA; `yoda_input`: YODA anchored on "
         "the degraded input (bicubic at 4x); `yoda_refine`: anchored on the RRDB estimate, "
-        "importance on it. `input` is the degraded input itself (bicubic at 4x)."
+        "importance on it. `input` is the degraded input itself (bicubic at 4x). "
+        "`global-residual stage 1`: the stage-1 RRDB learns the residual over its input "
+        "(`model.global_residual`), and SRDiff uses it as encoder (and anchor in `yoda_refine`)."
     )
     target = args.records.parent / f"{args.records.name}_study.md"
     target.write_text(header + "\n\n" + "\n\n".join(sections) + "\n")

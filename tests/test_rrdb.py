@@ -288,3 +288,30 @@ def test_config_round_trips_through_dict():
     assert from_dict(RRDBConfig, dataclasses.asdict(config), "rrdb") == config
     with pytest.raises(ValueError, match="unknown setting"):
         from_dict(RRDBConfig, {"num_blockz": 3}, "rrdb")
+
+
+def test_global_residual_net_starts_as_the_identity_at_scale_1_and_still_learns():
+    net = RRDBNet(**TINY, scale=1, pixel_unshuffle=4, global_residual=True)
+    lr = torch.rand(2, 3, 12, 10)
+    assert torch.equal(net(lr), lr)
+    target = torch.rand_like(lr)
+    (net(lr) - target).abs().mean().backward()
+    assert net.conv_last.weight.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("scale", [1, 4])
+def test_global_residual_adds_the_matlab_bicubic_upsampled_input(scale):
+    from yoda_sr.imaging import imresize
+
+    skip = tiny_net(scale=scale, global_residual=True)
+    plain = RRDBNet(**TINY, scale=scale)
+    plain.load_state_dict(skip.state_dict())
+    lr = torch.rand(1, 3, 6, 7)
+    upsampled = lr if scale == 1 else imresize(lr, scale=scale).clamp(0, 1)
+    with torch.no_grad():
+        torch.testing.assert_close(skip(lr) - plain.eval()(lr), upsampled, atol=1e-5, rtol=0)
+
+
+def test_global_residual_needs_as_many_output_as_input_channels():
+    with pytest.raises(ValueError, match="in_channels"):
+        RRDBConfig(in_channels=1, out_channels=3, global_residual=True)

@@ -102,6 +102,19 @@ def test_encoder_checkpoint_of_another_architecture_is_a_clear_error(stage1_run,
     assert not list_checkpoints(tmp_path / "bad")
 
 
+def test_an_encoder_trained_with_a_global_residual_must_be_declared_so(stage1_run, tmp_path):
+    config = stage2_config(
+        stage1_run,
+        "model.rrdb={num_features: 8, num_blocks: 1, growth_channels: 4, scale: 4,"
+        " feature_stride: 1, global_residual: true}",
+    )
+    with pytest.raises(
+        RRDBCheckpointError, match="trained with global_residual=False.*has global_residual=True"
+    ):
+        Trainer(config, tmp_path / "bad").train(progress=False)
+    assert not list_checkpoints(tmp_path / "bad")
+
+
 def test_run_saved_by_0_1_loads_with_its_residual_convention_and_refuses_resume(
     stage1_run, tmp_path
 ):

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from diffusers.configuration_utils import register_to_config
 from torch import nn
 
-from yoda_sr.models.backbone import SettingsModel
+from yoda_sr.models.backbone import SettingsModel, bicubic_up
 
 _RESIDUAL_SCALE = 0.2  # ESRGAN's residual scaling inside dense blocks and RRDBs
 _LEAKY_SLOPE = 0.2
@@ -47,6 +47,12 @@ class RRDBConfig:
             (``conv_first + conv_body(body)``); every ``feature_stride``-th candidate is kept
             (candidates ``stride, 2*stride, ...``, 1-based). With 8 blocks and stride 3 this gives
             the outputs of blocks 3 and 6 and the fused trunk. Not part of the weights.
+        global_residual: Add the bicubic-upsampled input to the output (the input itself at
+            scale 1), so the net learns the residual and starts as bicubic (``conv_last``
+            zero-initialised). Not in ESRGAN or Real-ESRGAN (their files load with False); it is
+            DnCNN's residual learning (Zhang et al., 2017), which a short restoration run needs:
+            without it an x1 net must first relearn the identity through its quarter-size
+            trunk, and ends below its own input.
     """
 
     in_channels: int = 3
@@ -57,6 +63,7 @@ class RRDBConfig:
     scale: int = 4
     pixel_unshuffle: int = 1
     feature_stride: int = 3
+    global_residual: bool = False
 
     def __post_init__(self) -> None:
         for name in (
@@ -83,6 +90,15 @@ class RRDBConfig:
             raise ValueError(
                 f"RRDBConfig.feature_stride={self.feature_stride} selects no hidden state: there "
                 f"are only num_blocks + 1 = {self.num_blocks + 1} candidates"
+            )
+        if not isinstance(self.global_residual, bool):
+            raise ValueError(
+                f"RRDBConfig.global_residual must be a bool, got {self.global_residual!r}"
+            )
+        if self.global_residual and self.in_channels != self.out_channels:
+            raise ValueError(
+                "RRDBConfig.global_residual adds the input to the output: in_channels "
+                f"({self.in_channels}) must equal out_channels ({self.out_channels})"
             )
 
     @property
@@ -161,6 +177,7 @@ class RRDBNet(SettingsModel):
         scale: int = RRDBConfig.scale,
         pixel_unshuffle: int = RRDBConfig.pixel_unshuffle,
         feature_stride: int = RRDBConfig.feature_stride,
+        global_residual: bool = RRDBConfig.global_residual,
     ) -> None:
         super().__init__()
         settings = self._register_settings()
@@ -176,6 +193,9 @@ class RRDBNet(SettingsModel):
         self.conv_hr = nn.Conv2d(nf, nf, 3, padding=1)
         self.conv_last = nn.Conv2d(nf, settings.out_channels, 3, padding=1)
         self.lrelu = nn.LeakyReLU(_LEAKY_SLOPE, inplace=True)
+        if settings.global_residual:
+            nn.init.zeros_(self.conv_last.weight)
+            nn.init.zeros_(self.conv_last.bias)
 
     @property
     def feature_channels(self) -> int:
@@ -236,6 +256,8 @@ class RRDBNet(SettingsModel):
         if self.settings.pixel_unshuffle > 1:
             s = self.settings.scale
             sr = sr[..., : lr.shape[-2] * s, : lr.shape[-1] * s]
+        if self.settings.global_residual:
+            sr = sr + (bicubic_up(lr, self.settings.scale) + 1.0) / 2.0
         return sr, [hidden[i] for i in self.settings.feature_indices]
 
     def forward(self, lr: torch.Tensor) -> torch.Tensor:

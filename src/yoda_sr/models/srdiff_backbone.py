@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import yaml
 from diffusers.configuration_utils import register_to_config
 from torch import Tensor
 
@@ -132,7 +133,8 @@ def load_encoder_weights(config: SRDiffConfig) -> dict[str, Tensor]:
     """Encoder state dict from a yoda-sr ``rrdb`` run folder or a public RRDBNet checkpoint.
 
     The checkpoint's architecture must equal ``config.rrdb`` (blocks, widths, scale,
-    pixel-unshuffle); a mismatch is an error naming the file and both architectures.
+    pixel-unshuffle, and for a run folder, whose saved config says it, ``global_residual``,
+    which no weight shape shows); a mismatch is an error naming the file and both.
     """
     from yoda_sr.checkpoints import list_checkpoints
 
@@ -141,6 +143,15 @@ def load_encoder_weights(config: SRDiffConfig) -> dict[str, Tensor]:
         checkpoints = list_checkpoints(path)
         if not checkpoints:
             raise FileNotFoundError(f"{path}: no checkpoints/step-*/ in this stage-1 run folder")
+        saved = yaml.safe_load(checkpoints[-1].config.read_text()) or {}
+        trained = bool(saved.get("model", {}).get("global_residual", False))
+        if trained != config.rrdb.global_residual:
+            raise RRDBCheckpointError(
+                f"{checkpoints[-1].config}: the stage-1 run was trained with "
+                f"global_residual={trained}, model.rrdb has "
+                f"global_residual={config.rrdb.global_residual}: set model.rrdb.global_residual="
+                f"{str(trained).lower()}"
+            )
         path = checkpoints[-1].ema
     state, found = load_rrdb_state_dict(path)
     expected = config.rrdb
