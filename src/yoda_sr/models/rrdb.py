@@ -195,7 +195,8 @@ class RRDBNet(SettingsModel):
         self.lrelu = nn.LeakyReLU(_LEAKY_SLOPE, inplace=True)
         if settings.global_residual:
             nn.init.zeros_(self.conv_last.weight)
-            nn.init.zeros_(self.conv_last.bias)
+            if self.conv_last.bias is not None:
+                nn.init.zeros_(self.conv_last.bias)
 
     @property
     def feature_channels(self) -> int:
