@@ -114,7 +114,7 @@ def main() -> None:
     parser.add_argument("--fix", choices=("none", "lowband"), default="none")
     args = parser.parse_args()
     pipe = YodaPipeline.from_pretrained(args.model)
-    sets = crop_sets(args.photos, args.out / "data")
+    sets = crop_sets(args.photos)
     print("crop  x0 offset over active pixels (first / middle / last step; low band)  final")
     for set_name in ("val", "flat"):
         for name, hr, lr in sets[set_name][: args.per_set]:

@@ -25,27 +25,39 @@ from yoda_sr.imaging.resize import downscale, make_lr
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from train_compare import prepare_photos  # noqa: E402
+from train_compare import fetch_shared_photos  # noqa: E402
 
 SCALE = 4
 CROP = 192
 # Mean LR luma gradient (grey levels per pixel) under which a crop counts as flat (issue 19).
 FLAT_GRADIENT = 3.0
 FLAT_PER_SET = 8
+# Luma std (grey levels) under which a window is blank, not flat: below 8-bit rounding noise
+# (1/sqrt(12) = 0.29). The held-out photos' clipped skies are; no window the shared photos'
+# flat set takes is (its blankest, train_opencv_smarties, has 0.23), so that set is unchanged.
+BLANK_STD = 0.2
+
+
+def luma(image: torch.Tensor) -> torch.Tensor:
+    """(h, w) Rec. 601 luma of (3, h, w) ``image`` in [0, 1]."""
+    return 0.299 * image[0] + 0.587 * image[1] + 0.114 * image[2]
 
 
 def mean_gradient(lr: torch.Tensor) -> float:
     """Mean magnitude of the forward-difference luma gradient of (3, h, w) ``lr`` in [0, 1],
     in grey levels (0..255) per pixel."""
-    luma = 0.299 * lr[0] + 0.587 * lr[1] + 0.114 * lr[2]
-    dx = luma[:-1, 1:] - luma[:-1, :-1]
-    dy = luma[1:, :-1] - luma[:-1, :-1]
+    y = luma(lr)
+    dx = y[:-1, 1:] - y[:-1, :-1]
+    dy = y[1:, :-1] - y[:-1, :-1]
     return float((dx.square() + dy.square()).sqrt().mean()) * 255.0
 
 
 def flattest_window(image: torch.Tensor, size: int = CROP) -> tuple[float, torch.Tensor] | None:
     """(mean LR gradient, window) of the flattest ``size`` window of (3, H, W) ``image`` on a
-    half-window grid, or None when the image is smaller than one window."""
+    half-window grid, or None when the image is smaller than one window. Blank windows (luma
+    std under ``BLANK_STD`` grey levels: blown-out highlights) are skipped: there is nothing
+    to restore, and bicubic often reproduces them exactly (an infinite PSNR that no mean
+    survives)."""
     _, h, w = image.shape
     if h < size or w < size:
         return None
@@ -54,6 +66,8 @@ def flattest_window(image: torch.Tensor, size: int = CROP) -> tuple[float, torch
     for top in range(0, h - size + 1, step):
         for left in range(0, w - size + 1, step):
             window = image[:, top : top + size, left : left + size]
+            if luma(window).std() * 255.0 < BLANK_STD:
+                continue
             gradient = mean_gradient(make_lr(window, SCALE)[1])
             if best is None or gradient < best[0]:
                 best = (gradient, window)
@@ -65,6 +79,8 @@ def flat_crops(photos: Path) -> list[tuple[str, torch.Tensor]]:
     (val, faces) first, then train photos; named ``<split>_<stem>``."""
     found: list[tuple[str, torch.Tensor]] = []
     for split in ("val", "faces", "train"):
+        if not (photos / split).is_dir():
+            continue
         candidates = []
         for path in list_images(photos / split):
             best = flattest_window(load_image(path))
@@ -84,11 +100,20 @@ def with_lr(crops: list[tuple[str, torch.Tensor]]) -> list[Crop]:
     return [(name, *make_lr(hr, SCALE)) for name, hr in crops]
 
 
-def crop_sets(photos: Path, work: Path) -> dict[str, list[Crop]]:
+def centre_crop(image: torch.Tensor, size: int = CROP) -> torch.Tensor:
+    """The centre ``size`` x ``size`` window of (3, H, W) ``image`` (``train_compare``'s rule)."""
+    _, h, w = image.shape
+    top, left = (h - size) // 2, (w - size) // 2
+    return image[:, top : top + size, left : left + size]
+
+
+def crop_sets(photos: Path) -> dict[str, list[Crop]]:
     """(name, HR (3, H, W), LR (3, H/4, W/4)) in [0, 1] of each set's crops, by set name (see
-    the module docstring)."""
-    data = prepare_photos(photos, work, CROP, CROP, 24)
-    val = [(p.stem, load_image(p)) for p in list_images(data / "val_crops")]
+    the module docstring). ``photos`` needs ``val/`` (fetched, the shared photos, when it has
+    none); ``faces/`` and ``train/`` are optional."""
+    if not (photos / "val").is_dir():
+        fetch_shared_photos(photos)
+    val = [(p.stem, centre_crop(load_image(p))) for p in list_images(photos / "val")]
     generator = torch.Generator().manual_seed(0)
     dark = [(name, (hr**2.2 * 0.25) ** (1 / 2.2)) for name, hr in val[::2]]
     noisy = []

@@ -2,8 +2,8 @@
 # Held-out photographs: 14 real photos that no run of this project trained, validated or was
 # tuned on (the shared photos are all used), from Debian's lomiri-wallpapers-16.04 and
 # -20.04 (Ubuntu Touch community photos; CC-BY-4.0, CC-BY-SA-4.0 or CC0-1.0 per file, as the
-# packages' copyright files say). The folder has the shared photos' layout (val/ holds them;
-# train/ and faces/ stay empty), so benchmarks/eval_crops.py cuts the same five sets from it.
+# packages' copyright files say). The folder has the shared photos' layout (val/ holds them,
+# with no train/ or faces/), so benchmarks/eval_crops.py cuts the same five sets from it.
 #
 #   bash benchmarks/fetch_heldout_photos.sh benchmarks/data/heldout
 #
@@ -11,7 +11,7 @@
 # of the repository (benchmarks/data/ is ignored).
 set -euo pipefail
 dest=${1:?usage: fetch_heldout_photos.sh DEST}
-mkdir -p "$dest"/{train,val,faces} "$dest/.pkgs"
+mkdir -p "$dest/val" "$dest/.pkgs"
 cd "$dest/.pkgs"
 for pkg in lomiri-wallpapers-16.04 lomiri-wallpapers-20.04; do
   [ -d "$pkg" ] && continue

@@ -35,7 +35,8 @@ from yoda_sr.imaging.resize import make_lr
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from eval_crops import SCALE, crop_sets, mean_gradient  # noqa: E402
+from eval_crops import CROP, SCALE, crop_sets, mean_gradient  # noqa: E402
+from train_compare import prepare_photos  # noqa: E402
 
 QUANTILES = (0.5, 0.75, 0.8, 0.9, 0.95, 0.98)
 REFERENCES = (0.05, 0.1, 0.15, 0.2)
@@ -75,8 +76,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=HERE / "out" / "colour")
     args = parser.parse_args()
     rounding_energy()
-    sets = crop_sets(args.photos, args.out / "data")
-    tiles = list_images(args.out / "data" / "train_tiles")[::3]
+    sets = crop_sets(args.photos)
+    data = prepare_photos(args.photos, args.out / "data", CROP, CROP, 24)
+    tiles = list_images(data / "train_tiles")[::3]
     lrs = [make_lr(load_image(path), SCALE)[1][None] for path in tiles]
     print(f"pooled gradient magnitude over {len(lrs)} training LR tiles (luma units / LR px):")
     for q in QUANTILES:

@@ -121,7 +121,7 @@ def main() -> None:
     pipe = YodaPipeline.from_pretrained(args.model)
     lower_bound = pipe.config.yoda.lower_bound if args.lower_bound is None else args.lower_bound
     tag = f"_l{lower_bound:g}"
-    sets = crop_sets(args.photos, args.out / "data")
+    sets = crop_sets(args.photos)
     # Records are keyed by the detail floor too: a model's default changed with it (issue 19).
     records = (
         args.out / "records" / f"{args.model}{tag}_floor{pipe.config.attention.detail_floor:.4f}"

@@ -43,7 +43,7 @@ def main() -> None:
     attention = pipe.config.attention
     if attention.source != "detail" or attention.normalization != "absolute":
         parser.error(f"{args.model}: needs absolute detail importance, has {attention}")
-    sets = crop_sets(args.photos, args.out / "data")
+    sets = crop_sets(args.photos)
     records = args.out / "floor_records" / args.model
     records.mkdir(parents=True, exist_ok=True)
     rows: list[dict[str, Any]] = []

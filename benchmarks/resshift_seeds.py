@@ -108,12 +108,7 @@ def main() -> None:
     work = prepare_photos(args.photos, args.study / "data", p.tile, p.val_size, p.per_photo)
     runs = {r.name: r for r in plan(p, dinov2=None) if r.group == "resshift"}
     eval_photos = args.eval_photos or args.photos
-    sets_work = (
-        HERE / "out" / "colour" / "data"
-        if eval_photos.resolve() == args.photos.resolve()
-        else HERE / "out" / f"sets_{eval_photos.resolve().name}"
-    )
-    sets = crop_sets(eval_photos, sets_work)
+    sets = crop_sets(eval_photos)
     print(
         f"sets from {eval_photos}: "
         + ", ".join(f"{name} {len(crops)}" for name, crops in sets.items()),

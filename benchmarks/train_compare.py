@@ -34,6 +34,13 @@ HERE = Path(__file__).resolve().parent
 SHARED_FETCH = HERE.parent.parent / "shared" / "data" / "fetch_photos.sh"
 
 
+def fetch_shared_photos(photos: Path) -> None:
+    """Write the shared photos (train/, val/, faces/) into ``photos`` with the shared script."""
+    if not SHARED_FETCH.is_file():
+        raise FileNotFoundError(f"{photos}: no photos there and no {SHARED_FETCH} to fetch them")
+    subprocess.run(["bash", str(SHARED_FETCH), str(photos)], check=True)
+
+
 def prepare_photos(photos: Path, work: Path, tile: int, val_size: int, per_photo: int) -> Path:
     """Cut train photos into tiles and val photos into one centre crop; returns ``work``
     (at once, photos unread, when it already holds both)."""
@@ -41,9 +48,7 @@ def prepare_photos(photos: Path, work: Path, tile: int, val_size: int, per_photo
     if train_dir.is_dir() and val_dir.is_dir():
         return work
     if not (photos / "train").is_dir():
-        if not SHARED_FETCH.is_file():
-            raise FileNotFoundError(f"{photos}/train missing and no {SHARED_FETCH} to fetch it")
-        subprocess.run(["bash", str(SHARED_FETCH), str(photos)], check=True)
+        fetch_shared_photos(photos)
     for split_dir in (train_dir, val_dir):
         split_dir.mkdir(parents=True, exist_ok=True)
     for path in list_images(photos / "train"):
