@@ -139,11 +139,17 @@ class ExperimentConfig:
             if steps > num_t:
                 raise ValueError(f"{key} ({steps}) exceeds diffusion.num_train_timesteps ({num_t})")
         # ResShift's network is trained for ResShift's chain, and SR3's/SRDiff's for DDPM's.
-        process = "resshift" if self.model_type == "resshift" else "gaussian"
+        latent = self.model_type == "resshift_latent"
+        process = "resshift" if self.model_type in ("resshift", "resshift_latent") else "gaussian"
         if self.diffusion.process != process:
             raise ValueError(
                 f"diffusion.process must be {process} with model.type {self.model_type}, "
                 f"got {self.diffusion.process!r}"
+            )
+        if self.diffusion.latent != latent:
+            raise ValueError(
+                f"diffusion.latent must be {str(latent).lower()} with model.type "
+                f"{self.model_type} (it sets the chain's input scaling and x_0 clipping)"
             )
         self.diffusion.check_sampler(self.sampling.sampler, "sampling.sampler")
         self.diffusion.check_sampler(self.train.val_sampler, "train.val_sampler")

@@ -38,6 +38,10 @@ class NoiseScheduleConfig:
     sqrt(eta_1) = min(min_noise_level / kappa, min_noise_level) to sqrt(eta_T) = ``etas_end``
     with power ``eta_power``, the noise is scaled by ``kappa``, and the network predicts x_0
     (``prediction_type: sample``). The paper's setting: T = 15, kappa = 2, p = 0.3.
+    ``latent: true`` runs that chain in an autoencoder's latent space (``model.type:
+    resshift_latent``, as the official ResShift): the network input is scaled by
+    sqrt(kappa^2 eta_t + 1) instead of the pixel-space 3 kappa sqrt(eta_t) + 1, and x_0 is not
+    clipped (``clip_sample: false``: latents are not bounded to [-1, 1]).
     """
 
     num_train_timesteps: int = 2000
@@ -51,6 +55,7 @@ class NoiseScheduleConfig:
     eta_power: float = 0.3
     min_noise_level: float = 0.04
     etas_end: float = 0.99
+    latent: bool = False
 
     def __post_init__(self) -> None:
         check_int(self, "diffusion", "num_train_timesteps", minimum=1)
@@ -60,6 +65,11 @@ class NoiseScheduleConfig:
             )
         if self.process == "resshift":
             self._check_resshift()
+        if self.latent and (self.process != "resshift" or self.clip_sample):
+            raise ValueError(
+                "diffusion.latent needs process resshift and clip_sample false (latents are "
+                f"not bounded), got process {self.process!r}, clip_sample {self.clip_sample}"
+            )
         if self.beta_schedule not in BETA_SCHEDULES:
             raise ValueError(
                 f"beta_schedule must be one of {sorted(BETA_SCHEDULES)}, got {self.beta_schedule!r}"
@@ -126,6 +136,9 @@ class YodaConfig:
       the map is then computed per patch at every step (no cache). The source measures the
       image it is given per pixel: at scale > 1 it sees an upsampled image, whose detail per
       pixel is smaller than the LR's (an ``absolute`` normalisation gives lower maps).
+    - ``grid_pooling``: how the map (output size) comes to a latent chain's coarser grid,
+      ``"max"`` or ``"mean"`` over each cell's pixels (see
+      :func:`yoda_sr.masks.importance_on_grid`); unused in pixel space.
     """
 
     enabled: bool = True
@@ -134,6 +147,7 @@ class YodaConfig:
     loss: str = "l1"
     loss_normalization: str = "all"
     importance_input: str = "lr"
+    grid_pooling: str = "max"
 
     def __post_init__(self) -> None:
         if self.input_mode not in INPUT_MODES:
@@ -150,6 +164,8 @@ class YodaConfig:
             raise ValueError(
                 f"importance_input must be 'lr' or 'estimate', got {self.importance_input!r}"
             )
+        if self.grid_pooling not in ("max", "mean"):
+            raise ValueError(f"grid_pooling must be 'max' or 'mean', got {self.grid_pooling!r}")
 
 
 @dataclass

@@ -9,7 +9,7 @@ from torch import Tensor
 
 from yoda_sr.diffusion.config import YodaConfig
 from yoda_sr.diffusion.schedule import add_noise
-from yoda_sr.masks import blend, diffusion_mask
+from yoda_sr.masks import blend, diffusion_mask, importance_on_grid
 
 Denoiser = Callable[..., Tensor]
 
@@ -34,7 +34,8 @@ def yoda_loss(
         x0: (B, C, H, W) clean target in the diffusion space, roughly [-1, 1].
         anchor: (B, C, H, W) what an undiffused pixel holds (SR3 and ResShift: bicubic LR, which
             is also ResShift's y_0; SRDiff: 0).
-        importance: (B, 1, H, W) importance map in [0, 1].
+        importance: (B, 1, H, W) importance map in [0, 1], pooled to ``x0``'s grid when that
+            is coarser (a latent chain: ``config.grid_pooling``).
         condition: keyword tensors passed to the denoiser (e.g. ``lr_up``).
 
     Returns:
@@ -47,7 +48,8 @@ def yoda_loss(
     timesteps = torch.randint(0, num_t, (batch,), generator=generator).to(x0.device)
     noise = torch.randn(x0.shape, generator=generator).to(x0.device, x0.dtype)
     if config.enabled:
-        mask = diffusion_mask(importance, timesteps, num_t, config.lower_bound)
+        on_grid = importance_on_grid(importance, x0.shape[-2:], config.grid_pooling)
+        mask = diffusion_mask(on_grid, timesteps, num_t, config.lower_bound)
     else:
         mask = torch.ones_like(x0[:, :1])
     x_t = add_noise(scheduler, x0, noise, timesteps, anchor)

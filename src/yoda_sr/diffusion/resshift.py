@@ -98,6 +98,7 @@ class ResShiftScheduler(SchedulerMixin, ConfigMixin):
         clip_sample: bool = True,
         clip_sample_range: float = 1.0,
         timestep_spacing: str = "trailing",
+        latent: bool = False,
     ) -> None:
         if prediction_type != "sample" or timestep_spacing != "trailing":
             raise ValueError(
@@ -129,11 +130,16 @@ class ResShiftScheduler(SchedulerMixin, ConfigMixin):
         return values.view(-1, *([1] * (like.ndim - 1))) if values.ndim else values
 
     def scale_model_input(self, sample: Tensor, timestep: Tensor | int | None = None) -> Tensor:
-        """x_t / (3 kappa sqrt(eta_t) + 1): the official pixel-space input normalisation (keeps
-        the network's input within about [-1, 1]); ``timestep`` an int or (B,)."""
+        """The official input normalisation, ``timestep`` an int or (B,): in pixel space
+        x_t / (3 kappa sqrt(eta_t) + 1) (keeps the input within about [-1, 1]); with
+        ``latent`` x_t / sqrt(kappa^2 eta_t + 1) (x_t's standard deviation, for latents of
+        variance about 1)."""
         if timestep is None:
             raise ValueError("ResShiftScheduler.scale_model_input needs the timestep")
-        scale = self._at(self.sqrt_etas * (3.0 * self.config.kappa) + 1.0, timestep, sample)
+        if self.config.latent:
+            scale = self._at((self.etas * self.config.kappa**2 + 1.0).sqrt(), timestep, sample)
+        else:
+            scale = self._at(self.sqrt_etas * (3.0 * self.config.kappa) + 1.0, timestep, sample)
         return sample / scale
 
     def add_noise(

@@ -33,7 +33,7 @@ from tqdm.auto import tqdm
 
 from yoda_sr.diffusion.config import ANCHOR_NOISES, YodaConfig
 from yoda_sr.diffusion.schedule import add_noise, prior_sample
-from yoda_sr.masks import blend, diffusion_mask
+from yoda_sr.masks import blend, diffusion_mask, importance_on_grid
 
 # ``denoiser(x_t, timesteps, **condition) -> prediction``; every condition tensor is batched
 # like x_t, so the sampler can evaluate a sub-batch.
@@ -78,6 +78,7 @@ def yoda_sample(
     skip_inactive: bool = True,
     progress: bool = False,
     step_callback: Callable[[int, int], None] | None = None,
+    grid_pooling: str = YodaConfig.grid_pooling,
 ) -> SampleOutput:
     """Run the reverse process with YODA masks.
 
@@ -88,7 +89,8 @@ def yoda_sample(
         scheduler: from :func:`~yoda_sr.diffusion.make_scheduler` (DDPM, DDIM or ResShift;
             its state is reset here).
         anchor: (B, C, H, W) value of undiffused pixels in the diffusion space.
-        importance: (B, 1, H, W) in [0, 1]; ``None`` is the plain baseline (M = 1).
+        importance: (B, 1, H * f, W * f) in [0, 1]; ``None`` is the plain baseline (M = 1).
+            On a latent chain's coarser grid (f > 1) it is pooled by ``grid_pooling``.
         condition: keyword tensors for the denoiser, batched like ``anchor``.
         num_inference_steps: visited timesteps (default: all T).
         eta: DDIM eta (ignored by DDPM).
@@ -121,7 +123,11 @@ def yoda_sample(
             return torch.cat(draws).to(device, dtype)
         return torch.randn(shape, generator=shared).to(device, dtype)
 
-    importance_here = None if importance is None else importance.to(device, dtype)
+    importance_here = (
+        None
+        if importance is None
+        else importance_on_grid(importance.to(device, dtype), shape[-2:], grid_pooling)
+    )
 
     def mask_at(k: int) -> Tensor:
         if importance_here is None:

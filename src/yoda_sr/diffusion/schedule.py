@@ -88,6 +88,7 @@ def make_scheduler(config: NoiseScheduleConfig, sampler: str = "ddpm") -> Schedu
             min_noise_level=config.min_noise_level,
             etas_end=config.etas_end,
             clip_sample=config.clip_sample,
+            latent=config.latent,
         )
     common = {
         "num_train_timesteps": config.num_train_timesteps,

@@ -18,7 +18,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
+
+# How an importance map at output size is brought to a coarser diffusion grid (a latent).
+GRID_POOLINGS = ("max", "mean")
 
 
 def paper_step(timesteps: Tensor) -> Tensor:
@@ -55,6 +59,29 @@ def diffusion_mask(
     budget = num_train_timesteps * (importance.double() + lower_bound)
     tolerance = 1e-6 * num_train_timesteps
     return (budget >= t.double() - tolerance).to(importance.dtype)
+
+
+def importance_on_grid(importance: Tensor, size: Sequence[int], pooling: str = "max") -> Tensor:
+    """``importance`` (B, 1, H, W) on the diffusion grid ``size`` = (H / f, W / f).
+
+    Our extension, not the paper's (it diffuses in pixel space): a latent chain (f > 1)
+    diffuses a latent cell for as long as its f x f pixels ask, ``"max"`` (default: a cell
+    holding one important pixel is refined as long as that pixel would be) or their
+    ``"mean"``. On the image grid (f = 1) the map is returned as it is.
+    """
+    if pooling not in GRID_POOLINGS:
+        raise ValueError(f"grid pooling must be one of {GRID_POOLINGS}, got {pooling!r}")
+    h, w = importance.shape[-2:]
+    if (h, w) == tuple(size):
+        return importance
+    if h % size[0] or w % size[1] or h // size[0] != w // size[1]:
+        raise ValueError(
+            f"importance map {h}x{w} does not pool to the diffusion grid {size[0]}x{size[1]} "
+            "(need one integer factor)"
+        )
+    factor = h // size[0]
+    pool = F.max_pool2d if pooling == "max" else F.avg_pool2d
+    return pool(importance, factor)
 
 
 def blend(diffused: Tensor, anchored: Tensor, mask: Tensor) -> Tensor:

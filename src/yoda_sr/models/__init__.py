@@ -23,6 +23,10 @@ _REGISTRY = {
         "yoda_sr.models.resshift:ResShiftConfig",
         "yoda_sr.models.resshift:ResShiftBackbone",
     ),
+    "resshift_latent": (
+        "yoda_sr.models.resshift:LatentResShiftConfig",
+        "yoda_sr.models.resshift:LatentResShiftBackbone",
+    ),
 }
 
 

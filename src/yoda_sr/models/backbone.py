@@ -68,7 +68,8 @@ class SRBackbone(SettingsModel, ABC):
     """Base class. Subclasses set ``settings_class`` and ``scale``.
 
     Tensor conventions: ``lr`` and output images are (B, 3, h, w) / (B, 3, H, W) in [0, 1];
-    everything in the diffusion space (x_t, x_0, anchor) is (B, 3, H, W) roughly in [-1, 1].
+    everything in the diffusion space (x_t, x_0, anchor) is (B, 3, H, W) roughly in [-1, 1],
+    or (B, C, H / f, W / f) in a latent space (f = :attr:`grid_factor`).
     """
 
     scale: int
@@ -77,6 +78,12 @@ class SRBackbone(SettingsModel, ABC):
     @abstractmethod
     def required_multiple(self) -> int:
         """HR height and width must be multiples of this (UNet downsampling)."""
+
+    @property
+    def grid_factor(self) -> int:
+        """HR pixels per diffusion-space pixel along each side: 1 in image space, the
+        autoencoder's factor in a latent space."""
+        return 1
 
     @abstractmethod
     def condition(self, lr: Tensor) -> dict[str, Tensor]:

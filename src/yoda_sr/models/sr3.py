@@ -49,6 +49,27 @@ class SR3Config:
             )
 
 
+def make_unet(settings: SR3Config, in_channels: int, out_channels: int) -> UNet2DModel:
+    """The diffusers ``UNet2DModel`` that ``settings`` describe (attention at its
+    ``attention_levels``)."""
+    levels = range(len(settings.block_out_channels))
+    attn = set(settings.attention_levels)
+    return UNet2DModel(
+        in_channels=in_channels,
+        out_channels=out_channels,
+        block_out_channels=settings.block_out_channels,
+        layers_per_block=settings.layers_per_block,
+        down_block_types=tuple("AttnDownBlock2D" if i in attn else "DownBlock2D" for i in levels),
+        up_block_types=tuple(
+            "AttnUpBlock2D" if i in attn else "UpBlock2D" for i in reversed(levels)
+        ),
+        add_attention=bool(attn),
+        dropout=settings.dropout,
+        norm_num_groups=settings.norm_num_groups,
+        attention_head_dim=settings.attention_head_dim,
+    )
+
+
 class SR3Backbone(SRBackbone):
     """Image-space backbone: x_0 = HR in [-1, 1], anchor = bicubic(LR) in [-1, 1].
 
@@ -71,24 +92,7 @@ class SR3Backbone(SRBackbone):
         super().__init__()
         settings = self._register_settings()
         self.scale = settings.scale
-        levels = range(len(settings.block_out_channels))
-        attn = set(settings.attention_levels)
-        self.unet = UNet2DModel(
-            in_channels=6,
-            out_channels=3,
-            block_out_channels=settings.block_out_channels,
-            layers_per_block=settings.layers_per_block,
-            down_block_types=tuple(
-                "AttnDownBlock2D" if i in attn else "DownBlock2D" for i in levels
-            ),
-            up_block_types=tuple(
-                "AttnUpBlock2D" if i in attn else "UpBlock2D" for i in reversed(levels)
-            ),
-            add_attention=bool(attn),
-            dropout=settings.dropout,
-            norm_num_groups=settings.norm_num_groups,
-            attention_head_dim=settings.attention_head_dim,
-        )
+        self.unet = make_unet(settings, in_channels=6, out_channels=3)
 
     @property
     def required_multiple(self) -> int:

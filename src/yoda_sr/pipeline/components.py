@@ -226,6 +226,8 @@ def _noise_schedule(path: Path) -> dict[str, Any]:
         if missing:
             raise ValueError(f"{path}: not a yoda-sr ResShift schedule (missing {missing})")
         schedule = {"process": "resshift", **{key: saved[key] for key in _RESSHIFT_KEYS}}
+        # Written since the latent chain came; a pixel-space schedule saved before lacks it.
+        schedule["latent"] = saved.get("latent", False)
     else:
         names = {diffusers: ours for ours, diffusers in _DIFFUSERS_BETA_SCHEDULES.items()}
         missing = [key for key in _SCHEDULE_KEYS if key not in saved]

@@ -218,17 +218,20 @@ class YodaPipeline:
             and size < max(h, w) * self.scale
             and self.estimate_memory(lr_size, size) <= available
         ]
-        suggested = fits[0] if self.is_diffusion and fits else None
+        tileable = self.is_diffusion and self.model.grid_factor == 1
+        suggested = fits[0] if tileable and fits else None
         if suggested is not None:
             advice = (
                 f"tile the network, e.g. --tile {suggested} (tile={suggested}; about "
                 f"{memory.format_bytes(self.estimate_memory(lr_size, suggested))})"
             )
-        elif self.is_diffusion:
+        elif tileable:
             advice = (
                 "even with --tile 64 the full-size buffers of the sampling loop do not fit; "
                 "upscale a smaller image or crop it"
             )
+        elif self.is_diffusion:
+            advice = "a latent model cannot be tiled; upscale a smaller image or crop it"
         else:
             advice = "this regression model cannot be tiled; upscale a smaller image or crop it"
         raise memory.InsufficientMemoryError(
@@ -309,6 +312,11 @@ class YodaPipeline:
         if not self.is_diffusion:
             images = self.model(lr).clamp(0.0, 1.0)
             return UpscaleOutput(images=self._color_fix(images, lr, options.color_fix))
+        if self.model.grid_factor > 1 and (options.tile is not None or options.sparse):
+            raise ValueError(
+                "tiled and sparse sampling cut windows on the image grid; a latent model "
+                "(model.type resshift_latent) samples whole images: tile=None, sparse=False"
+            )
         h, w = lr.shape[-2:]
         lr_padded, pad = self._pad(lr)
         cond = self.model.condition(lr_padded)
@@ -337,6 +345,7 @@ class YodaPipeline:
             anchor_noise=options.anchor_noise,
             progress=progress,
             step_callback=step_callback,
+            grid_pooling=self.config.yoda.grid_pooling,
         )
         images = self.model.to_image(result.sample, cond)[..., : h * self.scale, : w * self.scale]
         return UpscaleOutput(
