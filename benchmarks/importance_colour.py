@@ -11,7 +11,7 @@ SSIM on RGB and Y (crop border 4), and the issue's targets.
     bash ../shared/data/fetch_photos.sh benchmarks/data/photos
     OMP_NUM_THREADS=2 HF_HUB_OFFLINE=1 PYTHONPATH=src python benchmarks/importance_colour.py
 
-Records (one JSON per crop, model, lower bound and normalisation) go to ``--out/records`` and
+Records (one JSON per crop, model, weights, lower bound and normalisation) go to ``--out/records`` and
 are reused by a rerun; the summary is written to
 ``benchmarks/results/importance_colour_<model>_l<lower bound>.json`` (and ``.md``).
 """
@@ -19,6 +19,7 @@ are reused by a rerun; the summary is written to
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 import time
@@ -109,6 +110,15 @@ def crop_arguments(description: str) -> argparse.ArgumentParser:
     return parser
 
 
+def weights_tag(model: torch.nn.Module) -> str:
+    """First 8 hex digits of the SHA-256 of ``model``'s weights (names and values)."""
+    digest = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()[:8]
+
+
 def main() -> None:
     parser = crop_arguments(__doc__)
     parser.add_argument(
@@ -122,10 +132,10 @@ def main() -> None:
     lower_bound = pipe.config.yoda.lower_bound if args.lower_bound is None else args.lower_bound
     tag = f"_l{lower_bound:g}"
     sets = crop_sets(args.photos)
-    # Records are keyed by the detail floor too: a model's default changed with it (issue 19).
-    records = (
-        args.out / "records" / f"{args.model}{tag}_floor{pipe.config.attention.detail_floor:.4f}"
-    )
+    # Records are keyed by the detail floor too (a model's default changed with it, issue 19)
+    # and by the weights (a bundled name may be given other weights).
+    floor = f"_floor{pipe.config.attention.detail_floor:.4f}"
+    records = args.out / "records" / f"{args.model}{tag}{floor}_{weights_tag(pipe.model)}"
     records.mkdir(parents=True, exist_ok=True)
     summary: dict[str, Any] = {
         "model": args.model,

@@ -372,6 +372,19 @@ def evaluate(
     }
 
 
+def cpu_machine() -> str:
+    """The machine a CPU process trains on, in the records' words."""
+    return f"CPU, {torch.get_num_threads()} thread(s)"
+
+
+def save_speed(path: Path, key: str, steps_per_second: float, machine: str) -> None:
+    """Record ``key`` (``run@step``: the segment up to that step) in the speeds file ``path``;
+    read again before writing, as other processes may share it."""
+    speeds = json.loads(path.read_text()) if path.is_file() else {}
+    speeds[key] = {"steps_per_second": steps_per_second, "machine": machine}
+    path.write_text(json.dumps(speeds, indent=1))
+
+
 def train_to(run: Run, step: int, p: Preset, work: Path, runs_dir: Path) -> float | None:
     """Train (or resume) ``run`` up to ``step``; returns steps/s of this call (None if done)."""
     run_dir = runs_dir / run.name
@@ -523,9 +536,7 @@ def main() -> None:
     lpips = LpipsMetric(device=args.device)
     deadline = time.monotonic() + 60 * args.max_minutes
     machine = (
-        torch.cuda.get_device_name(args.device)
-        if args.device.startswith("cuda")
-        else f"CPU, {torch.get_num_threads()} thread(s)"
+        torch.cuda.get_device_name(args.device) if args.device.startswith("cuda") else cpu_machine()
     )
     shard, num_shards = (int(v) for v in args.shard.split("/"))
     mine = shard_names(pending_runs(runs, evals_dir), num_shards)[shard]
@@ -538,10 +549,7 @@ def main() -> None:
     )
 
     def record_speed(key: str, steps_per_second: float) -> None:
-        # Read again before writing: other processes may share this records folder.
-        speeds = json.loads(speeds_path.read_text()) if speeds_path.is_file() else {}
-        speeds[key] = {"steps_per_second": steps_per_second, "machine": machine}
-        speeds_path.write_text(json.dumps(speeds, indent=1))
+        save_speed(speeds_path, key, steps_per_second, machine)
 
     def too_long(spec: dict[str, Any], run: Run) -> bool:
         if args.max_sample_steps is None:

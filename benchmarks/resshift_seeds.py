@@ -13,8 +13,9 @@ its EMA weights are sampled with the sampling settings the export gives ``resshi
 (``train_default_models.bundle_config``: absolute importance with the floor, l = 0, the
 wavelet colour fix), seed-0 noise, on the five sets ``benchmarks/eval_crops.py`` cuts from
 ``--eval-photos`` (val, flat, dark, noisy, large; by default the shared photos, whose val
-crops chose every recipe so far). ``--bundled`` models are scored beside them. Printed: mean
-PSNR-Y / SSIM-Y / PSNR-RGB per set and row, then each row's PSNR-Y margin over bicubic.
+crops chose every recipe so far). ``--bundled`` models are scored beside them. Printed, and
+written to ``benchmarks/results/resshift_seeds_<photos folder>.md`` (and ``.json``): mean PSNR-Y / SSIM-Y /
+PSNR-RGB per set and row, each row's PSNR-Y margin over bicubic, and the rule's verdict.
 
 The rule, fixed before the held-out photos were scored (so the choice is not made on the
 figures it is judged by): on the held-out photos' sets,
@@ -29,6 +30,7 @@ figures it is judged by): on the held-out photos' sets,
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 from pathlib import Path
@@ -42,7 +44,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from eval_crops import SCALE, Crop, crop_sets  # noqa: E402
 from importance_colour import scores  # noqa: E402
-from reproduce import PRESETS, load_at, plan, train_to  # noqa: E402
+from reproduce import PRESETS, cpu_machine, load_at, plan, save_speed, train_to  # noqa: E402
 from train_compare import prepare_photos  # noqa: E402
 from train_default_models import RESSHIFT, bundle_config  # noqa: E402
 
@@ -103,6 +105,12 @@ def main() -> None:
     parser.add_argument("--eval-photos", type=Path, help="photos the sets are cut from (--photos)")
     parser.add_argument("--bundled", default="", help="comma-separated bundled models to score")
     parser.add_argument("--study", type=Path, default=HERE / "out" / "reproduce_cpu")
+    parser.add_argument(
+        "--records",
+        type=Path,
+        default=HERE / "results" / "reproduce_cpu",
+        help="the study's records: training speeds go to its speeds.json",
+    )
     args = parser.parse_args()
     p = PRESETS["cpu"]
     work = prepare_photos(args.photos, args.study / "data", p.tile, p.val_size, p.per_photo)
@@ -132,33 +140,48 @@ def main() -> None:
         rate = train_to(run, args.steps, p, work, args.study / "runs")
         if rate is not None:
             print(f"trained {run.name} to {args.steps} at {rate:.2f} steps/s", flush=True)
+            key = f"{run.name}@{args.steps}"
+            save_speed(args.records / "speeds.json", key, rate, cpu_machine())
         trained = load_at(args.study / "runs" / run.name, args.steps, "ema", "cpu")
         pipe = YodaPipeline(trained.model, bundle_config(trained.config, RESSHIFT.name))
         seeds.append(f"seed {seed}")
         table[seeds[-1]] = score_sets(pipe, sets, seeds[-1])
-    print(
-        f"\nResShift+YODA T = 15 at {args.steps} steps, bundled sampling settings, sets from "
-        f"{eval_photos}; PSNR-Y / SSIM-Y / PSNR-RGB\n"
-    )
-    print("| | " + " | ".join(SETS) + " |")
-    print("|---" * (len(SETS) + 1) + "|")
+    report = tables(table, f"{args.steps}", str(eval_photos), seeds, bundled)
+    print("\n" + report)
+    target = HERE / "results" / f"resshift_seeds_{eval_photos.resolve().name}"
+    target.with_suffix(".md").write_text(report)
+    record = {"steps": args.steps, "photos": str(eval_photos), "scores": table}
+    target.with_suffix(".json").write_text(json.dumps(record, indent=1))
+    print(f"written to {target}.md and .json")
+
+
+def tables(table: Table, steps: str, photos: str, seeds: list[str], bundled: list[str]) -> str:
+    """The scores, the margins over bicubic and the rule's verdict, as markdown."""
+    lines = [
+        f"ResShift+YODA T = 15 at {steps} steps, bundled sampling settings, sets from "
+        f"{photos}; PSNR-Y / SSIM-Y / PSNR-RGB",
+        "",
+        "| | " + " | ".join(SETS) + " |",
+        "|---" * (len(SETS) + 1) + "|",
+    ]
     for label, per_set in table.items():
         cells = [" / ".join(f"{per_set[s][k]:.{d}f}" for k, d in KEYS) for s in SETS]
-        print(f"| {label} | " + " | ".join(cells) + " |")
-    print("\nPSNR-Y margin over bicubic (dB)\n")
-    print("| | " + " | ".join(SETS) + " | worst |")
-    print("|---" * (len(SETS) + 2) + "|")
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "PSNR-Y margin over bicubic (dB)",
+        "",
+        "| | " + " | ".join(SETS) + " | worst |",
+        "|---" * (len(SETS) + 2) + "|",
+    ]
     for label in table:
         if label != "bicubic":
             m = margins(table, label)
-            print(
-                f"| {label} | "
-                + " | ".join(f"{m[s]:+.2f}" for s in SETS)
-                + f" | {min(m.values()):+.2f} |"
-            )
-    print()
-    for line in choose(table, seeds, bundled[0] if bundled else None):
-        print(line)
+            cells = [f"{m[s]:+.2f}" for s in SETS]
+            lines.append(f"| {label} | " + " | ".join(cells) + f" | {min(m.values()):+.2f} |")
+    lines.append("")
+    lines += choose(table, seeds, bundled[0] if bundled else None)
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":

@@ -59,7 +59,7 @@ def fake_study(root, steps=(4, 8)):
     common += ["train.batch_size=2", "train.seed=0", "yoda.enabled=true"]
     runs = {"rrdb": ("rrdb_tiny", (4,)), "srdiff_yoda_s0": ("srdiff_tiny", steps)}
     runs["sr3_yoda_s0"] = ("sr3_tiny", steps)
-    runs["resshift_yoda_T15_s0"] = ("resshift_tiny", steps)
+    runs["resshift_yoda_T15_s1"] = ("resshift_tiny", steps)
     for name, (backbone, run_steps) in runs.items():
         extra = [f"model.encoder_checkpoint={root / 'runs' / 'rrdb'}"] if "srdiff" in name else []
         config = ExperimentConfig.load(backbone, common + extra)
@@ -149,7 +149,7 @@ def test_export_gives_each_bundled_model_its_sampling_settings_and_resshift_its_
         )
     )
     trained = ExperimentConfig.load_saved(
-        study / "runs" / "resshift_yoda_T15_s0" / "checkpoints" / "step-000008" / "config.yaml"
+        study / "runs" / "resshift_yoda_T15_s1" / "checkpoints" / "step-000008" / "config.yaml"
     )
     assert trained.yoda.lower_bound == 0.3  # what it was trained with
     for name, lower_bound in (
@@ -165,9 +165,9 @@ def test_export_gives_each_bundled_model_its_sampling_settings_and_resshift_its_
     resshift = YodaPipeline.from_pretrained(bundle / "resshift-yoda-x4")
     assert resshift.config.diffusion.process == "resshift"
     record = json.loads((out / "export" / "resshift-yoda-x4-fp32" / "training.json").read_text())
-    assert record["config"] == "resshift_tiny" and record["study"]["run"] == "resshift_yoda_T15_s0"
+    assert record["config"] == "resshift_tiny" and record["study"]["run"] == "resshift_yoda_T15_s1"
     command = record["command"].splitlines()
-    assert command[1].endswith("--runs resshift_yoda_T15_s0 --groups ladder --max-train-steps 8")
+    assert command[0].endswith(f"resshift_seeds.py --seeds 1 --steps 8 --study {study}")
     assert command[-1].endswith("--evaluate --models resshift-yoda-x4")
 
     results = {
@@ -212,3 +212,23 @@ def test_study_time_sums_the_segments_up_to_the_step():
     )
     assert script.study_time(speeds, "run", 4000)[0] is None
     assert script.study_time({}, "run", 10) == (None, "not recorded")
+
+
+def test_the_card_names_a_set_behind_bicubic_only_when_it_prints_a_loss():
+    script = load_benchmark("train_default_models")
+
+    def crop(set_name, ours, bicubic):
+        scores = lambda psnr, ssim: {"psnr_y": psnr, "ssim_y": ssim}  # noqa: E731
+        return {
+            "set": set_name,
+            "bicubic": scores(*bicubic),
+            "absolute": {"fixes": {"wavelet": scores(*ours)}},
+        }
+
+    summary = {
+        "crops": [
+            crop("flat", (57.7601, 0.99718), (57.7203, 0.99721)),  # SSIM-Y prints 0.9972 both
+            crop("dark", (35.47, 0.9188), (35.48, 0.9137)),
+        ]
+    }
+    assert script.behind_bicubic(summary) == [("dark", ["PSNR-Y 35.47 vs 35.48"])]
