@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 from pathlib import Path
@@ -146,11 +147,12 @@ def main() -> None:
         pipe = YodaPipeline(trained.model, bundle_config(trained.config, RESSHIFT.name))
         seeds.append(f"seed {seed}")
         table[seeds[-1]] = score_sets(pipe, sets, seeds[-1])
-    report = tables(table, f"{args.steps}", str(eval_photos), seeds, bundled)
+    shown = os.path.relpath(eval_photos, HERE.parent)  # as from the repository root
+    report = tables(table, f"{args.steps}", shown, seeds, bundled)
     print("\n" + report)
     target = HERE / "results" / f"resshift_seeds_{eval_photos.resolve().name}"
     target.with_suffix(".md").write_text(report)
-    record = {"steps": args.steps, "photos": str(eval_photos), "scores": table}
+    record = {"steps": args.steps, "photos": shown, "scores": table}
     target.with_suffix(".json").write_text(json.dumps(record, indent=1))
     print(f"written to {target}.md and .json")
 
