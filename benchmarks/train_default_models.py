@@ -606,13 +606,18 @@ def importance_colour_section(name: str, lower_bound: float) -> list[str]:
 
 
 def heldout_sentence(model: Model) -> str:
-    """For ResShift, whose run was chosen on the held-out photos: where it is behind bicubic
-    there (``benchmarks/resshift_seeds.py``'s record), or "" without the record."""
+    """Where ``model`` is behind bicubic on the held-out photos (``benchmarks/resshift_seeds.py``'s
+    record, which scores the ResShift seeds and the bundled models named there), or "" when
+    the record does not score it."""
     path = HERE / "results" / "resshift_seeds_heldout.json"
-    if model is not RESSHIFT or not path.is_file():
+    if not path.is_file():
         return ""
     scores = json.loads(path.read_text())["scores"]
-    label = "seed " + STUDY_RUNS[RESSHIFT.name].rsplit("_s", 1)[1]
+    label = model.name
+    lead = "On 14 photos no run had seen it is"
+    if model is RESSHIFT:
+        label = "seed " + STUDY_RUNS[RESSHIFT.name].rsplit("_s", 1)[1]
+        lead = "Chosen out of three seeds on 14 photos no run had seen, where it is"
     if label not in scores:
         return ""
     ours, bicubic = scores[label], scores["bicubic"]
@@ -622,10 +627,7 @@ def heldout_sentence(model: Model) -> str:
         if round(ours[name]["psnr_y"], 2) < round(bicubic[name]["psnr_y"], 2)
     ]
     where = f"behind bicubic on {', '.join(behind)}" if behind else "not behind bicubic"
-    return (
-        f" Chosen out of three seeds on 14 photos no run had seen, where it is {where} "
-        f"(`{path.relative_to(HERE.parent)}`, docs/RESULTS.md)."
-    )
+    return f" {lead} {where} (`{path.relative_to(HERE.parent)}`, docs/RESULTS.md)."
 
 
 def model_card(

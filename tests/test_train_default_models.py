@@ -232,3 +232,21 @@ def test_the_card_names_a_set_behind_bicubic_only_when_it_prints_a_loss():
         ]
     }
     assert script.behind_bicubic(summary) == [("dark", ["PSNR-Y 35.47 vs 35.48"])]
+
+
+def test_a_card_says_where_the_model_is_behind_bicubic_on_the_held_out_photos(
+    tmp_path, monkeypatch
+):
+    script = load_benchmark("train_default_models")
+    row = lambda val, dark: {"val": {"psnr_y": val}, "dark": {"psnr_y": dark}}  # noqa: E731
+    scores = {"bicubic": row(39.32, 44.81), "srdiff-yoda-x4": row(39.59, 44.81)}
+    scores["seed " + script.STUDY_RUNS["resshift-yoda-x4"].rsplit("_s", 1)[1]] = row(39.15, 44.9)
+    (tmp_path / "benchmarks" / "results").mkdir(parents=True)
+    record = tmp_path / "benchmarks" / "results" / "resshift_seeds_heldout.json"
+    record.write_text(json.dumps({"scores": scores}))
+    monkeypatch.setattr(script, "HERE", tmp_path / "benchmarks")
+    assert "not behind bicubic" in script.heldout_sentence(script.SRDIFF)  # 44.81 = 44.81
+    assert "behind bicubic on val (PSNR-Y 39.15 vs 39.32) (" in script.heldout_sentence(
+        script.RESSHIFT
+    )
+    assert script.heldout_sentence(script.SR3) == ""
